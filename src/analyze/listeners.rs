@@ -1,0 +1,292 @@
+//! Listening sockets: accept queue against backlog, SYN queue, drops.
+//!
+//! For a LISTEN socket the kernel reports the accept-queue length as Recv-Q and
+//! the backlog as Send-Q. The queue holds backlog + 1 connections: it is full
+//! when Recv-Q > Send-Q (`listen(fd, 4)` is full at 5). Half-open connections
+//! are separate SYN-RECV rows with inode 0, attributed here to the listener
+//! that accepts their local address and port.
+
+use std::collections::HashMap;
+use std::net::{IpAddr, SocketAddr};
+
+use serde::Serialize;
+
+use super::finding::{Evidence, Finding, FindingKind, Severity, Subject, pct};
+use super::thresholds::Thresholds;
+use crate::model::{Endpoint, Family, Proto, Snapshot, Socket, State};
+
+/// A listening socket with its queues, derived from the snapshot.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct Listener {
+    pub proto: Proto,
+    pub family: Family,
+    #[serde(serialize_with = "crate::output::json::endpoint")]
+    pub local: Endpoint,
+    pub inode: u64,
+    /// Connections completed but not yet `accept()`ed (Recv-Q).
+    pub accept_queue: u32,
+    /// The queue limit given to `listen()`, after the somaxconn cap (Send-Q).
+    pub backlog: u32,
+    /// Half-open connections (SYN-RECV) to this listener's address and port.
+    pub syn_recv: u32,
+    /// Connection attempts this listener dropped (SK_MEMINFO drops).
+    pub drops: Option<u32>,
+    /// The kernel's test: accept_queue > backlog.
+    pub full: bool,
+    /// accept_queue / backlog in percent (`None` for a zero backlog).
+    pub fill_pct: Option<f64>,
+}
+
+impl Listener {
+    fn from_socket(s: &Socket, syn_recv: u32) -> Listener {
+        Listener {
+            proto: s.proto,
+            family: s.family,
+            local: s.local.clone(),
+            inode: s.inode,
+            accept_queue: s.recv_q,
+            backlog: s.send_q,
+            syn_recv,
+            drops: s.drops(),
+            full: s.accept_queue_full(),
+            fill_pct: (s.send_q > 0).then(|| pct(f64::from(s.recv_q), f64::from(s.send_q))),
+        }
+    }
+
+    /// Whether the queue is near full without being full.
+    pub fn near_full(&self, thresholds: &Thresholds) -> bool {
+        !self.full
+            && self.accept_queue > 0
+            && self.fill_pct.is_some_and(|p| p >= thresholds.near_full_pct)
+    }
+
+    pub fn subject(&self, snapshot: &Snapshot) -> Subject {
+        Subject::Socket {
+            proto: self.proto,
+            local: self.local.clone(),
+            inode: self.inode,
+            pids: snapshot.owner_pids(self.inode),
+        }
+    }
+}
+
+/// Every TCP and UNIX stream/seqpacket listener, full queues first.
+pub fn listeners(snapshot: &Snapshot) -> Vec<Listener> {
+    let syn_counts = syn_recv_by_listener(&snapshot.sockets);
+    let mut out: Vec<Listener> = snapshot
+        .sockets
+        .iter()
+        .filter(|s| s.is_listener())
+        .map(|s| {
+            Listener::from_socket(
+                s,
+                listener_key(s)
+                    .and_then(|k| syn_counts.get(&k))
+                    .copied()
+                    .unwrap_or(0),
+            )
+        })
+        .collect();
+    out.sort_by(|a, b| {
+        b.full
+            .cmp(&a.full)
+            .then(
+                b.fill_pct
+                    .unwrap_or(0.0)
+                    .total_cmp(&a.fill_pct.unwrap_or(0.0)),
+            )
+            .then(a.local.port().cmp(&b.local.port()))
+    });
+    out
+}
+
+fn listener_key(s: &Socket) -> Option<SocketAddr> {
+    (s.proto == Proto::Tcp).then(|| s.local.ip()).flatten()
+}
+
+/// Counts SYN-RECV rows per listening address, choosing for each row the most
+/// specific TCP listener on its port: exact address, then a wildcard of the same
+/// family, then any wildcard (a dual-stack `[::]` listener accepts IPv4).
+fn syn_recv_by_listener(sockets: &[Socket]) -> HashMap<SocketAddr, u32> {
+    let mut by_port: HashMap<u16, Vec<SocketAddr>> = HashMap::new();
+    for key in sockets
+        .iter()
+        .filter(|s| s.is_listener())
+        .filter_map(listener_key)
+    {
+        by_port.entry(key.port()).or_default().push(key);
+    }
+    let mut counts = HashMap::new();
+    let half_open = sockets
+        .iter()
+        .filter(|s| s.proto == Proto::Tcp && s.state == State::SynRecv);
+    for local in half_open.filter_map(|s| s.local.ip()) {
+        let candidates = by_port.get(&local.port()).map_or(&[][..], Vec::as_slice);
+        if let Some(best) = best_listener(local, candidates) {
+            *counts.entry(best).or_insert(0) += 1;
+        }
+    }
+    counts
+}
+
+fn best_listener(local: SocketAddr, candidates: &[SocketAddr]) -> Option<SocketAddr> {
+    let same_family = |l: &SocketAddr| l.is_ipv4() == local.is_ipv4();
+    let wildcard = |l: &SocketAddr| l.ip().is_unspecified();
+    let exact = candidates
+        .iter()
+        .find(|l| l.ip() == local.ip() || mapped_equal(l.ip(), local.ip()));
+    exact
+        .or_else(|| candidates.iter().find(|l| wildcard(l) && same_family(l)))
+        .or_else(|| candidates.iter().find(|l| wildcard(l)))
+        .copied()
+}
+
+fn mapped_equal(a: IpAddr, b: IpAddr) -> bool {
+    match (a, b) {
+        (IpAddr::V6(v6), IpAddr::V4(v4)) | (IpAddr::V4(v4), IpAddr::V6(v6)) => {
+            v6.to_ipv4_mapped() == Some(v4)
+        }
+        _ => false,
+    }
+}
+
+/// Findings about listeners.
+pub fn findings(snapshot: &Snapshot, listeners: &[Listener], t: &Thresholds) -> Vec<Finding> {
+    let somaxconn = snapshot.sysctls.int("net.core.somaxconn");
+    let syncookies = snapshot.sysctls.int("net.ipv4.tcp_syncookies");
+    let mut out = Vec::new();
+    for l in listeners {
+        let subject = l.subject(snapshot);
+        out.extend(accept_queue(l, &subject, somaxconn, t));
+        out.extend(syn_queue(l, &subject, somaxconn, syncookies, t));
+        out.extend(drops(l, &subject));
+        out.extend(capped(l, &subject, somaxconn));
+    }
+    out
+}
+
+fn queue_evidence(l: &Listener) -> Evidence {
+    let ev = Evidence::default()
+        .with("accept_queue", l.accept_queue)
+        .with("backlog", l.backlog);
+    match l.drops {
+        Some(d) => ev.with("drops", d),
+        None => ev,
+    }
+}
+
+fn accept_queue(
+    l: &Listener,
+    subject: &Subject,
+    somaxconn: Option<i64>,
+    t: &Thresholds,
+) -> Option<Finding> {
+    let cap = somaxconn.map_or(String::new(), |s| {
+        format!(" (capped by net.core.somaxconn = {s})")
+    });
+    if l.full {
+        return Some(Finding {
+            kind: FindingKind::AcceptQueueFull,
+            severity: Severity::Critical,
+            subject: subject.clone(),
+            message: format!(
+                "accept queue full: {} connections wait for accept(), backlog {} — new connections are being dropped",
+                l.accept_queue, l.backlog
+            ),
+            evidence: queue_evidence(l),
+            hint: format!(
+                "the owning process is not calling accept() fast enough (stuck, overloaded or blocked); \
+                 find out why, then consider a larger listen() backlog{cap}"
+            ),
+        });
+    }
+    l.near_full(t).then(|| Finding {
+        kind: FindingKind::AcceptQueueNearFull,
+        severity: Severity::Warning,
+        subject: subject.clone(),
+        message: format!(
+            "accept queue near full: {} of backlog {} ({}%) wait for accept()",
+            l.accept_queue,
+            l.backlog,
+            l.fill_pct.unwrap_or(0.0)
+        ),
+        evidence: queue_evidence(l).with("fill_pct", l.fill_pct.unwrap_or(0.0)),
+        hint: format!("the application accepts barely as fast as clients arrive; one slow-down overflows it{cap}"),
+    })
+}
+
+fn syn_queue(
+    l: &Listener,
+    subject: &Subject,
+    somaxconn: Option<i64>,
+    syncookies: Option<i64>,
+    t: &Thresholds,
+) -> Option<Finding> {
+    let limit = match somaxconn {
+        Some(s) => u64::from(l.backlog).min(u64::try_from(s).unwrap_or(0)),
+        None => u64::from(l.backlog),
+    };
+    let share = pct(f64::from(l.syn_recv), limit.max(1) as f64);
+    if l.proto != Proto::Tcp || l.syn_recv == 0 || share < t.syn_queue_pct {
+        return None;
+    }
+    let severity = if u64::from(l.syn_recv) >= limit {
+        Severity::Critical
+    } else {
+        Severity::Warning
+    };
+    let hint = match syncookies {
+        Some(0) => {
+            "net.ipv4.tcp_syncookies=0: at the limit new SYNs are dropped (TcpExt.TCPReqQFullDrop); \
+                    enable syncookies, and check for a SYN flood or clients that never complete the handshake"
+        }
+        _ => {
+            "at the limit the kernel answers with SYN cookies (TcpExt.TCPReqQFullDoCookies, SyncookiesSent); \
+              check for a SYN flood or clients that never complete the handshake"
+        }
+    };
+    Some(Finding {
+        kind: FindingKind::SynQueuePressure,
+        severity,
+        subject: subject.clone(),
+        message: format!(
+            "SYN queue holds {} half-open connections, {share}% of its limit {limit} (min(backlog, somaxconn))",
+            l.syn_recv
+        ),
+        evidence: Evidence::default()
+            .with("syn_recv", l.syn_recv)
+            .with("limit", limit)
+            .with("syncookies", syncookies),
+        hint: hint.to_string(),
+    })
+}
+
+fn drops(l: &Listener, subject: &Subject) -> Option<Finding> {
+    let dropped = l.drops.filter(|&d| d > 0)?;
+    Some(Finding {
+        kind: FindingKind::ListenerDrops,
+        severity: Severity::Warning,
+        subject: subject.clone(),
+        message: format!("listener has dropped {dropped} connection attempts since it was opened"),
+        evidence: queue_evidence(l),
+        hint: "a listener drops SYNs and handshakes when its accept queue overflows (TcpExt.ListenOverflows); \
+               `sockscope watch` shows whether the count still grows"
+            .to_string(),
+    })
+}
+
+fn capped(l: &Listener, subject: &Subject, somaxconn: Option<i64>) -> Option<Finding> {
+    let s = somaxconn?;
+    (i64::from(l.backlog) == s).then(|| Finding {
+        kind: FindingKind::BacklogCappedBySomaxconn,
+        severity: Severity::Info,
+        subject: subject.clone(),
+        message: format!(
+            "backlog {} equals net.core.somaxconn: the application likely asked for more and was capped",
+            l.backlog
+        ),
+        evidence: Evidence::default().with("backlog", l.backlog).with("somaxconn", s),
+        hint: "to get a deeper queue, raise net.core.somaxconn, then restart the listener (the cap applies at listen() time)"
+            .to_string(),
+    })
+}

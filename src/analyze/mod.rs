@@ -1,0 +1,46 @@
+//! Diagnosis: pure functions from a [`Snapshot`] to [`Finding`]s.
+//!
+//! Every problem the dump reports and every highlight a front-end shows is
+//! decided here, once. Nothing in this module reads the OS, so each rule is
+//! unit-tested on hand-built snapshots.
+
+mod connections;
+pub mod finding;
+pub mod listeners;
+mod processes;
+pub mod summary;
+mod thresholds;
+mod udp;
+
+pub use finding::{Evidence, Finding, FindingKind, Severity, Subject};
+pub use listeners::{Listener, listeners};
+pub use thresholds::Thresholds;
+
+use crate::model::Snapshot;
+
+/// The listeners and findings of one snapshot.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Analysis {
+    pub listeners: Vec<Listener>,
+    /// Worst first.
+    pub findings: Vec<Finding>,
+}
+
+/// Runs every snapshot rule.
+pub fn analyze(snapshot: &Snapshot, thresholds: &Thresholds) -> Analysis {
+    let listeners = listeners::listeners(snapshot);
+    let mut findings = listeners::findings(snapshot, &listeners, thresholds);
+    findings.extend(connections::close_wait(snapshot, thresholds));
+    findings.extend(connections::time_wait(snapshot, thresholds));
+    findings.extend(connections::syn_sent(snapshot, thresholds));
+    findings.extend(processes::fd_exhaustion(snapshot, thresholds));
+    findings.extend(udp::receive_drops(snapshot));
+    Finding::sort(&mut findings);
+    Analysis {
+        listeners,
+        findings,
+    }
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,46 @@
+//! Per-process limits: open fds against RLIMIT_NOFILE.
+
+use super::finding::{Evidence, Finding, FindingKind, Severity, Subject, pct};
+use super::thresholds::Thresholds;
+use crate::model::{Process, Snapshot};
+
+/// `fd_exhaustion_risk`: a process close to "Too many open files".
+pub fn fd_exhaustion(snapshot: &Snapshot, t: &Thresholds) -> Vec<Finding> {
+    snapshot
+        .processes
+        .values()
+        .filter_map(|p| fd_finding(p, t))
+        .collect()
+}
+
+fn fd_finding(p: &Process, t: &Thresholds) -> Option<Finding> {
+    let limit = p.fd_limit?.value()?;
+    let used = p.fd_count?;
+    let share = pct(f64::from(used), limit as f64);
+    if share < t.fd_pct {
+        return None;
+    }
+    Some(Finding {
+        kind: FindingKind::FdExhaustionRisk,
+        severity: if share >= 95.0 {
+            Severity::Critical
+        } else {
+            Severity::Warning
+        },
+        subject: Subject::Process {
+            pid: p.pid,
+            comm: p.comm.clone(),
+        },
+        message: format!(
+            "has {used} of {limit} file descriptors open ({share}%): \"Too many open files\" is near"
+        ),
+        evidence: Evidence::default()
+            .with("fds", used)
+            .with("fd_limit", limit)
+            .with("usage_pct", share)
+            .with("socket_fds", p.socket_fds),
+        hint: "look for a leak first (CLOSE-WAIT sockets, `sockscope watch --pid PID`), \
+               then raise the limit (LimitNOFILE= in systemd, ulimit -n)"
+            .to_string(),
+    })
+}

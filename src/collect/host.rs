@@ -1,0 +1,116 @@
+//! Reads the sysctls and counters of the calling thread's network namespace.
+//!
+//! Must run on the thread that entered the target namespace: `/proc/sys/net`
+//! resolves against the reading thread's namespace, and `/proc/thread-self/net`
+//! (not `/proc/net`, which follows the main thread) holds its counters.
+
+use std::fs;
+use std::os::unix::fs::MetadataExt;
+
+use super::proc_text::{self, Sections};
+use crate::model::{Counters, HostInfo, SysctlValue, Sysctls, Warning, WarningKind};
+
+/// Every sysctl a socket diagnosis should show, in display order.
+pub const SYSCTLS: &[&str] = &[
+    "net.core.somaxconn",
+    "net.ipv4.tcp_max_syn_backlog",
+    "net.ipv4.tcp_syncookies",
+    "net.ipv4.tcp_abort_on_overflow",
+    "net.ipv4.tcp_fin_timeout",
+    "net.ipv4.tcp_max_tw_buckets",
+    "net.ipv4.tcp_tw_reuse",
+    "net.ipv4.ip_local_port_range",
+    "net.ipv4.ip_local_reserved_ports",
+    "net.ipv4.tcp_max_orphans",
+    "net.ipv4.tcp_syn_retries",
+    "net.ipv4.tcp_synack_retries",
+    "net.ipv4.tcp_keepalive_time",
+    "net.ipv4.tcp_keepalive_intvl",
+    "net.ipv4.tcp_keepalive_probes",
+    "net.core.rmem_default",
+    "net.core.rmem_max",
+    "fs.file-nr",
+    "fs.file-max",
+    "fs.nr_open",
+];
+
+const SNMP_SECTIONS: &[&str] = &["TcpExt", "Tcp", "Udp"];
+
+/// Namespace-scoped facts read from inside the namespace.
+pub struct NetnsFacts {
+    pub sysctls: Sysctls,
+    pub counters: Counters,
+    pub netns_inode: Option<u64>,
+    pub warnings: Vec<Warning>,
+}
+
+pub fn read_netns_facts() -> NetnsFacts {
+    let mut missing = Vec::new();
+    let sysctls = read_sysctls(&mut missing);
+    let counters = read_counters(&mut missing);
+    let warnings = match missing.is_empty() {
+        true => Vec::new(),
+        false => vec![Warning::new(
+            WarningKind::HostFactsIncomplete,
+            format!("could not read {}", missing.join(", ")),
+        )],
+    };
+    NetnsFacts {
+        sysctls,
+        counters,
+        netns_inode: fs::metadata("/proc/thread-self/ns/net")
+            .ok()
+            .map(|m| m.ino()),
+        warnings,
+    }
+}
+
+fn read_sysctls(missing: &mut Vec<String>) -> Sysctls {
+    let mut sysctls = Sysctls::default();
+    for name in SYSCTLS {
+        match fs::read_to_string(sysctl_path(name)) {
+            Ok(text) => {
+                sysctls
+                    .0
+                    .insert(name.to_string(), SysctlValue::parse(&text));
+            }
+            Err(_) => missing.push(name.to_string()),
+        }
+    }
+    sysctls
+}
+
+pub fn sysctl_path(name: &str) -> String {
+    format!("/proc/sys/{}", name.replace('.', "/"))
+}
+
+fn read_counters(missing: &mut Vec<String>) -> Counters {
+    let mut snmp = Sections::new();
+    let mut sockstat = Sections::new();
+    for file in ["netstat", "snmp"] {
+        match read_net_file(file) {
+            Some(text) => proc_text::parse_snmp(&text, SNMP_SECTIONS, &mut snmp),
+            None => missing.push(format!("/proc/net/{file}")),
+        }
+    }
+    for file in ["sockstat", "sockstat6"] {
+        if let Some(text) = read_net_file(file) {
+            proc_text::parse_sockstat(&text, &mut sockstat);
+        }
+    }
+    Counters { snmp, sockstat }
+}
+
+fn read_net_file(name: &str) -> Option<String> {
+    fs::read_to_string(format!("/proc/thread-self/net/{name}")).ok()
+}
+
+/// Host identity (not namespace-scoped).
+pub fn host_info() -> HostInfo {
+    let uname = rustix::system::uname();
+    HostInfo {
+        hostname: uname.nodename().to_string_lossy().into_owned(),
+        kernel: uname.release().to_string_lossy().into_owned(),
+        euid: rustix::process::geteuid().as_raw(),
+    }
+}

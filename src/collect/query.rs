@@ -1,0 +1,138 @@
+//! One sock_diag dump request: which family, protocol, states and extras.
+//!
+//! The kernel filters by state before building any message, so asking for
+//! only LISTEN (and SYN-RECV, for the SYN queue) is several times cheaper
+//! than dumping everything and filtering here.
+
+use netlink_packet_core::{NLM_F_DUMP, NLM_F_REQUEST, NetlinkHeader, NetlinkMessage};
+use netlink_packet_sock_diag::SockDiagMessage;
+use netlink_packet_sock_diag::constants::{AF_INET, AF_INET6, IPPROTO_TCP, IPPROTO_UDP};
+use netlink_packet_sock_diag::inet::{ExtensionFlags, InetRequest, SocketId, StateFlags};
+use netlink_packet_sock_diag::unix::{ShowFlags, StateFlags as UnixStateFlags, UnixRequest};
+
+use crate::model::{Family, Proto, StateSet};
+
+/// A single dump the collector sends.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Query {
+    Inet {
+        proto: Proto,
+        family: Family,
+        states: StateSet,
+        tcp_info: bool,
+    },
+    Unix {
+        states: StateSet,
+    },
+}
+
+impl Query {
+    /// The protocol whose sockets this dump returns (for inet dumps).
+    pub fn inet_proto(&self) -> Option<Proto> {
+        match self {
+            Query::Inet { proto, .. } => Some(*proto),
+            Query::Unix { .. } => None,
+        }
+    }
+
+    /// Short label for warnings: `tcp6`, `udp`, `unix`.
+    pub fn label(&self) -> String {
+        match self {
+            Query::Inet { proto, family, .. } => {
+                let v6 = if *family == Family::Inet6 { "6" } else { "" };
+                format!("{}{v6}", proto.netid())
+            }
+            Query::Unix { .. } => "unix".to_string(),
+        }
+    }
+
+    /// The request as a netlink message, ready to send.
+    pub fn to_bytes(&self, sequence: u32) -> Vec<u8> {
+        let mut header = NetlinkHeader::default();
+        header.flags = NLM_F_REQUEST | NLM_F_DUMP;
+        header.sequence_number = sequence;
+        let mut message = NetlinkMessage::new(header, self.message().into());
+        message.finalize();
+        let mut bytes = vec![0; message.buffer_len()];
+        message.serialize(&mut bytes);
+        bytes
+    }
+
+    fn message(&self) -> SockDiagMessage {
+        match *self {
+            Query::Inet {
+                proto,
+                family,
+                states,
+                tcp_info,
+            } => SockDiagMessage::InetRequest(inet_request(proto, family, states, tcp_info)),
+            Query::Unix { states } => SockDiagMessage::UnixRequest(unix_request(states)),
+        }
+    }
+}
+
+fn inet_request(proto: Proto, family: Family, states: StateSet, tcp_info: bool) -> InetRequest {
+    let mut extensions = ExtensionFlags::SKMEMINFO;
+    if tcp_info && proto == Proto::Tcp {
+        extensions |= ExtensionFlags::INFO;
+    }
+    let (af, socket_id) = match family {
+        Family::Inet6 => (AF_INET6, SocketId::new_v6()),
+        _ => (AF_INET, SocketId::new_v4()),
+    };
+    InetRequest {
+        family: af,
+        protocol: if proto == Proto::Udp {
+            IPPROTO_UDP
+        } else {
+            IPPROTO_TCP
+        },
+        extensions,
+        states: StateFlags::from_bits_retain(states.bits()),
+        socket_id,
+    }
+}
+
+fn unix_request(states: StateSet) -> UnixRequest {
+    UnixRequest {
+        // The crate names only ESTABLISHED and LISTEN; keep every other bit.
+        state_flags: UnixStateFlags::from_bits_retain(states.bits()),
+        inode: 0,
+        show_flags: ShowFlags::NAME | ShowFlags::PEER | ShowFlags::RQLEN | ShowFlags::MEMINFO,
+        cookie: [0xff; 8],
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::model::State;
+
+    #[test]
+    fn listen_only_tcp_dump_asks_the_kernel_for_listen_only() {
+        let q = Query::Inet {
+            proto: Proto::Tcp,
+            family: Family::Inet,
+            states: StateSet::of(&[State::Listen]),
+            tcp_info: false,
+        };
+        let b = q.to_bytes(7);
+        assert_eq!(b.len(), 16 + 56, "nlmsghdr + inet_diag_req_v2");
+        assert_eq!(u16::from_ne_bytes([b[4], b[5]]), 20, "SOCK_DIAG_BY_FAMILY");
+        assert_eq!(u16::from_ne_bytes([b[6], b[7]]), NLM_F_REQUEST | NLM_F_DUMP);
+        assert_eq!(b[16], AF_INET);
+        assert_eq!(b[17], IPPROTO_TCP);
+        assert_eq!(b[18], ExtensionFlags::SKMEMINFO.bits());
+        assert_eq!(u32::from_ne_bytes([b[20], b[21], b[22], b[23]]), 1 << 10);
+    }
+
+    #[test]
+    fn unix_dump_keeps_states_the_crate_does_not_name() {
+        let q = Query::Unix {
+            states: StateSet::ALL,
+        };
+        let b = q.to_bytes(1);
+        assert_eq!(b[16], 1, "AF_UNIX");
+        assert_eq!(u32::from_ne_bytes([b[20], b[21], b[22], b[23]]), u32::MAX);
+    }
+}

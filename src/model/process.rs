@@ -1,0 +1,150 @@
+//! Processes and the socket-inode → owner join.
+//!
+//! `/proc/PID/fd/N -> socket:[INODE]` is the only link from a socket to the
+//! processes holding it, and one socket may be held by many (fork, SCM_RIGHTS).
+//! [`OwnerIndex`] is built once per scan as a flat vector sorted by inode, so a
+//! lookup is a binary search and 100k sockets cost a few megabytes, not a hash
+//! map of vectors.
+
+use std::collections::BTreeMap;
+
+use serde::Serialize;
+
+/// RLIMIT_NOFILE soft limit of a process.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[serde(untagged)]
+pub enum FdLimit {
+    Limited(u64),
+    #[serde(serialize_with = "serialize_unlimited")]
+    Unlimited,
+}
+
+fn serialize_unlimited<S: serde::Serializer>(s: S) -> Result<S::Ok, S::Error> {
+    s.serialize_str("unlimited")
+}
+
+impl FdLimit {
+    pub fn value(self) -> Option<u64> {
+        match self {
+            FdLimit::Limited(n) => Some(n),
+            FdLimit::Unlimited => None,
+        }
+    }
+}
+
+/// One process seen during the `/proc` scan.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Process {
+    pub pid: u32,
+    /// The kernel's `comm` (at most 15 bytes, chosen by the process: untrusted).
+    pub comm: String,
+    pub uid: Option<u32>,
+    /// Open file descriptors; `None` when `/proc/PID/fd` could not be read.
+    pub fd_count: Option<u32>,
+    /// How many of those fds are sockets.
+    pub socket_fds: u32,
+    pub fd_limit: Option<FdLimit>,
+    /// Command line, read only when asked for (untrusted bytes, lossily decoded).
+    pub cmdline: Option<String>,
+}
+
+impl Process {
+    /// Share of RLIMIT_NOFILE in use, in percent.
+    pub fn fd_usage_pct(&self) -> Option<f64> {
+        let limit = self.fd_limit?.value()?;
+        let used = self.fd_count?;
+        (limit > 0).then(|| f64::from(used) * 100.0 / limit as f64)
+    }
+}
+
+/// One open socket fd: the process and descriptor holding an inode.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
+pub struct FdRef {
+    pub inode: u64,
+    pub pid: u32,
+    pub fd: u32,
+}
+
+/// Socket inode → holders, sorted by inode for binary search.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct OwnerIndex {
+    refs: Vec<FdRef>,
+}
+
+impl OwnerIndex {
+    pub fn from_refs(mut refs: Vec<FdRef>) -> OwnerIndex {
+        refs.sort_unstable();
+        OwnerIndex { refs }
+    }
+
+    /// Every fd holding `inode` (empty for inode 0: TIME-WAIT and SYN-RECV rows).
+    pub fn owners(&self, inode: u64) -> &[FdRef] {
+        if inode == 0 {
+            return &[];
+        }
+        let start = self.refs.partition_point(|r| r.inode < inode);
+        let len = self.refs[start..].partition_point(|r| r.inode == inode);
+        &self.refs[start..start + len]
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.refs.is_empty()
+    }
+
+    pub fn len(&self) -> usize {
+        self.refs.len()
+    }
+
+    pub fn iter(&self) -> impl Iterator<Item = &FdRef> {
+        self.refs.iter()
+    }
+}
+
+/// Processes by pid, in pid order so every output is deterministic.
+pub type ProcessTable = BTreeMap<u32, Process>;
+
+/// What the `/proc` scan could and could not see.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize)]
+pub struct ScanStats {
+    pub processes: u32,
+    /// Processes whose fd table we were not allowed to read (not root).
+    pub unreadable: u32,
+    /// Processes that exited while we were scanning them.
+    pub vanished: u32,
+    pub socket_fds: u32,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn r(inode: u64, pid: u32, fd: u32) -> FdRef {
+        FdRef { inode, pid, fd }
+    }
+
+    #[test]
+    fn finds_every_owner_of_a_shared_socket() {
+        let index = OwnerIndex::from_refs(vec![r(9, 1, 3), r(5, 2, 4), r(9, 7, 8), r(1, 1, 1)]);
+        let owners: Vec<u32> = index.owners(9).iter().map(|o| o.pid).collect();
+        assert_eq!(owners, vec![1, 7]);
+        assert_eq!(index.owners(5).len(), 1);
+        assert!(index.owners(6).is_empty());
+        assert!(index.owners(0).is_empty());
+    }
+
+    #[test]
+    fn fd_usage_needs_a_finite_limit() {
+        let mut p = Process {
+            pid: 1,
+            comm: "x".into(),
+            uid: None,
+            fd_count: Some(800),
+            socket_fds: 0,
+            fd_limit: Some(FdLimit::Limited(1000)),
+            cmdline: None,
+        };
+        assert_eq!(p.fd_usage_pct(), Some(80.0));
+        p.fd_limit = Some(FdLimit::Unlimited);
+        assert_eq!(p.fd_usage_pct(), None);
+    }
+}

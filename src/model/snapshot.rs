@@ -1,0 +1,102 @@
+//! The snapshot: everything one collection saw, as plain data.
+//!
+//! Collection (OS reads) produces a [`Snapshot`]; analysis and every front-end
+//! only read it. Nothing downstream touches `/proc` or netlink, so the same
+//! analysis runs on a live host, a recorded dump or a test fixture.
+
+use std::time::{Duration, SystemTime};
+
+use serde::Serialize;
+
+use super::host::{Counters, HostInfo, NetnsInfo, Sysctls};
+use super::process::{OwnerIndex, ProcessTable, ScanStats};
+use super::socket::Socket;
+
+/// Something the user should know because the snapshot is incomplete.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct Warning {
+    pub kind: WarningKind,
+    pub message: String,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum WarningKind {
+    /// Some processes' fd tables could not be read: their sockets show no owner.
+    ProcessesUnreadable,
+    /// Netlink messages or attributes that could not be decoded were skipped.
+    DecodeErrors,
+    /// The kernel flagged a dump as interrupted by concurrent changes.
+    DumpInterrupted,
+    /// A protocol's sock_diag handler is missing (module not loaded).
+    ProtocolUnavailable,
+    /// A sysctl or counter file could not be read.
+    HostFactsIncomplete,
+}
+
+impl Warning {
+    pub fn new(kind: WarningKind, message: impl Into<String>) -> Warning {
+        Warning {
+            kind,
+            message: message.into(),
+        }
+    }
+}
+
+/// How long each part of the collection took.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Timings {
+    pub sockets: Duration,
+    pub processes: Duration,
+    pub total: Duration,
+}
+
+/// One consistent-as-possible picture of a network namespace's sockets.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Snapshot {
+    pub taken_at: SystemTime,
+    pub host: HostInfo,
+    pub netns: NetnsInfo,
+    pub sysctls: Sysctls,
+    pub counters: Counters,
+    pub sockets: Vec<Socket>,
+    pub processes: ProcessTable,
+    pub owners: OwnerIndex,
+    pub scan: ScanStats,
+    /// False when owners were not collected at all (`--no-owners`-like requests).
+    pub owners_collected: bool,
+    pub warnings: Vec<Warning>,
+    pub timings: Timings,
+}
+
+impl Snapshot {
+    /// An empty snapshot, the starting point for fixtures and tests.
+    pub fn empty() -> Snapshot {
+        Snapshot {
+            taken_at: SystemTime::UNIX_EPOCH,
+            host: HostInfo::default(),
+            netns: NetnsInfo::default(),
+            sysctls: Sysctls::default(),
+            counters: Counters::default(),
+            sockets: Vec::new(),
+            processes: ProcessTable::new(),
+            owners: OwnerIndex::default(),
+            scan: ScanStats::default(),
+            owners_collected: true,
+            warnings: Vec::new(),
+            timings: Timings::default(),
+        }
+    }
+
+    /// Pids holding a socket, in pid order, without repeats.
+    pub fn owner_pids(&self, inode: u64) -> Vec<u32> {
+        let mut pids: Vec<u32> = self.owners.owners(inode).iter().map(|o| o.pid).collect();
+        pids.dedup();
+        pids
+    }
+
+    /// `comm` of a pid, or `?` when the process vanished before we read it.
+    pub fn comm(&self, pid: u32) -> &str {
+        self.processes.get(&pid).map_or("?", |p| p.comm.as_str())
+    }
+}
