@@ -5,8 +5,7 @@ use std::net::SocketAddr;
 use std::time::{Duration, SystemTime};
 
 use crate::model::{
-    Endpoint, Family, FdLimit, FdRef, OwnerIndex, Process, Proto, SkMem, Snapshot, Socket, State,
-    SysctlValue,
+    Endpoint, Family, FdLimit, FdRef, OwnerIndex, Process, Proto, SkMem, Snapshot, Socket, State, SysctlValue,
 };
 
 /// Builds a [`Snapshot`] socket by socket.
@@ -24,8 +23,7 @@ impl Default for SnapshotBuilder {
 }
 
 fn addr(text: &str) -> SocketAddr {
-    text.parse()
-        .unwrap_or_else(|_| panic!("fixture address {text}"))
+    text.parse().unwrap_or_else(|_| panic!("fixture address {text}"))
 }
 
 impl SnapshotBuilder {
@@ -35,12 +33,7 @@ impl SnapshotBuilder {
         snapshot.taken_at = SystemTime::UNIX_EPOCH + Duration::from_secs(1_790_000_000);
         snapshot.host.hostname = "web-1".into();
         snapshot.host.kernel = "6.18.0".into();
-        let b = SnapshotBuilder {
-            snapshot,
-            refs: Vec::new(),
-            next_inode: 1000,
-            next_fd: 3,
-        };
+        let b = SnapshotBuilder { snapshot, refs: Vec::new(), next_inode: 1000, next_fd: 3 };
         b.sysctl("net.core.somaxconn", SysctlValue::Int(4096))
             .sysctl("net.ipv4.tcp_max_syn_backlog", SysctlValue::Int(2048))
             .sysctl("net.ipv4.tcp_syncookies", SysctlValue::Int(1))
@@ -48,10 +41,7 @@ impl SnapshotBuilder {
             .sysctl("net.ipv4.tcp_fin_timeout", SysctlValue::Int(60))
             .sysctl("net.ipv4.tcp_max_tw_buckets", SysctlValue::Int(262144))
             .sysctl("net.ipv4.tcp_tw_reuse", SysctlValue::Int(2))
-            .sysctl(
-                "net.ipv4.ip_local_port_range",
-                SysctlValue::Ints(vec![32768, 60999]),
-            )
+            .sysctl("net.ipv4.ip_local_port_range", SysctlValue::Ints(vec![32768, 60999]))
     }
 
     pub fn sysctl(mut self, name: &str, value: SysctlValue) -> SnapshotBuilder {
@@ -60,12 +50,7 @@ impl SnapshotBuilder {
     }
 
     pub fn counter(mut self, section: &str, name: &str, value: i64) -> SnapshotBuilder {
-        let table = self
-            .snapshot
-            .counters
-            .snmp
-            .entry(section.to_string())
-            .or_default();
+        let table = self.snapshot.counters.snmp.entry(section.to_string()).or_default();
         table.insert(name.to_string(), value);
         self
     }
@@ -93,11 +78,7 @@ impl SnapshotBuilder {
             self.next_inode += 1;
         }
         for &pid in owners {
-            self.refs.push(FdRef {
-                inode: socket.inode,
-                pid,
-                fd: self.next_fd,
-            });
+            self.refs.push(FdRef { inode: socket.inode, pid, fd: self.next_fd });
             self.next_fd += 1;
             if let Some(p) = self.snapshot.processes.get_mut(&pid) {
                 p.socket_fds += 1;
@@ -120,27 +101,12 @@ impl SnapshotBuilder {
         drops: u32,
         owners: &[u32],
     ) -> SnapshotBuilder {
-        let mut s = tcp_socket(
-            State::Listen,
-            local,
-            wildcard_of(local),
-            accept_queue,
-            backlog,
-        );
-        s.mem = Some(SkMem {
-            drops: Some(drops),
-            ..SkMem::default()
-        });
+        let mut s = tcp_socket(State::Listen, local, wildcard_of(local), accept_queue, backlog);
+        s.mem = Some(SkMem { drops: Some(drops), ..SkMem::default() });
         self.socket(s, owners)
     }
 
-    pub fn unix_listener(
-        self,
-        path: &str,
-        pending: u32,
-        backlog: u32,
-        owners: &[u32],
-    ) -> SnapshotBuilder {
+    pub fn unix_listener(self, path: &str, pending: u32, backlog: u32, owners: &[u32]) -> SnapshotBuilder {
         let s = Socket {
             proto: Proto::UnixStream,
             family: Family::Unix,
@@ -162,11 +128,7 @@ impl SnapshotBuilder {
     pub fn udp(self, local: &str, drops: u32, owners: &[u32]) -> SnapshotBuilder {
         let mut s = tcp_socket(State::Close, local, wildcard_of(local), 0, 0);
         s.proto = Proto::Udp;
-        s.mem = Some(SkMem {
-            rcvbuf: 212992,
-            drops: Some(drops),
-            ..SkMem::default()
-        });
+        s.mem = Some(SkMem { rcvbuf: 212992, drops: Some(drops), ..SkMem::default() });
         self.socket(s, owners)
     }
 
@@ -193,11 +155,7 @@ impl SnapshotBuilder {
 }
 
 fn wildcard_of(local: &str) -> &'static str {
-    if local.starts_with('[') {
-        "[::]:0"
-    } else {
-        "0.0.0.0:0"
-    }
+    if local.starts_with('[') { "[::]:0" } else { "0.0.0.0:0" }
 }
 
 /// A TCP socket record with the given queues and no extras.
@@ -205,11 +163,7 @@ pub fn tcp_socket(state: State, local: &str, remote: &str, recv_q: u32, send_q: 
     let local = addr(local);
     Socket {
         proto: Proto::Tcp,
-        family: if local.is_ipv4() {
-            Family::Inet
-        } else {
-            Family::Inet6
-        },
+        family: if local.is_ipv4() { Family::Inet } else { Family::Inet6 },
         state,
         local: Endpoint::Ip(local),
         remote: Endpoint::Ip(addr(remote)),

@@ -14,8 +14,12 @@
 //! [`analyze`] is pure; [`output`] only formats.
 
 pub mod analyze;
+pub mod app;
+pub mod cli;
 pub mod collect;
 #[doc(hidden)]
 pub mod fixture;
 pub mod model;
 pub mod output;
+pub mod report;
+pub mod select;

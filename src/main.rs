@@ -1,26 +1,47 @@
-fn main() {
-    let snapshot = sockscope::collect::collect(&Default::default()).unwrap();
-    println!(
-        "{} sockets, {} processes, {:?}",
-        snapshot.sockets.len(),
-        snapshot.processes.len(),
-        snapshot.timings
-    );
-    for s in snapshot
-        .sockets
-        .iter()
-        .filter(|s| s.state == sockscope::model::State::Listen)
-    {
-        println!(
-            "{:?} {:?} {}/{} drops={:?} owners={:?}",
-            s.proto,
-            s.local,
-            s.recv_q,
-            s.send_q,
-            s.drops(),
-            snapshot.owner_pids(s.inode)
-        );
+//! The `sockscope` binary: parse arguments, run a command, map the result to
+//! an exit status (0 ok, 1 error, 2 bad arguments, 3 `--fail-on` triggered).
+
+use std::io::{self, BufWriter, IsTerminal, Write};
+use std::process::ExitCode;
+
+use clap::Parser;
+use clap::error::ErrorKind;
+use sockscope::app::{self, AppError, Io, Outcome};
+use sockscope::cli::{self, Cli, Command, DumpArgs};
+
+fn main() -> ExitCode {
+    let cli = match Cli::try_parse() {
+        Ok(cli) => cli,
+        Err(e) if matches!(e.kind(), ErrorKind::DisplayHelp | ErrorKind::DisplayVersion) => {
+            let _ = e.print();
+            return ExitCode::SUCCESS;
+        }
+        Err(e) => {
+            eprintln!("sockscope: error: {}", cli::one_line_error(&e));
+            return ExitCode::from(2);
+        }
+    };
+    match run(cli) {
+        Ok(Outcome::Ok) => ExitCode::SUCCESS,
+        Ok(Outcome::FailOn) => ExitCode::from(3),
+        Err(e) if e.is_broken_pipe() => ExitCode::SUCCESS,
+        Err(e) => {
+            let status = if e.is_bad_input() { 2 } else { 1 };
+            eprintln!("sockscope: error: {:#}", anyhow::Error::from(e));
+            ExitCode::from(status)
+        }
     }
-    println!("{:?}", snapshot.warnings);
-    println!("{:?}", snapshot.sysctls);
+}
+
+fn run(cli: Cli) -> Result<Outcome, AppError> {
+    let stdout = io::stdout();
+    let out_is_terminal = stdout.is_terminal();
+    let mut out = BufWriter::with_capacity(64 * 1024, stdout.lock());
+    let mut err = io::stderr();
+    let io = Io { out: &mut out, err: &mut err, out_is_terminal };
+    let result = match cli.command {
+        Some(Command::Dump(args)) => app::dump(&args, io),
+        None => app::dump(&DumpArgs::default(), io),
+    };
+    result.and_then(|outcome| out.flush().map(|()| outcome).map_err(AppError::from))
 }

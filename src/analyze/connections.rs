@@ -1,7 +1,7 @@
 //! Connection-state patterns: CLOSE-WAIT held by processes, TIME-WAIT piling
 //! up towards one destination, SYN-SENT stuck towards one destination.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::{BTreeMap, HashMap, HashSet};
 use std::net::SocketAddr;
 
 use serde_json::json;
@@ -11,29 +11,16 @@ use super::thresholds::Thresholds;
 use crate::model::{Proto, Snapshot, Socket, State};
 
 fn tcp_in(snapshot: &Snapshot, state: State) -> impl Iterator<Item = &Socket> {
-    snapshot
-        .sockets
-        .iter()
-        .filter(move |s| s.proto == Proto::Tcp && s.state == state)
+    snapshot.sockets.iter().filter(move |s| s.proto == Proto::Tcp && s.state == state)
 }
 
 /// Remote endpoints and how many sockets go to each, most first, at most `n`.
 fn top_remotes<'a>(sockets: impl Iterator<Item = &'a Socket>, n: usize) -> Vec<(SocketAddr, u32)> {
-    let mut counts: HashMap<SocketAddr, u32> = HashMap::new();
-    for remote in sockets.filter_map(|s| s.remote.ip()) {
-        *counts.entry(remote).or_insert(0) += 1;
-    }
-    let mut v: Vec<_> = counts.into_iter().collect();
-    v.sort_by(|a, b| b.1.cmp(&a.1).then(a.0.cmp(&b.0)));
-    v.truncate(n);
-    v
+    top(sockets.filter_map(|s| s.remote.ip()), n)
 }
 
-fn peers_json(peers: &[(SocketAddr, u32)]) -> serde_json::Value {
-    peers
-        .iter()
-        .map(|(addr, count)| json!({ "remote": addr.to_string(), "count": count }))
-        .collect()
+fn peers_json<K: ToString>(peers: &[(K, u32)]) -> serde_json::Value {
+    peers.iter().map(|(addr, count)| json!({ "remote": addr.to_string(), "count": count })).collect()
 }
 
 /// `close_wait`: per process holding CLOSE-WAIT sockets.
@@ -49,10 +36,8 @@ pub fn close_wait(snapshot: &Snapshot, t: &Thresholds) -> Vec<Finding> {
             by_pid.entry(pid).or_default().push(s);
         }
     }
-    let mut out: Vec<Finding> = by_pid
-        .into_iter()
-        .map(|(pid, sockets)| process_close_wait(snapshot, pid, &sockets, t))
-        .collect();
+    let mut out: Vec<Finding> =
+        by_pid.into_iter().map(|(pid, sockets)| process_close_wait(snapshot, pid, &sockets, t)).collect();
     out.extend(unowned_close_wait(&unowned, t));
     out
 }
@@ -65,31 +50,52 @@ fn close_wait_severity(count: u32, t: &Thresholds) -> Severity {
     }
 }
 
-fn process_close_wait(
-    snapshot: &Snapshot,
-    pid: u32,
-    sockets: &[&Socket],
-    t: &Thresholds,
-) -> Finding {
+/// Where a CLOSE-WAIT socket's peer is, in the most telling form: for a
+/// socket accepted on a listening port the client's port is noise, so only
+/// its address counts; for an outgoing connection the remote ip:port is the
+/// service that closed on us.
+fn peer_key(s: &Socket, listening: &HashSet<u16>) -> Option<String> {
+    let remote = s.remote.ip()?;
+    match s.local.port().is_some_and(|p| listening.contains(&p)) {
+        true => Some(remote.ip().to_string()),
+        false => Some(remote.to_string()),
+    }
+}
+
+fn listening_ports(snapshot: &Snapshot) -> HashSet<u16> {
+    tcp_in(snapshot, State::Listen).filter_map(|s| s.local.port()).collect()
+}
+
+/// The `n` most frequent keys with their counts, most first.
+fn top<K: Ord + std::hash::Hash>(keys: impl Iterator<Item = K>, n: usize) -> Vec<(K, u32)> {
+    let mut counts: HashMap<K, u32> = HashMap::new();
+    for k in keys {
+        *counts.entry(k).or_insert(0) += 1;
+    }
+    let mut v: Vec<_> = counts.into_iter().collect();
+    v.sort_by(|a, b| b.1.cmp(&a.1).then(a.0.cmp(&b.0)));
+    v.truncate(n);
+    v
+}
+
+fn process_close_wait(snapshot: &Snapshot, pid: u32, sockets: &[&Socket], t: &Thresholds) -> Finding {
     let count = sockets.len() as u32;
     let process = snapshot.processes.get(&pid);
-    let peers = top_remotes(sockets.iter().copied(), 5);
+    let listening = listening_ports(snapshot);
+    let peers = top(sockets.iter().filter_map(|s| peer_key(s, &listening)), 5);
+    let ports = top(sockets.iter().filter_map(|s| s.local.port()), 5);
     let mut evidence = Evidence::default()
         .with("close_wait", count)
         .with("pid", pid)
+        .with("local_ports", ports.iter().map(|p| p.0).collect::<Vec<u16>>())
         .with("peers", peers_json(&peers));
     if let Some(p) = process {
-        evidence = evidence
-            .with("fds", p.fd_count)
-            .with("fd_limit", p.fd_limit.and_then(|l| l.value()));
+        evidence = evidence.with("fds", p.fd_count).with("fd_limit", p.fd_limit.and_then(|l| l.value()));
     }
     Finding {
         kind: FindingKind::CloseWait,
         severity: close_wait_severity(count, t),
-        subject: Subject::Process {
-            pid,
-            comm: snapshot.comm(pid).to_string(),
-        },
+        subject: Subject::Process { pid, comm: snapshot.comm(pid).to_string() },
         message: format!(
             "holds {count} CLOSE-WAIT socket{}: the peer closed, this process never called close()",
             if count == 1 { "" } else { "s" }
@@ -109,12 +115,10 @@ fn unowned_close_wait(sockets: &[&Socket], t: &Thresholds) -> Option<Finding> {
         severity: close_wait_severity(count, t),
         subject: Subject::Host,
         message: format!("{count} CLOSE-WAIT sockets whose owning process could not be seen"),
-        evidence: Evidence::default().with("close_wait", count).with(
-            "peers",
-            peers_json(&top_remotes(sockets.iter().copied(), 5)),
-        ),
-        hint: "run as root (or in the owner's pid namespace) to see which process leaks them"
-            .to_string(),
+        evidence: Evidence::default()
+            .with("close_wait", count)
+            .with("peers", peers_json(&top_remotes(sockets.iter().copied(), 5))),
+        hint: "run as root (or in the owner's pid namespace) to see which process leaks them".to_string(),
     })
 }
 
@@ -125,8 +129,7 @@ pub fn time_wait(snapshot: &Snapshot, t: &Thresholds) -> Vec<Finding> {
     if let Some(ports) = snapshot.sysctls.ephemeral_port_count() {
         let all = top_remotes(tcp_in(snapshot, State::TimeWait), usize::MAX);
         out.extend(
-            all.into_iter()
-                .filter_map(|(dest, n)| destination_time_wait(snapshot, dest, n, ports, t)),
+            all.into_iter().filter_map(|(dest, n)| destination_time_wait(snapshot, dest, n, ports, t)),
         );
     }
     out.extend(total_time_wait(snapshot, t));
@@ -165,16 +168,9 @@ fn destination_time_wait(
 }
 
 fn total_time_wait(snapshot: &Snapshot, t: &Thresholds) -> Option<Finding> {
-    let max = snapshot
-        .sysctls
-        .int("net.ipv4.tcp_max_tw_buckets")
-        .filter(|&m| m > 0)?;
+    let max = snapshot.sysctls.int("net.ipv4.tcp_max_tw_buckets").filter(|&m| m > 0)?;
     let counted = tcp_in(snapshot, State::TimeWait).count() as i64;
-    let total = snapshot
-        .counters
-        .sockstat("TCP", "tw")
-        .unwrap_or(counted)
-        .max(counted);
+    let total = snapshot.counters.sockstat("TCP", "tw").unwrap_or(counted).max(counted);
     let share = pct(total as f64, max as f64);
     (share >= t.tw_buckets_pct).then(|| Finding {
         kind: FindingKind::TimeWaitBuildup,
@@ -204,17 +200,9 @@ pub fn syn_sent(snapshot: &Snapshot, t: &Thresholds) -> Vec<Finding> {
         .collect()
 }
 
-fn syn_sent_finding(
-    snapshot: &Snapshot,
-    dest: SocketAddr,
-    sockets: &[&Socket],
-    t: &Thresholds,
-) -> Finding {
+fn syn_sent_finding(snapshot: &Snapshot, dest: SocketAddr, sockets: &[&Socket], t: &Thresholds) -> Finding {
     let count = sockets.len() as u32;
-    let mut pids: Vec<u32> = sockets
-        .iter()
-        .flat_map(|s| snapshot.owner_pids(s.inode))
-        .collect();
+    let mut pids: Vec<u32> = sockets.iter().flat_map(|s| snapshot.owner_pids(s.inode)).collect();
     pids.sort_unstable();
     pids.dedup();
     Finding {

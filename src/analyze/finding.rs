@@ -32,9 +32,7 @@ impl Severity {
             "info" => Ok(Severity::Info),
             "warning" | "warn" => Ok(Severity::Warning),
             "critical" | "crit" => Ok(Severity::Critical),
-            _ => Err(format!(
-                "unknown severity '{text}' (expected info, warning or critical)"
-            )),
+            _ => Err(format!("unknown severity '{text}' (expected info, warning or critical)")),
         }
     }
 }

@@ -35,11 +35,13 @@ pub struct Listener {
     pub full: bool,
     /// accept_queue / backlog in percent (`None` for a zero backlog).
     pub fill_pct: Option<f64>,
+    /// Not full, but at or above the near-full threshold.
+    pub near_full: bool,
 }
 
 impl Listener {
-    fn from_socket(s: &Socket, syn_recv: u32) -> Listener {
-        Listener {
+    fn from_socket(s: &Socket, syn_recv: u32, t: &Thresholds) -> Listener {
+        let mut l = Listener {
             proto: s.proto,
             family: s.family,
             local: s.local.clone(),
@@ -50,14 +52,10 @@ impl Listener {
             drops: s.drops(),
             full: s.accept_queue_full(),
             fill_pct: (s.send_q > 0).then(|| pct(f64::from(s.recv_q), f64::from(s.send_q))),
-        }
-    }
-
-    /// Whether the queue is near full without being full.
-    pub fn near_full(&self, thresholds: &Thresholds) -> bool {
-        !self.full
-            && self.accept_queue > 0
-            && self.fill_pct.is_some_and(|p| p >= thresholds.near_full_pct)
+            near_full: false,
+        };
+        l.near_full = !l.full && l.accept_queue > 0 && l.fill_pct.is_some_and(|p| p >= t.near_full_pct);
+        l
     }
 
     pub fn subject(&self, snapshot: &Snapshot) -> Subject {
@@ -71,30 +69,21 @@ impl Listener {
 }
 
 /// Every TCP and UNIX stream/seqpacket listener, full queues first.
-pub fn listeners(snapshot: &Snapshot) -> Vec<Listener> {
+pub fn listeners(snapshot: &Snapshot, t: &Thresholds) -> Vec<Listener> {
     let syn_counts = syn_recv_by_listener(&snapshot.sockets);
     let mut out: Vec<Listener> = snapshot
         .sockets
         .iter()
         .filter(|s| s.is_listener())
         .map(|s| {
-            Listener::from_socket(
-                s,
-                listener_key(s)
-                    .and_then(|k| syn_counts.get(&k))
-                    .copied()
-                    .unwrap_or(0),
-            )
+            let syn_recv = listener_key(s).and_then(|k| syn_counts.get(&k)).copied().unwrap_or(0);
+            Listener::from_socket(s, syn_recv, t)
         })
         .collect();
     out.sort_by(|a, b| {
         b.full
             .cmp(&a.full)
-            .then(
-                b.fill_pct
-                    .unwrap_or(0.0)
-                    .total_cmp(&a.fill_pct.unwrap_or(0.0)),
-            )
+            .then(b.fill_pct.unwrap_or(0.0).total_cmp(&a.fill_pct.unwrap_or(0.0)))
             .then(a.local.port().cmp(&b.local.port()))
     });
     out
@@ -109,17 +98,11 @@ fn listener_key(s: &Socket) -> Option<SocketAddr> {
 /// family, then any wildcard (a dual-stack `[::]` listener accepts IPv4).
 fn syn_recv_by_listener(sockets: &[Socket]) -> HashMap<SocketAddr, u32> {
     let mut by_port: HashMap<u16, Vec<SocketAddr>> = HashMap::new();
-    for key in sockets
-        .iter()
-        .filter(|s| s.is_listener())
-        .filter_map(listener_key)
-    {
+    for key in sockets.iter().filter(|s| s.is_listener()).filter_map(listener_key) {
         by_port.entry(key.port()).or_default().push(key);
     }
     let mut counts = HashMap::new();
-    let half_open = sockets
-        .iter()
-        .filter(|s| s.proto == Proto::Tcp && s.state == State::SynRecv);
+    let half_open = sockets.iter().filter(|s| s.proto == Proto::Tcp && s.state == State::SynRecv);
     for local in half_open.filter_map(|s| s.local.ip()) {
         let candidates = by_port.get(&local.port()).map_or(&[][..], Vec::as_slice);
         if let Some(best) = best_listener(local, candidates) {
@@ -132,9 +115,7 @@ fn syn_recv_by_listener(sockets: &[Socket]) -> HashMap<SocketAddr, u32> {
 fn best_listener(local: SocketAddr, candidates: &[SocketAddr]) -> Option<SocketAddr> {
     let same_family = |l: &SocketAddr| l.is_ipv4() == local.is_ipv4();
     let wildcard = |l: &SocketAddr| l.ip().is_unspecified();
-    let exact = candidates
-        .iter()
-        .find(|l| l.ip() == local.ip() || mapped_equal(l.ip(), local.ip()));
+    let exact = candidates.iter().find(|l| l.ip() == local.ip() || mapped_equal(l.ip(), local.ip()));
     exact
         .or_else(|| candidates.iter().find(|l| wildcard(l) && same_family(l)))
         .or_else(|| candidates.iter().find(|l| wildcard(l)))
@@ -157,7 +138,7 @@ pub fn findings(snapshot: &Snapshot, listeners: &[Listener], t: &Thresholds) -> 
     let mut out = Vec::new();
     for l in listeners {
         let subject = l.subject(snapshot);
-        out.extend(accept_queue(l, &subject, somaxconn, t));
+        out.extend(accept_queue(l, &subject, somaxconn));
         out.extend(syn_queue(l, &subject, somaxconn, syncookies, t));
         out.extend(drops(l, &subject));
         out.extend(capped(l, &subject, somaxconn));
@@ -166,24 +147,15 @@ pub fn findings(snapshot: &Snapshot, listeners: &[Listener], t: &Thresholds) -> 
 }
 
 fn queue_evidence(l: &Listener) -> Evidence {
-    let ev = Evidence::default()
-        .with("accept_queue", l.accept_queue)
-        .with("backlog", l.backlog);
+    let ev = Evidence::default().with("accept_queue", l.accept_queue).with("backlog", l.backlog);
     match l.drops {
         Some(d) => ev.with("drops", d),
         None => ev,
     }
 }
 
-fn accept_queue(
-    l: &Listener,
-    subject: &Subject,
-    somaxconn: Option<i64>,
-    t: &Thresholds,
-) -> Option<Finding> {
-    let cap = somaxconn.map_or(String::new(), |s| {
-        format!(" (capped by net.core.somaxconn = {s})")
-    });
+fn accept_queue(l: &Listener, subject: &Subject, somaxconn: Option<i64>) -> Option<Finding> {
+    let cap = somaxconn.map_or(String::new(), |s| format!(" (capped by net.core.somaxconn = {s})"));
     if l.full {
         return Some(Finding {
             kind: FindingKind::AcceptQueueFull,
@@ -200,7 +172,7 @@ fn accept_queue(
             ),
         });
     }
-    l.near_full(t).then(|| Finding {
+    l.near_full.then(|| Finding {
         kind: FindingKind::AcceptQueueNearFull,
         severity: Severity::Warning,
         subject: subject.clone(),
@@ -211,7 +183,9 @@ fn accept_queue(
             l.fill_pct.unwrap_or(0.0)
         ),
         evidence: queue_evidence(l).with("fill_pct", l.fill_pct.unwrap_or(0.0)),
-        hint: format!("the application accepts barely as fast as clients arrive; one slow-down overflows it{cap}"),
+        hint: format!(
+            "the application accepts barely as fast as clients arrive; one slow-down overflows it{cap}"
+        ),
     })
 }
 
@@ -230,11 +204,7 @@ fn syn_queue(
     if l.proto != Proto::Tcp || l.syn_recv == 0 || share < t.syn_queue_pct {
         return None;
     }
-    let severity = if u64::from(l.syn_recv) >= limit {
-        Severity::Critical
-    } else {
-        Severity::Warning
-    };
+    let severity = if u64::from(l.syn_recv) >= limit { Severity::Critical } else { Severity::Warning };
     let hint = match syncookies {
         Some(0) => {
             "net.ipv4.tcp_syncookies=0: at the limit new SYNs are dropped (TcpExt.TCPReqQFullDrop); \
@@ -269,9 +239,10 @@ fn drops(l: &Listener, subject: &Subject) -> Option<Finding> {
         subject: subject.clone(),
         message: format!("listener has dropped {dropped} connection attempts since it was opened"),
         evidence: queue_evidence(l),
-        hint: "a listener drops SYNs and handshakes when its accept queue overflows (TcpExt.ListenOverflows); \
+        hint:
+            "a listener drops SYNs and handshakes when its accept queue overflows (TcpExt.ListenOverflows); \
                `sockscope watch` shows whether the count still grows"
-            .to_string(),
+                .to_string(),
     })
 }
 

@@ -28,7 +28,7 @@ pub struct Analysis {
 
 /// Runs every snapshot rule.
 pub fn analyze(snapshot: &Snapshot, thresholds: &Thresholds) -> Analysis {
-    let listeners = listeners::listeners(snapshot);
+    let listeners = listeners::listeners(snapshot, thresholds);
     let mut findings = listeners::findings(snapshot, &listeners, thresholds);
     findings.extend(connections::close_wait(snapshot, thresholds));
     findings.extend(connections::time_wait(snapshot, thresholds));
@@ -36,10 +36,7 @@ pub fn analyze(snapshot: &Snapshot, thresholds: &Thresholds) -> Analysis {
     findings.extend(processes::fd_exhaustion(snapshot, thresholds));
     findings.extend(udp::receive_drops(snapshot));
     Finding::sort(&mut findings);
-    Analysis {
-        listeners,
-        findings,
-    }
+    Analysis { listeners, findings }
 }
 
 #[cfg(test)]

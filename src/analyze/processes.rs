@@ -6,11 +6,7 @@ use crate::model::{Process, Snapshot};
 
 /// `fd_exhaustion_risk`: a process close to "Too many open files".
 pub fn fd_exhaustion(snapshot: &Snapshot, t: &Thresholds) -> Vec<Finding> {
-    snapshot
-        .processes
-        .values()
-        .filter_map(|p| fd_finding(p, t))
-        .collect()
+    snapshot.processes.values().filter_map(|p| fd_finding(p, t)).collect()
 }
 
 fn fd_finding(p: &Process, t: &Thresholds) -> Option<Finding> {
@@ -22,15 +18,8 @@ fn fd_finding(p: &Process, t: &Thresholds) -> Option<Finding> {
     }
     Some(Finding {
         kind: FindingKind::FdExhaustionRisk,
-        severity: if share >= 95.0 {
-            Severity::Critical
-        } else {
-            Severity::Warning
-        },
-        subject: Subject::Process {
-            pid: p.pid,
-            comm: p.comm.clone(),
-        },
+        severity: if share >= 95.0 { Severity::Critical } else { Severity::Warning },
+        subject: Subject::Process { pid: p.pid, comm: p.comm.clone() },
         message: format!(
             "has {used} of {limit} file descriptors open ({share}%): \"Too many open files\" is near"
         ),

@@ -23,9 +23,7 @@ impl StateCounts {
 }
 
 /// Per protocol, per state.
-pub fn by_proto_and_state<'a>(
-    sockets: impl Iterator<Item = &'a Socket>,
-) -> BTreeMap<Proto, StateCounts> {
+pub fn by_proto_and_state<'a>(sockets: impl Iterator<Item = &'a Socket>) -> BTreeMap<Proto, StateCounts> {
     let mut out: BTreeMap<Proto, StateCounts> = BTreeMap::new();
     for s in sockets {
         out.entry(s.proto).or_default().add(s.state);
@@ -51,16 +49,11 @@ impl ProcessSummary {
 }
 
 /// Processes owning at least one of `sockets`: most CLOSE-WAIT first, then most sockets.
-pub fn by_process<'a>(
-    snapshot: &Snapshot,
-    sockets: impl Iterator<Item = &'a Socket>,
-) -> Vec<ProcessSummary> {
+pub fn by_process<'a>(snapshot: &Snapshot, sockets: impl Iterator<Item = &'a Socket>) -> Vec<ProcessSummary> {
     let mut map: BTreeMap<u32, ProcessSummary> = BTreeMap::new();
     for s in sockets {
         for pid in snapshot.owner_pids(s.inode) {
-            let entry = map
-                .entry(pid)
-                .or_insert_with(|| empty_summary(snapshot, pid));
+            let entry = map.entry(pid).or_insert_with(|| empty_summary(snapshot, pid));
             entry.states.add(s.state);
             if s.is_listener() || (s.proto == Proto::Udp && s.state == State::Close) {
                 entry.listening.push(format!(

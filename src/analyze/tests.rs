@@ -15,9 +15,7 @@ fn run(b: SnapshotBuilder) -> Analysis {
 
 #[test]
 fn healthy_listener_yields_no_finding() {
-    let a = run(SnapshotBuilder::new()
-        .process(10, "web", 20, 1024)
-        .listener("0.0.0.0:80", 0, 511, 0, &[10]));
+    let a = run(SnapshotBuilder::new().process(10, "web", 20, 1024).listener("0.0.0.0:80", 0, 511, 0, &[10]));
     assert!(a.findings.is_empty(), "{:?}", a.findings);
     assert_eq!(a.listeners.len(), 1);
     assert!(!a.listeners[0].full);
@@ -26,19 +24,10 @@ fn healthy_listener_yields_no_finding() {
 #[test]
 fn full_means_recv_q_above_send_q() {
     let at_backlog = run(SnapshotBuilder::new().listener("0.0.0.0:80", 4, 4, 0, &[]));
-    assert!(
-        !at_backlog.listeners[0].full,
-        "4/4 still has room for one more"
-    );
+    assert!(!at_backlog.listeners[0].full, "4/4 still has room for one more");
     assert_eq!(kinds(&at_backlog), vec![FindingKind::AcceptQueueNearFull]);
 
-    let over = run(SnapshotBuilder::new().process(7, "srv", 9, 1024).listener(
-        "0.0.0.0:80",
-        5,
-        4,
-        3,
-        &[7],
-    ));
+    let over = run(SnapshotBuilder::new().process(7, "srv", 9, 1024).listener("0.0.0.0:80", 5, 4, 3, &[7]));
     let f = &over.findings[0];
     assert_eq!(f.kind, FindingKind::AcceptQueueFull);
     assert_eq!(f.severity, Severity::Critical);
@@ -54,10 +43,7 @@ fn full_means_recv_q_above_send_q() {
 fn near_full_threshold_is_configurable() {
     let b = || SnapshotBuilder::new().listener("0.0.0.0:80", 60, 100, 0, &[]);
     assert!(run(b()).findings.is_empty());
-    let t = Thresholds {
-        near_full_pct: 50.0,
-        ..Thresholds::default()
-    };
+    let t = Thresholds { near_full_pct: 50.0, ..Thresholds::default() };
     let a = analyze(&b().build(), &t);
     assert_eq!(kinds(&a), vec![FindingKind::AcceptQueueNearFull]);
 }
@@ -78,56 +64,33 @@ fn backlog_equal_to_somaxconn_is_info() {
 
 #[test]
 fn syn_recv_rows_count_against_the_matching_listener_only() {
-    let mut b = SnapshotBuilder::new()
-        .listener("0.0.0.0:80", 0, 10, 0, &[])
-        .listener("127.0.0.1:81", 0, 10, 0, &[]);
+    let mut b =
+        SnapshotBuilder::new().listener("0.0.0.0:80", 0, 10, 0, &[]).listener("127.0.0.1:81", 0, 10, 0, &[]);
     for i in 0..9 {
-        b = b.tcp(
-            State::SynRecv,
-            "10.0.0.1:80",
-            &format!("10.0.0.9:{}", 40000 + i),
-            &[],
-        );
+        b = b.tcp(State::SynRecv, "10.0.0.1:80", &format!("10.0.0.9:{}", 40000 + i), &[]);
     }
     let a = run(b);
-    let l80 = a
-        .listeners
-        .iter()
-        .find(|l| l.local.port() == Some(80))
-        .unwrap();
-    let l81 = a
-        .listeners
-        .iter()
-        .find(|l| l.local.port() == Some(81))
-        .unwrap();
+    let l80 = a.listeners.iter().find(|l| l.local.port() == Some(80)).unwrap();
+    let l81 = a.listeners.iter().find(|l| l.local.port() == Some(81)).unwrap();
     assert_eq!((l80.syn_recv, l81.syn_recv), (9, 0));
-    let f = a
-        .findings
-        .iter()
-        .find(|f| f.kind == FindingKind::SynQueuePressure)
-        .unwrap();
+    let f = a.findings.iter().find(|f| f.kind == FindingKind::SynQueuePressure).unwrap();
     assert_eq!(f.severity, Severity::Warning);
     assert_eq!(f.evidence.u64("limit"), Some(10));
 }
 
 #[test]
 fn syn_queue_limit_is_min_of_backlog_and_somaxconn() {
-    let mut b = SnapshotBuilder::new()
-        .sysctl("net.core.somaxconn", SysctlValue::Int(4))
-        .listener("[::]:443", 0, 100, 0, &[]);
+    let mut b = SnapshotBuilder::new().sysctl("net.core.somaxconn", SysctlValue::Int(4)).listener(
+        "[::]:443",
+        0,
+        100,
+        0,
+        &[],
+    );
     for i in 0..4 {
-        b = b.tcp(
-            State::SynRecv,
-            "[2001:db8::1]:443",
-            &format!("[2001:db8::9]:{}", 40000 + i),
-            &[],
-        );
+        b = b.tcp(State::SynRecv, "[2001:db8::1]:443", &format!("[2001:db8::9]:{}", 40000 + i), &[]);
     }
-    let f = run(b)
-        .findings
-        .into_iter()
-        .find(|f| f.kind == FindingKind::SynQueuePressure)
-        .unwrap();
+    let f = run(b).findings.into_iter().find(|f| f.kind == FindingKind::SynQueuePressure).unwrap();
     assert_eq!(f.evidence.u64("limit"), Some(4));
     assert_eq!(f.severity, Severity::Critical);
 }
@@ -140,11 +103,7 @@ fn close_wait_is_per_process_and_grows_in_severity() {
         .process(43, "fine", 10, 1024)
         .tcp(State::CloseWait, "10.0.0.1:9999", "10.0.0.3:80", &[43]);
     let a = run(b);
-    let cw: Vec<&Finding> = a
-        .findings
-        .iter()
-        .filter(|f| f.kind == FindingKind::CloseWait)
-        .collect();
+    let cw: Vec<&Finding> = a.findings.iter().filter(|f| f.kind == FindingKind::CloseWait).collect();
     assert_eq!(cw.len(), 2);
     assert_eq!(cw[0].severity, Severity::Critical);
     assert_eq!(cw[0].subject.pids(), &[42]);
@@ -155,18 +114,11 @@ fn close_wait_is_per_process_and_grows_in_severity() {
 #[test]
 fn time_wait_buildup_against_the_port_range() {
     let b = SnapshotBuilder::new()
-        .sysctl(
-            "net.ipv4.ip_local_port_range",
-            SysctlValue::Ints(vec![60000, 60099]),
-        )
+        .sysctl("net.ipv4.ip_local_port_range", SysctlValue::Ints(vec![60000, 60099]))
         .many(60, State::TimeWait, "10.0.0.1", "10.0.0.2:443", &[])
         .many(10, State::TimeWait, "10.0.0.1", "10.0.0.3:443", &[]);
     let a = run(b);
-    let tw: Vec<&Finding> = a
-        .findings
-        .iter()
-        .filter(|f| f.kind == FindingKind::TimeWaitBuildup)
-        .collect();
+    let tw: Vec<&Finding> = a.findings.iter().filter(|f| f.kind == FindingKind::TimeWaitBuildup).collect();
     assert_eq!(tw.len(), 1, "only the destination over 50% of 100 ports");
     assert_eq!(tw[0].subject.to_string(), "10.0.0.2:443");
     assert_eq!(tw[0].evidence.u64("ephemeral_ports"), Some(100));
@@ -174,27 +126,21 @@ fn time_wait_buildup_against_the_port_range() {
 
 #[test]
 fn total_time_wait_against_tw_buckets() {
-    let b = SnapshotBuilder::new()
-        .sysctl("net.ipv4.tcp_max_tw_buckets", SysctlValue::Int(100))
-        .many(90, State::TimeWait, "10.0.0.1", "10.0.0.2:443", &[]);
-    let a = run(b);
-    assert!(
-        a.findings
-            .iter()
-            .any(|f| f.kind == FindingKind::TimeWaitBuildup && f.subject == Subject::Host)
+    let b = SnapshotBuilder::new().sysctl("net.ipv4.tcp_max_tw_buckets", SysctlValue::Int(100)).many(
+        90,
+        State::TimeWait,
+        "10.0.0.1",
+        "10.0.0.2:443",
+        &[],
     );
+    let a = run(b);
+    assert!(a.findings.iter().any(|f| f.kind == FindingKind::TimeWaitBuildup && f.subject == Subject::Host));
 }
 
 #[test]
 fn fd_exhaustion_from_eighty_percent() {
-    let a = run(SnapshotBuilder::new()
-        .process(5, "api", 79, 100)
-        .process(6, "db", 96, 100));
-    let f: Vec<_> = a
-        .findings
-        .iter()
-        .filter(|f| f.kind == FindingKind::FdExhaustionRisk)
-        .collect();
+    let a = run(SnapshotBuilder::new().process(5, "api", 79, 100).process(6, "db", 96, 100));
+    let f: Vec<_> = a.findings.iter().filter(|f| f.kind == FindingKind::FdExhaustionRisk).collect();
     assert_eq!(f.len(), 1);
     assert_eq!(f[0].subject.pids(), &[6]);
     assert_eq!(f[0].severity, Severity::Critical);
@@ -208,10 +154,7 @@ fn udp_drops_and_syn_sent_pileups() {
         .many(12, State::SynSent, "10.0.0.1", "10.9.9.9:443", &[])
         .many(3, State::SynSent, "10.0.0.1", "10.9.9.8:443", &[]);
     let a = run(b);
-    assert_eq!(
-        kinds(&a),
-        vec![FindingKind::SynSentPileup, FindingKind::UdpReceiveDrops]
-    );
+    assert_eq!(kinds(&a), vec![FindingKind::SynSentPileup, FindingKind::UdpReceiveDrops]);
     assert_eq!(a.findings[1].evidence.u64("drops"), Some(1234));
 }
 
@@ -222,8 +165,5 @@ fn findings_are_sorted_worst_first() {
         .listener("0.0.0.0:81", 5, 4, 0, &[])
         .udp("0.0.0.0:514", 1, &[]);
     let sev: Vec<Severity> = run(b).findings.iter().map(|f| f.severity).collect();
-    assert_eq!(
-        sev,
-        vec![Severity::Critical, Severity::Warning, Severity::Info]
-    );
+    assert_eq!(sev, vec![Severity::Critical, Severity::Warning, Severity::Info]);
 }

@@ -5,10 +5,10 @@ use std::io;
 
 #[derive(Debug, thiserror::Error)]
 pub enum CollectError {
-    #[error("cannot use the sock_diag netlink socket: {0}")]
+    #[error("cannot use the sock_diag netlink socket")]
     Netlink(#[source] io::Error),
 
-    #[error("the kernel refused the {query} socket dump: {source}")]
+    #[error("the kernel refused the {query} socket dump")]
     Kernel {
         query: String,
         #[source]
@@ -19,7 +19,7 @@ pub enum CollectError {
     #[error("{0}")]
     NoSuchNetns(String),
 
-    #[error("cannot enter network namespace {target}: {source}{hint}")]
+    #[error("cannot enter network namespace {target}{hint}")]
     EnterNetns {
         target: String,
         #[source]
@@ -27,7 +27,7 @@ pub enum CollectError {
         hint: &'static str,
     },
 
-    #[error("cannot list processes in /proc: {0}")]
+    #[error("cannot list processes in /proc")]
     Proc(#[source] io::Error),
 
     #[error("collector thread panicked")]

@@ -58,9 +58,7 @@ pub fn read_netns_facts() -> NetnsFacts {
     NetnsFacts {
         sysctls,
         counters,
-        netns_inode: fs::metadata("/proc/thread-self/ns/net")
-            .ok()
-            .map(|m| m.ino()),
+        netns_inode: fs::metadata("/proc/thread-self/ns/net").ok().map(|m| m.ino()),
         warnings,
     }
 }
@@ -70,9 +68,7 @@ fn read_sysctls(missing: &mut Vec<String>) -> Sysctls {
     for name in SYSCTLS {
         match fs::read_to_string(sysctl_path(name)) {
             Ok(text) => {
-                sysctls
-                    .0
-                    .insert(name.to_string(), SysctlValue::parse(&text));
+                sysctls.0.insert(name.to_string(), SysctlValue::parse(&text));
             }
             Err(_) => missing.push(name.to_string()),
         }

@@ -25,9 +25,7 @@ pub use netns::NetnsTarget;
 pub use owners::{OwnerScan, ScanOptions, ScanScope};
 pub use query::Query;
 
-use crate::model::{
-    Family, NetnsInfo, Proto, Snapshot, Socket, StateSet, Timings, Warning, WarningKind,
-};
+use crate::model::{Family, NetnsInfo, Proto, Snapshot, Socket, StateSet, Timings, Warning, WarningKind};
 
 /// What to collect. A `None` state set means "do not dump that protocol".
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -64,12 +62,7 @@ impl Request {
                 continue;
             };
             for family in [Family::Inet, Family::Inet6] {
-                queries.push(Query::Inet {
-                    proto,
-                    family,
-                    states,
-                    tcp_info: self.tcp_info,
-                });
+                queries.push(Query::Inet { proto, family, states, tcp_info: self.tcp_info });
             }
         }
         if let Some(states) = self.unix.filter(|s| !s.is_empty()) {
@@ -125,13 +118,7 @@ fn collect_in_netns(queries: &[Query]) -> Result<NetSide, CollectError> {
             Err(e) => return Err(e),
         }
     }
-    Ok(NetSide {
-        sockets,
-        stats,
-        facts,
-        unavailable,
-        elapsed: started.elapsed(),
-    })
+    Ok(NetSide { sockets, stats, facts, unavailable, elapsed: started.elapsed() })
 }
 
 fn assemble(
@@ -150,10 +137,7 @@ fn assemble(
     Snapshot {
         taken_at,
         host: host::host_info(),
-        netns: NetnsInfo {
-            label: request.netns.label().map(str::to_string),
-            inode: net.facts.netns_inode,
-        },
+        netns: NetnsInfo { label: request.netns.label().map(str::to_string), inode: net.facts.netns_inode },
         sysctls: net.facts.sysctls,
         counters: net.facts.counters,
         sockets: net.sockets,
@@ -162,11 +146,7 @@ fn assemble(
         scan: scan.stats,
         owners_collected: request.owners.is_some(),
         warnings,
-        timings: Timings {
-            sockets: net.elapsed,
-            processes: scan_time,
-            total: started.elapsed(),
-        },
+        timings: Timings { sockets: net.elapsed, processes: scan_time, total: started.elapsed() },
     }
 }
 
@@ -177,9 +157,7 @@ fn dump_warnings(stats: &DumpStats, unavailable: &[String]) -> Vec<Warning> {
     if skipped > 0 {
         warnings.push(Warning::new(
             WarningKind::DecodeErrors,
-            format!(
-                "skipped {skipped} netlink messages that could not be decoded (first: {first})"
-            ),
+            format!("skipped {skipped} netlink messages that could not be decoded (first: {first})"),
         ));
     }
     if stats.bad_attributes > 0 {

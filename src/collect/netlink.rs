@@ -50,14 +50,8 @@ impl DiagSocket {
     pub fn open() -> Result<DiagSocket, CollectError> {
         let mut socket = NetlinkSocket::new(NETLINK_SOCK_DIAG).map_err(CollectError::Netlink)?;
         socket.bind_auto().map_err(CollectError::Netlink)?;
-        socket
-            .connect(&SocketAddr::new(0, 0))
-            .map_err(CollectError::Netlink)?;
-        Ok(DiagSocket {
-            socket,
-            buffer: vec![0; RECV_BUFFER],
-            sequence: 0,
-        })
+        socket.connect(&SocketAddr::new(0, 0)).map_err(CollectError::Netlink)?;
+        Ok(DiagSocket { socket, buffer: vec![0; RECV_BUFFER], sequence: 0 })
     }
 
     /// Runs one dump, appending decoded sockets to `out`.
@@ -69,9 +63,7 @@ impl DiagSocket {
     ) -> Result<(), CollectError> {
         self.sequence = self.sequence.wrapping_add(1);
         let request = query.to_bytes(self.sequence);
-        self.socket
-            .send(&request, 0)
-            .map_err(CollectError::Netlink)?;
+        self.socket.send(&request, 0).map_err(CollectError::Netlink)?;
         loop {
             let len = self.receive()?;
             let datagram = &self.buffer[..len.min(RECV_BUFFER)];
@@ -116,14 +108,8 @@ pub fn consume_datagram(
                 stats.bad_datagrams += 1;
                 stats.note_error(format!("unframeable bytes at offset {offset}"));
             }
-            Frame::Message {
-                kind: NLMSG_DONE, ..
-            } => return Ok(Progress::Done),
-            Frame::Message {
-                kind: NLMSG_ERROR,
-                payload,
-                ..
-            } => match frames::status_code(payload) {
+            Frame::Message { kind: NLMSG_DONE, .. } => return Ok(Progress::Done),
+            Frame::Message { kind: NLMSG_ERROR, payload, .. } => match frames::status_code(payload) {
                 0 => {}
                 code => {
                     return Err(CollectError::Kernel {
@@ -132,11 +118,7 @@ pub fn consume_datagram(
                     });
                 }
             },
-            Frame::Message {
-                kind: SOCK_DIAG_BY_FAMILY,
-                flags,
-                payload,
-            } => {
+            Frame::Message { kind: SOCK_DIAG_BY_FAMILY, flags, payload } => {
                 stats.interrupted |= flags & NLM_F_DUMP_INTR != 0;
                 consume_socket(payload, query, out, stats);
             }
@@ -153,16 +135,10 @@ fn consume_socket(payload: &[u8], query: &Query, out: &mut Vec<Socket>, stats: &
         None => unix::decode(payload),
     };
     match decoded {
-        Ok(Decoded {
-            socket,
-            bad_attributes,
-        }) => {
+        Ok(Decoded { socket, bad_attributes }) => {
             if bad_attributes > 0 {
                 stats.bad_attributes += bad_attributes;
-                stats.note_error(format!(
-                    "malformed attribute on socket inode {}",
-                    socket.inode
-                ));
+                stats.note_error(format!("malformed attribute on socket inode {}", socket.inode));
             }
             out.push(socket);
         }

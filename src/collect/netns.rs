@@ -30,9 +30,7 @@ impl NetnsTarget {
     pub fn parse(spec: &str) -> Result<NetnsTarget, CollectError> {
         let spec = spec.trim();
         let path = if spec.is_empty() {
-            return Err(CollectError::NoSuchNetns(
-                "--netns needs a name, pid or path".into(),
-            ));
+            return Err(CollectError::NoSuchNetns("--netns needs a name, pid or path".into()));
         } else if spec.contains('/') {
             PathBuf::from(spec)
         } else if spec.bytes().all(|b| b.is_ascii_digit()) {
@@ -40,10 +38,7 @@ impl NetnsTarget {
         } else {
             PathBuf::from(format!("/run/netns/{spec}"))
         };
-        let target = NetnsTarget::File {
-            label: spec.to_string(),
-            path,
-        };
+        let target = NetnsTarget::File { label: spec.to_string(), path };
         target.open()?;
         Ok(target)
     }
@@ -103,11 +98,7 @@ fn enter_error(label: &str, source: io::Error) -> CollectError {
         Some(libc::EINVAL) => " (that file is not a network namespace)",
         _ => "",
     };
-    CollectError::EnterNetns {
-        target: label.to_string(),
-        source,
-        hint,
-    }
+    CollectError::EnterNetns { target: label.to_string(), source, hint }
 }
 
 #[cfg(test)]
@@ -120,10 +111,7 @@ mod tests {
         let by_pid = NetnsTarget::parse(&me).unwrap();
         assert_eq!(
             by_pid,
-            NetnsTarget::File {
-                label: me.clone(),
-                path: PathBuf::from(format!("/proc/{me}/ns/net"))
-            }
+            NetnsTarget::File { label: me.clone(), path: PathBuf::from(format!("/proc/{me}/ns/net")) }
         );
         assert!(NetnsTarget::parse("/proc/self/ns/net").is_ok());
     }

@@ -63,27 +63,21 @@ pub fn scan(options: &ScanOptions) -> Result<OwnerScan, CollectError> {
             }
         }
     }
-    Ok(OwnerScan {
-        processes,
-        index: OwnerIndex::from_refs(refs),
-        stats,
-    })
+    Ok(OwnerScan { processes, index: OwnerIndex::from_refs(refs), stats })
 }
 
 fn candidates(scope: &ScanScope) -> Result<Vec<ProcfsProcess>, CollectError> {
     if let ScanScope::Pids(pids) = scope {
-        let found = pids
-            .iter()
-            .filter_map(|&pid| ProcfsProcess::new(pid as i32).ok());
+        let found = pids.iter().filter_map(|&pid| ProcfsProcess::new(pid as i32).ok());
         return Ok(found.collect());
     }
     let all = procfs::process::all_processes()
         .map_err(|e| CollectError::Proc(std::io::Error::other(e.to_string())))?;
     let alive = all.filter_map(Result::ok);
     Ok(match scope {
-        ScanScope::CommContains(name) => alive
-            .filter(|p| comm_of(p).is_some_and(|c| c.contains(name.as_str())))
-            .collect(),
+        ScanScope::CommContains(name) => {
+            alive.filter(|p| comm_of(p).is_some_and(|c| c.contains(name.as_str()))).collect()
+        }
         _ => alive.collect(),
     })
 }
@@ -149,10 +143,10 @@ enum FdScanError {
 /// Appends the socket fds of `pid` to `refs`; returns the number of open fds.
 fn socket_fds(pid: u32, refs: &mut Vec<FdRef>) -> Result<u32, FdScanError> {
     let dir = open_fd_dir(pid)?;
-    let mut entries = Dir::read_from(&dir).map_err(classify)?;
+    let entries = Dir::read_from(&dir).map_err(classify)?;
     let mut count = 0;
     let mut link = [0u8; 64];
-    while let Some(entry) = entries.next() {
+    for entry in entries {
         let Ok(entry) = entry else { break };
         let Some(fd) = parse_fd_name(entry.file_name().to_bytes()) else {
             continue;
@@ -207,11 +201,7 @@ mod tests {
     fn scanning_ourselves_finds_our_own_socket() {
         let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
         let me = std::process::id();
-        let scan = scan(&ScanOptions {
-            scope: ScanScope::Pids(vec![me]),
-            cmdline: true,
-        })
-        .unwrap();
+        let scan = scan(&ScanOptions { scope: ScanScope::Pids(vec![me]), cmdline: true }).unwrap();
         let process = &scan.processes[&me];
         assert!(process.fd_count.unwrap() >= 1);
         assert!(process.socket_fds >= 1);

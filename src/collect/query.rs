@@ -15,15 +15,8 @@ use crate::model::{Family, Proto, StateSet};
 /// A single dump the collector sends.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Query {
-    Inet {
-        proto: Proto,
-        family: Family,
-        states: StateSet,
-        tcp_info: bool,
-    },
-    Unix {
-        states: StateSet,
-    },
+    Inet { proto: Proto, family: Family, states: StateSet, tcp_info: bool },
+    Unix { states: StateSet },
 }
 
 impl Query {
@@ -60,12 +53,9 @@ impl Query {
 
     fn message(&self) -> SockDiagMessage {
         match *self {
-            Query::Inet {
-                proto,
-                family,
-                states,
-                tcp_info,
-            } => SockDiagMessage::InetRequest(inet_request(proto, family, states, tcp_info)),
+            Query::Inet { proto, family, states, tcp_info } => {
+                SockDiagMessage::InetRequest(inet_request(proto, family, states, tcp_info))
+            }
             Query::Unix { states } => SockDiagMessage::UnixRequest(unix_request(states)),
         }
     }
@@ -82,11 +72,7 @@ fn inet_request(proto: Proto, family: Family, states: StateSet, tcp_info: bool) 
     };
     InetRequest {
         family: af,
-        protocol: if proto == Proto::Udp {
-            IPPROTO_UDP
-        } else {
-            IPPROTO_TCP
-        },
+        protocol: if proto == Proto::Udp { IPPROTO_UDP } else { IPPROTO_TCP },
         extensions,
         states: StateFlags::from_bits_retain(states.bits()),
         socket_id,
@@ -128,9 +114,7 @@ mod tests {
 
     #[test]
     fn unix_dump_keeps_states_the_crate_does_not_name() {
-        let q = Query::Unix {
-            states: StateSet::ALL,
-        };
+        let q = Query::Unix { states: StateSet::ALL };
         let b = q.to_bytes(1);
         assert_eq!(b[16], 1, "AF_UNIX");
         assert_eq!(u32::from_ne_bytes([b[20], b[21], b[22], b[23]]), u32::MAX);

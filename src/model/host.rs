@@ -123,24 +123,15 @@ mod tests {
     #[test]
     fn sysctl_values_are_typed() {
         assert_eq!(SysctlValue::parse("4096\n"), SysctlValue::Int(4096));
-        assert_eq!(
-            SysctlValue::parse("32768\t60999\n"),
-            SysctlValue::Ints(vec![32768, 60999])
-        );
+        assert_eq!(SysctlValue::parse("32768\t60999\n"), SysctlValue::Ints(vec![32768, 60999]));
         assert_eq!(SysctlValue::parse("\n"), SysctlValue::Text(String::new()));
-        assert_eq!(
-            SysctlValue::parse("8080,9000-9010\n"),
-            SysctlValue::Text("8080,9000-9010".into())
-        );
+        assert_eq!(SysctlValue::parse("8080,9000-9010\n"), SysctlValue::Text("8080,9000-9010".into()));
     }
 
     #[test]
     fn ephemeral_range_counts_inclusive() {
         let mut s = Sysctls::default();
-        s.0.insert(
-            "net.ipv4.ip_local_port_range".into(),
-            SysctlValue::Ints(vec![32768, 60999]),
-        );
+        s.0.insert("net.ipv4.ip_local_port_range".into(), SysctlValue::Ints(vec![32768, 60999]));
         assert_eq!(s.ephemeral_port_count(), Some(28232));
     }
 }

@@ -36,10 +36,7 @@ pub enum WarningKind {
 
 impl Warning {
     pub fn new(kind: WarningKind, message: impl Into<String>) -> Warning {
-        Warning {
-            kind,
-            message: message.into(),
-        }
+        Warning { kind, message: message.into() }
     }
 }
 

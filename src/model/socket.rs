@@ -34,10 +34,7 @@ impl Proto {
     }
 
     pub fn is_unix(self) -> bool {
-        matches!(
-            self,
-            Proto::UnixStream | Proto::UnixDgram | Proto::UnixSeqpacket
-        )
+        matches!(self, Proto::UnixStream | Proto::UnixDgram | Proto::UnixSeqpacket)
     }
 
     /// Protocols whose LISTEN sockets have an accept queue.

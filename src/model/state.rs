@@ -48,11 +48,7 @@ pub const ALL_STATES: [State; 13] = [
 
 impl State {
     pub fn from_kernel(code: u8) -> State {
-        ALL_STATES
-            .iter()
-            .copied()
-            .find(|s| s.kernel_code() == code)
-            .unwrap_or(State::Unknown(code))
+        ALL_STATES.iter().copied().find(|s| s.kernel_code() == code).unwrap_or(State::Unknown(code))
     }
 
     pub fn kernel_code(self) -> u8 {
@@ -144,9 +140,7 @@ impl StateSet {
         list.split(',')
             .map(str::trim)
             .filter(|name| !name.is_empty())
-            .try_fold(StateSet::EMPTY, |set, name| {
-                parse_name(name).map(|more| set.union(more))
-            })
+            .try_fold(StateSet::EMPTY, |set, name| parse_name(name).map(|more| set.union(more)))
             .and_then(|set| match set.is_empty() {
                 true => Err("empty state list".to_string()),
                 false => Ok(set),
@@ -155,8 +149,7 @@ impl StateSet {
 }
 
 fn bit(state: State) -> u32 {
-    1u32.checked_shl(u32::from(state.kernel_code()))
-        .unwrap_or(0)
+    1u32.checked_shl(u32::from(state.kernel_code())).unwrap_or(0)
 }
 
 /// Accepted names: every `ss` state name, with `-` or `_`, any case, plus the

@@ -96,9 +96,6 @@ mod tests {
         assert_eq!(endpoint_text(&Endpoint::Ip(any)), "0.0.0.0:*");
         let v6: std::net::SocketAddr = "[::1]:8080".parse().unwrap();
         assert_eq!(endpoint_text(&Endpoint::Ip(v6)), "[::1]:8080");
-        assert_eq!(
-            endpoint_text(&Endpoint::UnixAbstract(b"x".to_vec().into())),
-            "@x"
-        );
+        assert_eq!(endpoint_text(&Endpoint::UnixAbstract(b"x".to_vec().into())), "@x");
     }
 }

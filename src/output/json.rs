@@ -1,8 +1,25 @@
-//! JSON encoding helpers shared by the dump document and watch events.
+//! The `dump --json` document (schema in `docs/json.md`).
+//!
+//! Sockets are serialized straight from the snapshot as a streamed sequence:
+//! 100k sockets never exist as a JSON tree in memory. Field names here are a
+//! public contract (`SCHEMA_VERSION`); watch-mode events reuse them.
 
-use serde::Serializer;
+use std::collections::BTreeMap;
+use std::io::Write;
 
-use crate::model::Endpoint;
+use serde::{Serialize, Serializer};
+
+use super::time;
+use crate::analyze::summary::StateCounts;
+use crate::analyze::{Finding, Listener};
+use crate::model::{
+    Counters, Endpoint, Family, FdLimit, NetnsInfo, Process, Proto, ScanStats, SkMem, Snapshot, Socket,
+    State, Sysctls, TcpInfo, Timer, Warning,
+};
+use crate::report::Report;
+
+/// Bumped on any incompatible change to the documents.
+pub const SCHEMA_VERSION: u32 = 1;
 
 /// Serializes an endpoint as the text `ss -n` would print, or `null` when unnamed.
 pub fn endpoint<S: Serializer>(e: &Endpoint, s: S) -> Result<S::Ok, S::Error> {
@@ -10,4 +27,209 @@ pub fn endpoint<S: Serializer>(e: &Endpoint, s: S) -> Result<S::Ok, S::Error> {
         Endpoint::Unnamed => s.serialize_none(),
         other => s.collect_str(&super::escape::endpoint_text(other)),
     }
+}
+
+fn endpoint_ref<S: Serializer>(e: &&Endpoint, s: S) -> Result<S::Ok, S::Error> {
+    endpoint(e, s)
+}
+
+#[derive(Serialize)]
+pub struct HostJson<'a> {
+    pub hostname: &'a str,
+    pub kernel: &'a str,
+    pub euid: u32,
+    pub netns: &'a NetnsInfo,
+    pub taken_at: String,
+    pub collect_ms: CollectMs,
+    pub scan: &'a ScanStats,
+    pub sockscope_version: &'static str,
+}
+
+#[derive(Serialize)]
+pub struct CollectMs {
+    pub total: f64,
+    pub sockets: f64,
+    pub processes: f64,
+}
+
+impl<'a> HostJson<'a> {
+    pub fn new(snap: &'a Snapshot) -> HostJson<'a> {
+        let ms = |d: std::time::Duration| (d.as_secs_f64() * 10_000.0).round() / 10.0;
+        HostJson {
+            hostname: &snap.host.hostname,
+            kernel: &snap.host.kernel,
+            euid: snap.host.euid,
+            netns: &snap.netns,
+            taken_at: time::rfc3339(snap.taken_at),
+            collect_ms: CollectMs {
+                total: ms(snap.timings.total),
+                sockets: ms(snap.timings.sockets),
+                processes: ms(snap.timings.processes),
+            },
+            scan: &snap.scan,
+            sockscope_version: env!("CARGO_PKG_VERSION"),
+        }
+    }
+}
+
+#[derive(Serialize)]
+pub struct OwnerJson<'a> {
+    pub pid: u32,
+    pub comm: &'a str,
+    pub fd: u32,
+}
+
+/// Every fd holding `inode`, with the holder's comm.
+pub fn owners<'a>(snap: &'a Snapshot, inode: u64) -> Vec<OwnerJson<'a>> {
+    snap.owners
+        .owners(inode)
+        .iter()
+        .map(|o| OwnerJson { pid: o.pid, comm: snap.comm(o.pid), fd: o.fd })
+        .collect()
+}
+
+#[derive(Serialize)]
+pub struct SocketJson<'a> {
+    pub proto: Proto,
+    pub family: Family,
+    pub state: State,
+    #[serde(serialize_with = "endpoint_ref")]
+    pub local: &'a Endpoint,
+    #[serde(serialize_with = "endpoint_ref")]
+    pub remote: &'a Endpoint,
+    pub recv_q: u32,
+    pub send_q: u32,
+    pub inode: u64,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub uid: Option<u32>,
+    pub owners: Vec<OwnerJson<'a>>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub timer: Option<Timer>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub skmem: Option<SkMem>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub tcp_info: Option<&'a TcpInfo>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub unix_peer: Option<u64>,
+}
+
+impl<'a> SocketJson<'a> {
+    pub fn new(s: &'a Socket, snap: &'a Snapshot) -> SocketJson<'a> {
+        SocketJson {
+            proto: s.proto,
+            family: s.family,
+            state: s.state,
+            local: &s.local,
+            remote: &s.remote,
+            recv_q: s.recv_q,
+            send_q: s.send_q,
+            inode: s.inode,
+            uid: s.uid,
+            owners: owners(snap, s.inode),
+            timer: s.timer,
+            skmem: s.mem,
+            tcp_info: s.tcp_info.as_deref(),
+            unix_peer: s.unix_peer,
+        }
+    }
+}
+
+/// The selected sockets, serialized one at a time.
+struct SocketsJson<'r, 'a> {
+    sockets: &'r [&'a Socket],
+    snap: &'a Snapshot,
+}
+
+impl Serialize for SocketsJson<'_, '_> {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.collect_seq(self.sockets.iter().map(|sock| SocketJson::new(sock, self.snap)))
+    }
+}
+
+#[derive(Serialize)]
+pub struct ListenerJson<'a> {
+    #[serde(flatten)]
+    pub listener: &'a Listener,
+    pub owners: Vec<OwnerJson<'a>>,
+}
+
+#[derive(Serialize)]
+pub struct ProcessJson<'a> {
+    pub pid: u32,
+    pub comm: &'a str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub uid: Option<u32>,
+    pub fds: Option<u32>,
+    pub fd_limit: Option<FdLimit>,
+    pub socket_fds: u32,
+    pub sockets_by_state: BTreeMap<&'static str, u32>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub cmdline: Option<&'a str>,
+}
+
+impl<'a> ProcessJson<'a> {
+    pub fn new(p: &'a Process, states: &StateCounts) -> ProcessJson<'a> {
+        ProcessJson {
+            pid: p.pid,
+            comm: &p.comm,
+            uid: p.uid,
+            fds: p.fd_count,
+            fd_limit: p.fd_limit,
+            socket_fds: p.socket_fds,
+            sockets_by_state: states.0.iter().map(|(s, n)| (s.ss_name(), *n)).collect(),
+            cmdline: p.cmdline.as_deref(),
+        }
+    }
+}
+
+#[derive(Serialize)]
+struct Document<'r, 'a> {
+    schema_version: u32,
+    host: HostJson<'a>,
+    sysctls: &'a Sysctls,
+    counters: &'a Counters,
+    sockets: SocketsJson<'r, 'a>,
+    listeners: Vec<ListenerJson<'r>>,
+    processes: Vec<ProcessJson<'a>>,
+    findings: &'r [Finding],
+    warnings: &'a [Warning],
+}
+
+/// Per-pid state counts over the selected sockets.
+fn state_counts(report: &Report) -> BTreeMap<u32, StateCounts> {
+    let mut map: BTreeMap<u32, StateCounts> = BTreeMap::new();
+    for s in &report.sockets {
+        for pid in report.snapshot.owner_pids(s.inode) {
+            map.entry(pid).or_default().add(s.state);
+        }
+    }
+    map
+}
+
+/// Writes the whole document followed by a newline.
+pub fn write_report(out: &mut dyn Write, report: &Report) -> serde_json::Result<()> {
+    let snap = report.snapshot;
+    let counts = state_counts(report);
+    let empty = StateCounts::default();
+    let doc = Document {
+        schema_version: SCHEMA_VERSION,
+        host: HostJson::new(snap),
+        sysctls: &snap.sysctls,
+        counters: &snap.counters,
+        sockets: SocketsJson { sockets: &report.sockets, snap },
+        listeners: report
+            .listeners
+            .iter()
+            .map(|l| ListenerJson { listener: l, owners: owners(snap, l.inode) })
+            .collect(),
+        processes: report
+            .processes
+            .iter()
+            .map(|p| ProcessJson::new(p, counts.get(&p.pid).unwrap_or(&empty)))
+            .collect(),
+        findings: &report.findings,
+        warnings: &snap.warnings,
+    };
+    serde_json::to_writer(&mut *out, &doc)?;
+    out.write_all(b"\n").map_err(serde_json::Error::io)
 }

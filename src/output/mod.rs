@@ -2,4 +2,29 @@
 //! capture exactly what a user would see; they never re-derive a diagnosis.
 
 pub mod escape;
+pub mod human;
 pub mod json;
+pub mod sockets;
+pub mod style;
+pub mod table;
+pub mod time;
+
+use crate::model::Snapshot;
+
+/// Owners of a socket as `comm(pid)`, comma-separated and escaped; `-` if none.
+pub fn owners_text(snapshot: &Snapshot, inode: u64) -> String {
+    let mut text = String::new();
+    for pid in snapshot.owner_pids(inode) {
+        if !text.is_empty() {
+            text.push(',');
+        }
+        text.push_str(&escape::text(snapshot.comm(pid)));
+        text.push('(');
+        text.push_str(&pid.to_string());
+        text.push(')');
+    }
+    if text.is_empty() {
+        text.push('-');
+    }
+    text
+}

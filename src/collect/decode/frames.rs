@@ -23,15 +23,14 @@ pub enum Frame<'a> {
         payload: &'a [u8],
     },
     /// The rest of the datagram cannot be framed.
-    Malformed { offset: usize },
+    Malformed {
+        offset: usize,
+    },
 }
 
 /// Iterates over the messages of one datagram.
 pub fn frames(datagram: &[u8]) -> Frames<'_> {
-    Frames {
-        datagram,
-        offset: 0,
-    }
+    Frames { datagram, offset: 0 }
 }
 
 pub struct Frames<'a> {
@@ -54,11 +53,7 @@ impl<'a> Iterator for Frames<'a> {
         };
         let len = buf.length() as usize;
         self.offset += align4(len);
-        Some(Frame::Message {
-            kind: buf.message_type(),
-            flags: buf.flags(),
-            payload: &rest[16..len],
-        })
+        Some(Frame::Message { kind: buf.message_type(), flags: buf.flags(), payload: &rest[16..len] })
     }
 }
 
@@ -68,10 +63,7 @@ fn align4(len: usize) -> usize {
 
 /// The errno carried by an `NLMSG_ERROR` or `NLMSG_DONE` payload (0 = success).
 pub fn status_code(payload: &[u8]) -> i32 {
-    payload
-        .get(..4)
-        .and_then(|b| b.try_into().ok())
-        .map_or(0, i32::from_ne_bytes)
+    payload.get(..4).and_then(|b| b.try_into().ok()).map_or(0, i32::from_ne_bytes)
 }
 
 #[cfg(test)]
@@ -96,21 +88,8 @@ mod tests {
         d.extend(message(NLMSG_DONE, &0i32.to_ne_bytes()));
         let got: Vec<_> = frames(&d).collect();
         assert_eq!(got.len(), 2);
-        assert!(matches!(
-            got[0],
-            Frame::Message {
-                kind: 20,
-                payload: [1, 2, 3],
-                ..
-            }
-        ));
-        assert!(matches!(
-            got[1],
-            Frame::Message {
-                kind: NLMSG_DONE,
-                ..
-            }
-        ));
+        assert!(matches!(got[0], Frame::Message { kind: 20, payload: [1, 2, 3], .. }));
+        assert!(matches!(got[1], Frame::Message { kind: NLMSG_DONE, .. }));
     }
 
     #[test]

@@ -26,10 +26,7 @@ pub fn decode(payload: &[u8], proto: Proto) -> Result<Decoded, String> {
     let family = family_of(header.family)?;
     let mut socket = socket_from_header(&header, proto, family);
     let bad_attributes = decode_attributes(&payload[HEADER_LEN..], &mut socket);
-    Ok(Decoded {
-        socket,
-        bad_attributes,
-    })
+    Ok(Decoded { socket, bad_attributes })
 }
 
 fn family_of(af: u8) -> Result<Family, String> {
@@ -61,12 +58,9 @@ fn socket_from_header(h: &InetResponseHeader, proto: Proto, family: Family) -> S
 
 fn endpoint(ip: IpAddr, port: u16, id: &SocketId) -> Endpoint {
     match ip {
-        IpAddr::V6(v6) if is_link_local(&v6) => Endpoint::Ip(SocketAddr::V6(SocketAddrV6::new(
-            v6,
-            port,
-            0,
-            id.interface_id,
-        ))),
+        IpAddr::V6(v6) if is_link_local(&v6) => {
+            Endpoint::Ip(SocketAddr::V6(SocketAddrV6::new(v6, port, 0, id.interface_id)))
+        }
         _ => Endpoint::Ip(SocketAddr::new(ip, port)),
     }
 }
@@ -82,10 +76,7 @@ fn timer(t: &DiagTimer) -> Timer {
         DiagTimer::TimeWait => (TimerKind::TimeWait, Default::default()),
         DiagTimer::Probe(d) => (TimerKind::Probe, *d),
     };
-    Timer {
-        kind,
-        expires_ms: u32::try_from(expires.as_millis()).unwrap_or(u32::MAX),
-    }
+    Timer { kind, expires_ms: u32::try_from(expires.as_millis()).unwrap_or(u32::MAX) }
 }
 
 /// Fills the attributes sockscope uses; returns how many were malformed.
@@ -96,12 +87,10 @@ fn decode_attributes(attrs: &[u8], socket: &mut Socket) -> u32 {
             return bad + 1;
         };
         let ok = match nla.kind() {
-            INET_DIAG_INFO => raw::tcp_info(nla.value())
-                .map(|info| socket.tcp_info = Some(Box::new(info)))
-                .is_some(),
-            INET_DIAG_SKMEMINFO => raw::skmem(nla.value())
-                .map(|mem| socket.mem = Some(mem))
-                .is_some(),
+            INET_DIAG_INFO => {
+                raw::tcp_info(nla.value()).map(|info| socket.tcp_info = Some(Box::new(info))).is_some()
+            }
+            INET_DIAG_SKMEMINFO => raw::skmem(nla.value()).map(|mem| socket.mem = Some(mem)).is_some(),
             _ => true,
         };
         bad += u32::from(!ok);

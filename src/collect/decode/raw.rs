@@ -109,10 +109,7 @@ mod tests {
         put32(&mut b, 100, 9);
         let info = tcp_info(&b).unwrap();
         assert_eq!(info.total_retrans, Some(9));
-        assert_eq!(
-            info.bytes_acked, None,
-            "120..128 is past a 124-byte attribute"
-        );
+        assert_eq!(info.bytes_acked, None, "120..128 is past a 124-byte attribute");
         assert_eq!(info.bytes_received, None);
     }
 

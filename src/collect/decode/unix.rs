@@ -24,10 +24,7 @@ pub fn decode(payload: &[u8]) -> Result<Decoded, String> {
     let header = UnixResponseHeader::parse(header_bytes).map_err(|e| e.to_string())?;
     let mut socket = socket_from_header(&header)?;
     let bad_attributes = decode_attributes(&payload[HEADER_LEN..], &mut socket);
-    Ok(Decoded {
-        socket,
-        bad_attributes,
-    })
+    Ok(Decoded { socket, bad_attributes })
 }
 
 fn proto_of(kind: u8) -> Result<Proto, String> {
@@ -64,9 +61,7 @@ fn decode_attributes(attrs: &[u8], socket: &mut Socket) -> u32 {
             return bad + 1;
         };
         let ok = if nla.kind() == UNIX_DIAG_MEMINFO {
-            raw::skmem(nla.value())
-                .map(|m| socket.mem = Some(m))
-                .is_some()
+            raw::skmem(nla.value()).map(|m| socket.mem = Some(m)).is_some()
         } else {
             Nla::parse(&nla).map(|n| apply(n, socket)).is_ok()
         };

@@ -1,0 +1,82 @@
+//! The commands, from validated arguments to bytes on stdout.
+
+use std::io::{self, Write};
+
+use crate::analyze::{self, Severity, Thresholds};
+use crate::cli::DumpArgs;
+use crate::collect::{self, CollectError};
+use crate::output::style::Style;
+use crate::output::{human, json, sockets};
+use crate::report::Report;
+
+#[derive(Debug, thiserror::Error)]
+pub enum AppError {
+    #[error(transparent)]
+    Collect(#[from] CollectError),
+    #[error("writing output")]
+    Io(#[from] io::Error),
+    #[error("writing JSON")]
+    Json(#[from] serde_json::Error),
+}
+
+impl AppError {
+    /// Bad user input (exit status 2) rather than a failure of the system.
+    pub fn is_bad_input(&self) -> bool {
+        matches!(self, AppError::Collect(e) if e.is_bad_input())
+    }
+
+    /// The reader went away (`sockscope dump | head`): not an error.
+    pub fn is_broken_pipe(&self) -> bool {
+        match self {
+            AppError::Io(e) => e.kind() == io::ErrorKind::BrokenPipe,
+            AppError::Json(e) => e.io_error_kind() == Some(io::ErrorKind::BrokenPipe),
+            AppError::Collect(_) => false,
+        }
+    }
+}
+
+/// How a successful command ends.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Outcome {
+    Ok,
+    /// A finding at or above `--fail-on` exists (exit status 3).
+    FailOn,
+}
+
+/// Where a command writes.
+pub struct Io<'a> {
+    pub out: &'a mut dyn Write,
+    pub err: &'a mut dyn Write,
+    pub out_is_terminal: bool,
+}
+
+/// `sockscope dump`.
+pub fn dump(args: &DumpArgs, io: Io) -> Result<Outcome, AppError> {
+    let selection = args.select.selection()?;
+    let thresholds = Thresholds::from(&args.thresholds);
+    let request = selection.request(args.json, args.cmdline);
+    let snapshot = collect::collect(&request)?;
+    let analysis = analyze::analyze(&snapshot, &thresholds);
+    let report = Report::build(&snapshot, &selection, analysis);
+    let style = Style::detect(args.color.into(), io.out_is_terminal);
+    if args.json {
+        json::write_report(io.out, &report)?;
+    } else {
+        for w in &snapshot.warnings {
+            writeln!(io.err, "sockscope: warning: {}", w.message)?;
+        }
+        match args.sockets {
+            true => sockets::write_sockets(io.out, &report.sockets, &snapshot, &style)?,
+            false => human::write_report(io.out, &report, &style)?,
+        }
+    }
+    io.out.flush()?;
+    Ok(fail_on(args.fail_on, &report))
+}
+
+fn fail_on(level: Option<Severity>, report: &Report) -> Outcome {
+    match level {
+        Some(level) if report.findings.iter().any(|f| f.severity >= level) => Outcome::FailOn,
+        _ => Outcome::Ok,
+    }
+}

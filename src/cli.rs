@@ -1,0 +1,258 @@
+//! Command-line arguments, turned once into typed, validated settings.
+//!
+//! Every value is checked here (ports, pids, state names, percentages,
+//! namespaces), so a bad value is one clear line and exit status 2 before
+//! anything is collected.
+
+use clap::{Args, Parser, Subcommand, ValueEnum};
+
+use crate::analyze::{Severity, Thresholds};
+use crate::collect::NetnsTarget;
+use crate::model::StateSet;
+use crate::output::style::ColorChoice;
+use crate::select::Selection;
+
+#[derive(Parser, Debug)]
+#[command(
+    name = "sockscope",
+    version,
+    about = "Inspect Linux sockets: full accept queues, CLOSE-WAIT leaks, TIME-WAIT buildup, fds against limits",
+    long_about = "sockscope reads the kernel's socket tables through sock_diag netlink, joins every socket to \
+                  the processes holding it, and judges queues and states against the sysctls that govern them.\n\n\
+                  Without a subcommand it prints the `dump` report.",
+    after_help = "Exit status: 0 ok, 1 runtime error, 2 bad arguments, 3 a finding at or above --fail-on.\n\
+                  Run as root to see the owners of every process's sockets."
+)]
+pub struct Cli {
+    #[command(subcommand)]
+    pub command: Option<Command>,
+}
+
+#[derive(Subcommand, Debug)]
+pub enum Command {
+    /// Print the governing sysctls, findings, listeners and sockets per process, once
+    Dump(DumpArgs),
+}
+
+/// Which sockets to look at.
+#[derive(Args, Debug, Clone, Default)]
+pub struct SelectArgs {
+    /// TCP sockets (default: TCP, UDP and UNIX)
+    #[arg(short = 't', long)]
+    pub tcp: bool,
+    /// UDP sockets
+    #[arg(short = 'u', long)]
+    pub udp: bool,
+    /// UNIX sockets
+    #[arg(short = 'x', long)]
+    pub unix: bool,
+    /// Only listeners: TCP and UNIX LISTEN, unconnected UDP
+    #[arg(short = 'l', long, conflicts_with = "state")]
+    pub listening: bool,
+    /// Only these states, comma-separated: established, syn-sent, syn-recv, fin-wait-1, fin-wait-2,
+    /// time-wait, close-wait, last-ack, listen, closing, unconn; groups connected, synchronized,
+    /// bucket, big, all
+    #[arg(long, value_name = "LIST", value_parser = StateSet::parse_list)]
+    pub state: Option<StateSet>,
+    /// Only sockets with this port at either end
+    #[arg(long, value_name = "PORT")]
+    pub port: Option<u16>,
+    /// Only sockets held by this process id
+    #[arg(long, value_name = "PID", value_parser = clap::value_parser!(u32).range(1..))]
+    pub pid: Option<u32>,
+    /// Only sockets held by processes whose name (comm) contains NAME
+    #[arg(long, value_name = "NAME", value_parser = non_empty)]
+    pub process: Option<String>,
+    /// Inspect another network namespace: a name from `ip netns`, a pid (its namespace), or a path
+    #[arg(long, value_name = "NAME|PID|PATH")]
+    pub netns: Option<String>,
+}
+
+/// When a pattern becomes a finding.
+#[derive(Args, Debug, Clone)]
+pub struct ThresholdArgs {
+    /// accept_queue_near_full from this share of the backlog, in percent
+    #[arg(long, value_name = "PCT", default_value = "80", value_parser = percent)]
+    pub near_full: f64,
+    /// syn_queue_pressure from this share of min(backlog, somaxconn), in percent
+    #[arg(long, value_name = "PCT", default_value = "80", value_parser = percent)]
+    pub syn_queue: f64,
+    /// close_wait is a warning from N sockets per process (critical from 10 x N, info below)
+    #[arg(long, value_name = "N", default_value = "10", value_parser = clap::value_parser!(u32).range(1..))]
+    pub close_wait: u32,
+    /// time_wait_buildup when TIME-WAIT towards one destination pins this share of the ephemeral ports, in percent
+    #[arg(long, value_name = "PCT", default_value = "50", value_parser = percent)]
+    pub time_wait: f64,
+    /// time_wait_buildup when all TIME-WAIT reach this share of tcp_max_tw_buckets, in percent
+    #[arg(long, value_name = "PCT", default_value = "80", value_parser = percent)]
+    pub tw_buckets: f64,
+    /// fd_exhaustion_risk from this share of RLIMIT_NOFILE, in percent
+    #[arg(long, value_name = "PCT", default_value = "80", value_parser = percent)]
+    pub fd_usage: f64,
+    /// syn_sent_pileup from N SYN-SENT sockets towards one destination
+    #[arg(long, value_name = "N", default_value = "10", value_parser = clap::value_parser!(u32).range(1..))]
+    pub syn_sent: u32,
+}
+
+#[derive(Copy, Clone, Debug, PartialEq, Eq, ValueEnum)]
+pub enum ColorArg {
+    Auto,
+    Always,
+    Never,
+}
+
+#[derive(Args, Debug, Clone)]
+pub struct DumpArgs {
+    #[command(flatten)]
+    pub select: SelectArgs,
+    #[command(flatten)]
+    pub thresholds: ThresholdArgs,
+    /// Print one JSON document (schema: docs/json.md) instead of the report
+    #[arg(long, conflicts_with = "sockets")]
+    pub json: bool,
+    /// List every selected socket, one line each, like ss
+    #[arg(long)]
+    pub sockets: bool,
+    /// Exit with status 3 if a finding of this severity or worse exists
+    #[arg(long, value_name = "SEVERITY", value_parser = Severity::parse)]
+    pub fail_on: Option<Severity>,
+    /// Read each process's command line (JSON `processes[].cmdline`)
+    #[arg(long)]
+    pub cmdline: bool,
+    /// Colour: auto (only on a terminal), always, never. NO_COLOR always wins
+    #[arg(long, value_name = "WHEN", default_value = "auto")]
+    pub color: ColorArg,
+}
+
+impl Default for DumpArgs {
+    fn default() -> DumpArgs {
+        DumpArgs {
+            select: SelectArgs::default(),
+            thresholds: ThresholdArgs::from(&Thresholds::default()),
+            json: false,
+            sockets: false,
+            fail_on: None,
+            cmdline: false,
+            color: ColorArg::Auto,
+        }
+    }
+}
+
+fn non_empty(text: &str) -> Result<String, String> {
+    match text.trim() {
+        "" => Err("must not be empty".to_string()),
+        t => Ok(t.to_string()),
+    }
+}
+
+fn percent(text: &str) -> Result<f64, String> {
+    let value: f64 = text.trim_end_matches('%').parse().map_err(|_| format!("'{text}' is not a number"))?;
+    match value > 0.0 && value <= 100.0 {
+        true => Ok(value),
+        false => Err(format!("{value} is not a percentage in (0, 100]")),
+    }
+}
+
+impl SelectArgs {
+    /// The validated selection; fails on a namespace that does not exist.
+    pub fn selection(&self) -> Result<Selection, crate::collect::CollectError> {
+        let none = !(self.tcp || self.udp || self.unix);
+        Ok(Selection {
+            tcp: self.tcp || none,
+            udp: self.udp || none,
+            unix: self.unix || none,
+            listening: self.listening,
+            states: self.state,
+            port: self.port,
+            pid: self.pid,
+            process: self.process.clone(),
+            netns: match &self.netns {
+                Some(spec) => NetnsTarget::parse(spec)?,
+                None => NetnsTarget::Current,
+            },
+        })
+    }
+}
+
+impl From<&ThresholdArgs> for Thresholds {
+    fn from(a: &ThresholdArgs) -> Thresholds {
+        Thresholds {
+            near_full_pct: a.near_full,
+            syn_queue_pct: a.syn_queue,
+            close_wait: a.close_wait,
+            time_wait_pct: a.time_wait,
+            tw_buckets_pct: a.tw_buckets,
+            fd_pct: a.fd_usage,
+            syn_sent: a.syn_sent,
+        }
+    }
+}
+
+impl From<&Thresholds> for ThresholdArgs {
+    fn from(t: &Thresholds) -> ThresholdArgs {
+        ThresholdArgs {
+            near_full: t.near_full_pct,
+            syn_queue: t.syn_queue_pct,
+            close_wait: t.close_wait,
+            time_wait: t.time_wait_pct,
+            tw_buckets: t.tw_buckets_pct,
+            fd_usage: t.fd_pct,
+            syn_sent: t.syn_sent,
+        }
+    }
+}
+
+impl From<ColorArg> for ColorChoice {
+    fn from(c: ColorArg) -> ColorChoice {
+        match c {
+            ColorArg::Auto => ColorChoice::Auto,
+            ColorArg::Always => ColorChoice::Always,
+            ColorArg::Never => ColorChoice::Never,
+        }
+    }
+}
+
+/// One line for a clap error: the `error:` line plus any `tip:`.
+pub fn one_line_error(err: &clap::Error) -> String {
+    let text = err.render().to_string();
+    let mut parts = text
+        .lines()
+        .map(str::trim)
+        .filter(|l| l.starts_with("error:") || l.starts_with("tip:"))
+        .map(|l| l.trim_start_matches("error: "));
+    let first = parts.next().unwrap_or("invalid arguments").to_string();
+    let rest: Vec<&str> = parts.collect();
+    match rest.is_empty() {
+        true => format!("{first} (see --help)"),
+        false => format!("{first}; {} (see --help)", rest.join("; ")),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use clap::CommandFactory;
+
+    #[test]
+    fn cli_definition_is_consistent() {
+        Cli::command().debug_assert();
+    }
+
+    #[test]
+    fn bad_values_become_one_line() {
+        let err = Cli::try_parse_from(["sockscope", "dump", "--port", "http"]).unwrap_err();
+        let line = one_line_error(&err);
+        assert!(line.contains("--port"), "{line}");
+        assert!(!line.contains('\n'));
+        let err = Cli::try_parse_from(["sockscope", "dump", "--stat", "listen"]).unwrap_err();
+        assert!(one_line_error(&err).contains("tip:"));
+    }
+
+    #[test]
+    fn percentages_are_bounded() {
+        assert_eq!(percent("80%"), Ok(80.0));
+        assert!(percent("0").is_err());
+        assert!(percent("101").is_err());
+        assert!(percent("x").is_err());
+    }
+}

@@ -1,0 +1,329 @@
+//! The human report of `sockscope dump`: the governing sysctls and counters,
+//! the findings worst first, the listeners with their queues, and where the
+//! connections are (by state, by process).
+
+use std::io::{self, Write};
+
+use serde_json::Value;
+
+use super::escape;
+use super::style::{Paint, Style};
+use super::table::{Align, Cell, Table};
+use super::{owners_text, time};
+use crate::analyze::summary::{self, ProcessSummary};
+use crate::analyze::{Finding, Listener, Severity, Subject};
+use crate::model::{ALL_STATES, Proto, Snapshot, State};
+use crate::report::Report;
+
+/// The sysctls in the header line, by dotted name.
+pub const HEADER_SYSCTLS: &[&str] = &[
+    "net.core.somaxconn",
+    "net.ipv4.tcp_max_syn_backlog",
+    "net.ipv4.tcp_syncookies",
+    "net.ipv4.tcp_abort_on_overflow",
+    "net.ipv4.ip_local_port_range",
+    "net.ipv4.tcp_max_tw_buckets",
+    "net.ipv4.tcp_tw_reuse",
+    "net.ipv4.tcp_fin_timeout",
+];
+
+/// The counters in the header line, as (section, name).
+pub const HEADER_COUNTERS: &[(&str, &str)] = &[
+    ("TcpExt", "ListenOverflows"),
+    ("TcpExt", "ListenDrops"),
+    ("TcpExt", "TCPReqQFullDrop"),
+    ("TcpExt", "TCPReqQFullDoCookies"),
+    ("TcpExt", "SyncookiesSent"),
+    ("TcpExt", "TCPTimeWaitOverflow"),
+    ("Udp", "RcvbufErrors"),
+];
+
+const PROCESS_ROWS: usize = 20;
+
+/// Writes the whole report.
+pub fn write_report(out: &mut dyn Write, report: &Report, style: &Style) -> io::Result<()> {
+    write_header(out, report, style)?;
+    writeln!(out)?;
+    write_findings(out, report, style)?;
+    writeln!(out)?;
+    write_listeners(out, report, style)?;
+    writeln!(out)?;
+    write_states(out, report, style)?;
+    writeln!(out)?;
+    write_processes(out, report, style)
+}
+
+fn heading(out: &mut dyn Write, style: &Style, title: &str) -> io::Result<()> {
+    writeln!(out, "{}", style.paint(Paint::Heading, title))
+}
+
+fn write_header(out: &mut dyn Write, report: &Report, style: &Style) -> io::Result<()> {
+    let snap = report.snapshot;
+    let netns = match (&snap.netns.label, snap.netns.inode) {
+        (Some(label), Some(ino)) => format!("{} (net:[{ino}])", escape::text(label)),
+        (None, Some(ino)) => format!("net:[{ino}]"),
+        (label, None) => label.clone().unwrap_or_else(|| "own".into()),
+    };
+    writeln!(
+        out,
+        "sockscope {}  host {}  kernel {}  netns {netns}  at {}  collected in {} ms",
+        env!("CARGO_PKG_VERSION"),
+        escape::text(&snap.host.hostname),
+        escape::text(&snap.host.kernel),
+        time::rfc3339(snap.taken_at),
+        snap.timings.total.as_millis()
+    )?;
+    writeln!(out, "sysctls   {}", sysctl_line(report, style))?;
+    writeln!(out, "counters  {}", counter_line(snap))?;
+    writeln!(out, "sockets   {}", socket_line(report))
+}
+
+fn sysctl_line(report: &Report, style: &Style) -> String {
+    let implicated: Vec<&str> =
+        report.findings.iter().flat_map(|f| f.kind.sysctls().iter().copied()).collect();
+    HEADER_SYSCTLS
+        .iter()
+        .map(|name| {
+            let short = name.rsplit('.').next().unwrap_or(name);
+            let value = report
+                .snapshot
+                .sysctls
+                .get(name)
+                .map_or("?".to_string(), |v| v.to_string().replace(' ', "-"));
+            let text = format!("{short}={value}");
+            match implicated.contains(name) {
+                true => style.paint(Paint::Warning, &text).into_owned(),
+                false => text,
+            }
+        })
+        .collect::<Vec<_>>()
+        .join(" ")
+}
+
+fn counter_line(snap: &Snapshot) -> String {
+    HEADER_COUNTERS
+        .iter()
+        .map(|(section, name)| {
+            let value = snap.counters.get(section, name).map_or("?".to_string(), |v| v.to_string());
+            format!("{name}={value}")
+        })
+        .collect::<Vec<_>>()
+        .join(" ")
+}
+
+fn socket_line(report: &Report) -> String {
+    let by_proto = summary::by_proto_and_state(report.sockets.iter().copied());
+    if by_proto.is_empty() {
+        return "none selected".to_string();
+    }
+    by_proto
+        .iter()
+        .map(|(proto, counts)| {
+            let states: Vec<String> = counts.0.iter().map(|(s, n)| format!("{s} {n}")).collect();
+            format!("{} {} ({})", proto.netid(), counts.total(), states.join(", "))
+        })
+        .collect::<Vec<_>>()
+        .join("  ")
+}
+
+fn severity_paint(s: Severity) -> Paint {
+    match s {
+        Severity::Critical => Paint::Critical,
+        Severity::Warning => Paint::Warning,
+        Severity::Info => Paint::Info,
+    }
+}
+
+fn write_findings(out: &mut dyn Write, report: &Report, style: &Style) -> io::Result<()> {
+    if report.findings.is_empty() {
+        return heading(
+            out,
+            style,
+            "FINDINGS  none: no listener, process or destination crossed a threshold",
+        );
+    }
+    heading(out, style, &format!("FINDINGS ({})", severity_counts(&report.findings)))?;
+    let width = report.findings.iter().map(|f| f.kind.name().len()).max().unwrap_or(0);
+    for f in &report.findings {
+        write_finding(out, report.snapshot, f, width, style)?;
+    }
+    Ok(())
+}
+
+fn severity_counts(findings: &[Finding]) -> String {
+    [Severity::Critical, Severity::Warning, Severity::Info]
+        .iter()
+        .filter_map(|s| {
+            let n = findings.iter().filter(|f| f.severity == *s).count();
+            (n > 0).then(|| format!("{n} {}", s.label().to_lowercase()))
+        })
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+fn write_finding(
+    out: &mut dyn Write,
+    snap: &Snapshot,
+    f: &Finding,
+    width: usize,
+    style: &Style,
+) -> io::Result<()> {
+    let tag = format!("{:<8}", f.severity.label());
+    let owners = match &f.subject {
+        Subject::Socket { inode, .. } => format!("  {}", owners_text(snap, *inode)),
+        _ => String::new(),
+    };
+    writeln!(
+        out,
+        "{}  {:<width$}  {}{owners}",
+        style.paint(severity_paint(f.severity), &tag),
+        f.kind.name(),
+        f.subject
+    )?;
+    writeln!(out, "          {}", f.message)?;
+    writeln!(out, "          evidence: {}", evidence_text(f))?;
+    writeln!(out, "          {}", style.paint(Paint::Dim, &format!("hint: {}", f.hint)))
+}
+
+fn evidence_text(f: &Finding) -> String {
+    f.evidence
+        .0
+        .iter()
+        .filter(|(_, v)| !v.is_null())
+        .map(|(k, v)| format!("{k}={}", value_text(v)))
+        .collect::<Vec<_>>()
+        .join(" ")
+}
+
+fn value_text(v: &Value) -> String {
+    match v {
+        Value::String(s) => escape::text(s).into_owned(),
+        Value::Array(items) => items.iter().map(value_text).collect::<Vec<_>>().join(","),
+        Value::Object(o) => match (o.get("remote"), o.get("count")) {
+            (Some(r), Some(c)) => format!("{}({})", value_text(r), value_text(c)),
+            _ => v.to_string(),
+        },
+        other => other.to_string(),
+    }
+}
+
+fn write_listeners(out: &mut dyn Write, report: &Report, style: &Style) -> io::Result<()> {
+    if report.listeners.is_empty() {
+        return heading(out, style, "LISTENERS  none selected");
+    }
+    heading(out, style, &format!("LISTENERS ({})", report.listeners.len()))?;
+    let mut table = Table::new(&[
+        ("Proto", Align::Left),
+        ("Local Address", Align::Left),
+        ("Accept-Q", Align::Right),
+        ("Fill", Align::Left),
+        ("SYN-RECV", Align::Right),
+        ("Drops", Align::Right),
+        ("Owners", Align::Left),
+    ]);
+    for l in &report.listeners {
+        table.push(listener_row(report.snapshot, l));
+    }
+    table.write(out, style)
+}
+
+fn listener_row(snap: &Snapshot, l: &Listener) -> Vec<Cell> {
+    let pct = l.fill_pct.map_or("-".to_string(), |p| format!("{p:.0}%"));
+    let (fill, paint) = if l.full {
+        (format!("{pct} FULL"), Some(Paint::Critical))
+    } else if l.near_full {
+        (format!("{pct} NEAR"), Some(Paint::Warning))
+    } else {
+        (pct, None)
+    };
+    let syn = match l.proto {
+        Proto::Tcp => l.syn_recv.to_string(),
+        _ => "-".to_string(),
+    };
+    vec![
+        l.proto.netid().into(),
+        escape::endpoint_text(&l.local).into(),
+        format!("{}/{}", l.accept_queue, l.backlog).into(),
+        Cell::painted(fill, paint),
+        syn.into(),
+        l.drops.map_or("-".to_string(), |d| d.to_string()).into(),
+        owners_text(snap, l.inode).into(),
+    ]
+}
+
+fn write_states(out: &mut dyn Write, report: &Report, style: &Style) -> io::Result<()> {
+    heading(out, style, "SOCKETS BY STATE")?;
+    let by_proto = summary::by_proto_and_state(report.sockets.iter().copied());
+    if by_proto.is_empty() {
+        return writeln!(out, "none selected");
+    }
+    let mut table = Table::new(&[("Proto", Align::Left), ("Total", Align::Right), ("States", Align::Left)]);
+    for (proto, counts) in &by_proto {
+        let states: Vec<String> = ALL_STATES
+            .iter()
+            .filter(|s| counts.get(**s) > 0)
+            .map(|s| format!("{s} {}", counts.get(*s)))
+            .collect();
+        table.push(vec![proto.netid().into(), counts.total().to_string().into(), states.join("  ").into()]);
+    }
+    table.write(out, style)
+}
+
+fn write_processes(out: &mut dyn Write, report: &Report, style: &Style) -> io::Result<()> {
+    let procs = summary::by_process(report.snapshot, report.sockets.iter().copied());
+    if procs.is_empty() {
+        let why = match report.snapshot.scan.unreadable {
+            0 => "none own a selected socket",
+            _ => "none visible (not root: see the warning above)",
+        };
+        return heading(out, style, &format!("PROCESSES  {why}"));
+    }
+    let shown = procs.len().min(PROCESS_ROWS);
+    let more = match procs.len() > shown {
+        true => format!(", {shown} with most CLOSE-WAIT/sockets shown; --json lists all"),
+        false => String::new(),
+    };
+    heading(out, style, &format!("PROCESSES ({}{more})", procs.len()))?;
+    let mut table = Table::new(&[
+        ("PID", Align::Right),
+        ("Command", Align::Left),
+        ("Sockets", Align::Right),
+        ("ESTAB", Align::Right),
+        ("CLOSE-WAIT", Align::Right),
+        ("LISTEN", Align::Right),
+        ("FDs/Limit", Align::Right),
+        ("Listening on", Align::Left),
+    ]);
+    for p in &procs[..shown] {
+        table.push(process_row(p));
+    }
+    table.write(out, style)
+}
+
+fn process_row(p: &ProcessSummary) -> Vec<Cell> {
+    let fds = match (p.fds, p.fd_limit.and_then(|l| l.value())) {
+        (Some(n), Some(limit)) => format!("{n}/{limit}"),
+        (Some(n), None) => format!("{n}/unlimited"),
+        (None, _) => "?".to_string(),
+    };
+    let cw = p.close_wait();
+    vec![
+        p.pid.to_string().into(),
+        escape::text(&p.comm).into_owned().into(),
+        p.states.total().to_string().into(),
+        p.states.get(State::Established).to_string().into(),
+        Cell::painted(cw.to_string(), (cw > 0).then_some(Paint::Warning)),
+        p.states.get(State::Listen).to_string().into(),
+        fds.into(),
+        listening_text(&p.listening).into(),
+    ]
+}
+
+fn listening_text(listening: &[String]) -> String {
+    const MAX: usize = 4;
+    let mut text = listening.iter().take(MAX).cloned().collect::<Vec<_>>().join(" ");
+    if listening.len() > MAX {
+        text.push_str(&format!(" +{}", listening.len() - MAX));
+    }
+    text
+}
