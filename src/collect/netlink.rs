@@ -77,6 +77,23 @@ impl DiagSocket {
         }
     }
 
+    /// Runs one dump and returns its raw datagrams, for recording test fixtures.
+    pub fn record(&mut self, query: &Query) -> Result<Vec<Vec<u8>>, CollectError> {
+        self.sequence = self.sequence.wrapping_add(1);
+        self.socket.send(&query.to_bytes(self.sequence), 0).map_err(CollectError::Netlink)?;
+        let mut datagrams = Vec::new();
+        loop {
+            let len = self.receive()?.min(RECV_BUFFER);
+            let datagram = self.buffer[..len].to_vec();
+            let done = frames::frames(&datagram)
+                .any(|f| matches!(f, Frame::Message { kind: NLMSG_DONE | NLMSG_ERROR, .. }));
+            datagrams.push(datagram);
+            if done {
+                return Ok(datagrams);
+            }
+        }
+    }
+
     fn receive(&mut self) -> Result<usize, CollectError> {
         loop {
             let mut slice = &mut self.buffer[..];

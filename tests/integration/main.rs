@@ -1,0 +1,9 @@
+//! One integration-test binary: real sockets in private network namespaces
+//! (when root), recorded netlink bytes, and the `sockscope` binary itself.
+
+#![allow(clippy::unwrap_used)]
+
+mod cli;
+mod collector;
+mod decode;
+mod support;

@@ -1,0 +1,84 @@
+//! Test support: private network namespaces, real sockets with chosen
+//! backlogs, polling with deadlines, `ss` as the reference, and the binary.
+
+pub mod lab;
+pub mod ss;
+
+use std::io::Write;
+use std::net::SocketAddr;
+use std::time::{Duration, Instant};
+
+use socket2::{Domain, Socket, Type};
+
+pub use lab::Lab;
+
+/// Prints a notice that bypasses the test harness's output capture, so a
+/// skipped or degraded test is visible in every `cargo test` run.
+pub fn loud(message: &str) {
+    let text = format!("\n*** {message} ***\n");
+    let mut stderr = std::fs::OpenOptions::new().write(true).open("/dev/stderr").ok();
+    match stderr.as_mut() {
+        Some(f) => {
+            let _ = f.write_all(text.as_bytes());
+        }
+        None => eprint!("{text}"),
+    }
+}
+
+/// Skips a test that needs root, loudly.
+pub fn skip_unless_root(test: &str, why: &str) -> bool {
+    if is_root() {
+        return false;
+    }
+    loud(&format!("SKIPPED {test}: needs root ({why}); CI runs as root"));
+    true
+}
+
+pub fn is_root() -> bool {
+    rustix::process::geteuid().is_root()
+}
+
+/// Polls `probe` every 10 ms until it returns `Some`, or fails after 10 s
+/// with the last state `describe` gives.
+pub fn eventually<T>(what: &str, mut probe: impl FnMut() -> Result<T, String>) -> T {
+    let deadline = Instant::now() + Duration::from_secs(10);
+    loop {
+        match probe() {
+            Ok(value) => return value,
+            Err(state) if Instant::now() > deadline => panic!("timed out waiting for {what}; last: {state}"),
+            Err(_) => std::thread::sleep(Duration::from_millis(10)),
+        }
+    }
+}
+
+/// A TCP listener on `addr` (port 0 = any) with exactly this backlog.
+pub fn tcp_listener(addr: &str, backlog: i32) -> Socket {
+    let addr: SocketAddr = addr.parse().expect("address");
+    let socket = Socket::new(Domain::for_address(addr), Type::STREAM, None).expect("socket");
+    socket.set_reuse_address(true).expect("reuseaddr");
+    socket.bind(&addr.into()).expect("bind");
+    socket.listen(backlog).expect("listen");
+    socket
+}
+
+pub fn local_addr(socket: &Socket) -> SocketAddr {
+    socket.local_addr().expect("local addr").as_socket().expect("inet")
+}
+
+/// Starts a non-blocking connect (it may stay in SYN-SENT).
+pub fn connect_nonblocking(to: SocketAddr) -> Socket {
+    let socket = Socket::new(Domain::for_address(to), Type::STREAM, None).expect("socket");
+    socket.set_nonblocking(true).expect("nonblocking");
+    match socket.connect(&to.into()) {
+        Ok(()) => {}
+        Err(e) if e.raw_os_error() == Some(libc::EINPROGRESS) => {}
+        Err(e) => panic!("connect {to}: {e}"),
+    }
+    socket
+}
+
+/// The inode of a socket we hold, from `/proc/self/fd`.
+pub fn inode_of(fd: &impl std::os::fd::AsRawFd) -> u64 {
+    let link = std::fs::read_link(format!("/proc/self/fd/{}", fd.as_raw_fd())).expect("fd link");
+    sockscope::collect::owners::parse_socket_link(link.to_string_lossy().as_bytes()).expect("socket link")
+}
