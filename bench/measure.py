@@ -1,0 +1,342 @@
+#!/usr/bin/env python3
+"""Time commands and compare them against targets; print a markdown report.
+
+Each command in COMMANDS runs --runs times (after --warmup untimed runs),
+interleaved round-robin so that drift in machine load hits every command
+alike.  Each run forks, execs the argv directly (no shell) with stdout on
+/dev/null, and is reaped with os.wait4(), whose rusage gives that child's CPU
+time (user + sys) and peak RSS; wall time is time.perf_counter() around
+spawn + wait.  The table shows medians.  After the timed runs every command
+runs once more with its stdout kept, for a sanity column (line count, or a
+per-command summary such as the sockets sockscope saw).
+
+The `baseline` row (`true`) is the harness floor: a forked child inherits
+this Python process's resident pages as its starting high-water mark, so
+ru_maxrss can never read below that row's RSS, and a wall time is never
+below its wall time.  Values close to the floor mean "at most the floor".
+
+To add a benchmark, append to COMMANDS (and TARGETS); `{sockscope}` in an
+argv is replaced by the --sockscope path.
+
+Usage: measure.py [--sockscope PATH] [--runs N] [--warmup N] [--out FILE]
+                  [--only LABEL,...] [--note TEXT]...
+Exit status: 0 all commands ran and exited 0 (targets may still FAIL, unless
+--strict), 1 a command failed or (--strict) a target failed, 2 bad usage.
+"""
+
+import argparse
+import collections
+import datetime
+import json
+import os
+import platform
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+REPO = os.path.dirname(HERE)
+
+
+def lines_summary(path):
+    with open(path, "rb") as f:
+        return f"{sum(1 for _ in f):,} lines"
+
+
+def sockscope_json_summary(path):
+    """Sockets sockscope reported, and how many of the TCP ones have owners."""
+    with open(path, "rb") as f:
+        doc = json.load(f)
+    socks = doc.get("sockets", [])
+    by_proto = collections.Counter(s.get("proto", "?") for s in socks)
+    tcp_owned = sum(1 for s in socks if s.get("proto") == "tcp" and s.get("owners"))
+    protos = ", ".join(f"{p} {n:,}" for p, n in sorted(by_proto.items()))
+    return f"{len(socks):,} sockets ({protos or 'none'}), {tcp_owned:,} tcp with owners"
+
+
+# label: what the report calls it; argv: exec'd as is ({sockscope} expanded);
+# summary: turns a kept stdout file into the sanity column.
+COMMANDS = [
+    dict(label="baseline", argv=["true"], summary=lines_summary),
+    dict(label="sockscope dump --json", argv=["{sockscope}", "dump", "--json"], summary=sockscope_json_summary),
+    dict(label="ss -tanp", argv=["ss", "-tanp"], summary=lines_summary),
+    dict(label="ss -tan", argv=["ss", "-tan"], summary=lines_summary),
+    dict(label="sockscope dump -l", argv=["{sockscope}", "dump", "-l"], summary=lines_summary),
+    dict(label="ss -ltnp", argv=["ss", "-ltnp"], summary=lines_summary),
+]
+
+# metric: wall | cpu (milliseconds) or rss (MiB), medians.
+# Relative target: subject <= factor x reference.  Absolute: subject <= limit.
+TARGETS = [
+    dict(subject="sockscope dump --json", metric="wall", factor=0.25, reference="ss -tanp"),
+    dict(subject="sockscope dump --json", metric="wall", factor=2.0, reference="ss -tan"),
+    dict(subject="sockscope dump --json", metric="rss", limit=64.0),
+    dict(subject="sockscope dump -l", metric="wall", factor=0.5, reference="ss -ltnp"),
+]
+
+UNITS = {"wall": "ms", "cpu": "ms", "rss": "MiB"}
+
+
+def log(msg):
+    print(f"measure: {msg}", file=sys.stderr, flush=True)
+
+
+def run_once(argv, stdout_path="/dev/null"):
+    """fork + exec argv; returns (wall s, cpu s, maxrss KiB, exit status, stderr text)."""
+    out_fd = os.open(stdout_path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    err_file = tempfile.TemporaryFile()
+    err_fd = err_file.fileno()
+    rd, wr = os.pipe2(os.O_CLOEXEC)  # carries an exec failure back to us
+    t0 = time.perf_counter()
+    pid = os.fork()
+    if pid == 0:  # child: nothing but dup2 and exec
+        try:
+            os.close(rd)
+            os.dup2(out_fd, 1)
+            os.dup2(err_fd, 2)
+            os.execvp(argv[0], argv)
+        except OSError as e:
+            os.write(wr, str(e).encode())
+        finally:
+            os._exit(127)
+    os.close(wr)
+    _, status, ru = os.wait4(pid, 0)
+    wall = time.perf_counter() - t0
+    exec_error = os.read(rd, 4096).decode(errors="replace")
+    os.close(rd)
+    os.close(out_fd)
+    err_file.seek(0)
+    err_text = exec_error or err_file.read(4096).decode(errors="replace")
+    err_file.close()
+    code = os.waitstatus_to_exitcode(status)
+    return wall, ru.ru_utime + ru.ru_stime, ru.ru_maxrss, code, err_text
+
+
+def sh(argv):
+    try:
+        return subprocess.run(argv, capture_output=True, text=True, timeout=30).stdout.strip()
+    except (OSError, subprocess.SubprocessError):
+        return ""
+
+
+def cpu_model():
+    try:
+        with open("/proc/cpuinfo") as f:
+            for line in f:
+                if line.startswith("model name"):
+                    return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or "unknown"
+
+
+def tcp_states():
+    """TCP sockets in this network namespace, by state (`ss -Htan`)."""
+    out = subprocess.run(["ss", "-Htan"], capture_output=True, text=True, check=True).stdout
+    states = collections.Counter(line.split(None, 1)[0] for line in out.splitlines() if line.strip())
+    return sum(states.values()), states
+
+
+def holders():
+    """hold_sockets.py processes in this network namespace, and the fds they hold."""
+    me = os.readlink("/proc/self/ns/net")
+    n = fds = 0
+    for pid in filter(str.isdigit, os.listdir("/proc")):
+        try:
+            with open(f"/proc/{pid}/cmdline", "rb") as f:
+                cmd = f.read().split(b"\0")
+            if not any(a.endswith(b"hold_sockets.py") for a in cmd[:3]):
+                continue
+            if os.readlink(f"/proc/{pid}/ns/net") != me:
+                continue
+            fds += len(os.listdir(f"/proc/{pid}/fd"))
+            n += 1
+        except OSError:
+            continue
+    return n, fds
+
+
+def git_rev():
+    rev = sh(["git", "-C", REPO, "rev-parse", "--short", "HEAD"])
+    if rev and sh(["git", "-C", REPO, "status", "--porcelain", "--untracked-files=no"]):
+        rev += " (working tree modified)"
+    return rev or "unknown"
+
+
+def fmt(x, digits=1):
+    return f"{x:,.{digits}f}"
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("--sockscope", default=os.path.join(REPO, "target", "release", "sockscope"))
+    ap.add_argument("--runs", type=int, default=5)
+    ap.add_argument("--warmup", type=int, default=1)
+    ap.add_argument("--out", help="also write the markdown to this file")
+    ap.add_argument("--only", help="comma-separated labels to run (targets needing others are skipped)")
+    ap.add_argument("--note", action="append", default=[], help="a line for the report header (repeatable)")
+    ap.add_argument("--strict", action="store_true", help="exit 1 when a target fails")
+    args = ap.parse_args()
+    if args.runs < 1 or args.warmup < 0:
+        ap.error("--runs must be >= 1 and --warmup >= 0")
+    sockscope = os.path.abspath(args.sockscope)
+    if not os.access(sockscope, os.X_OK):
+        ap.error(f"sockscope binary not found or not executable: {sockscope} (cargo build --release)")
+
+    benches = []
+    wanted = set(args.only.split(",")) if args.only else None
+    for c in COMMANDS:
+        if wanted is not None and c["label"] not in wanted:
+            continue
+        argv = [a.replace("{sockscope}", sockscope) for a in c["argv"]]
+        exe = shutil.which(argv[0])
+        if exe is None:
+            ap.error(f"{c['label']}: command not found: {argv[0]}")
+        argv[0] = exe
+        benches.append(dict(c, argv=argv, walls=[], cpus=[], rss=[], failed=None))
+    if wanted is not None and len(benches) != len(wanted):
+        ap.error(f"unknown label in --only; known: {', '.join(c['label'] for c in COMMANDS)}")
+
+    # Environment, recorded once, before timing.
+    started = datetime.datetime.now(datetime.timezone.utc)
+    n_tcp, states = tcp_states()
+    n_holders, n_fds = holders()
+    version = sh([sockscope, "--version"]) or "unknown"
+
+    log(f"{n_tcp:,} TCP sockets, {n_holders} holder processes; {len(benches)} commands x "
+        f"({args.warmup} warm-up + {args.runs} runs)")
+    for _ in range(args.warmup):
+        for b in benches:
+            code, err = run_once(b["argv"])[3:]
+            if code != 0 and b["failed"] is None:
+                b["failed"] = (code, err)
+    for r in range(args.runs):
+        for b in benches:
+            if b["failed"]:
+                continue
+            wall, cpu, rss, code, err = run_once(b["argv"])
+            if code != 0:
+                b["failed"] = (code, err)
+                continue
+            b["walls"].append(wall * 1e3)
+            b["cpus"].append(cpu * 1e3)
+            b["rss"].append(rss / 1024)
+        log(f"run {r + 1}/{args.runs}: " + ", ".join(
+            f"{b['label']} {b['walls'][-1]:.1f} ms" for b in benches if b["walls"] and not b["failed"]))
+
+    # Sanity pass: each command once more, stdout kept and summarised.
+    for b in benches:
+        if b["failed"]:
+            b["sanity"] = "-"
+            continue
+        fd, path = tempfile.mkstemp(prefix="measure-")
+        os.close(fd)
+        try:
+            code, err = run_once(b["argv"], stdout_path=path)[3:]
+            b["sanity"] = b["summary"](path) if code == 0 else f"exit {code}"
+        except Exception as e:  # a summary must never lose the measurements
+            b["sanity"] = f"unreadable output: {e}"
+        finally:
+            os.unlink(path)
+
+    for b in benches:
+        ok = not b["failed"]
+        b["med"] = {
+            "wall": statistics.median(b["walls"]) if ok else None,
+            "cpu": statistics.median(b["cpus"]) if ok else None,
+            "rss": statistics.median(b["rss"]) if ok else None,
+        }
+
+    # Markdown.
+    md = []
+    md.append("# sockscope vs ss: benchmark")
+    md.append("")
+    md.append(f"- date: {started.strftime('%Y-%m-%d %H:%M:%S UTC')}")
+    md.append(f"- kernel: {platform.release()}")
+    md.append(f"- CPU: {cpu_model()} ({os.cpu_count()} logical CPUs)")
+    md.append(f"- sockscope: `{sockscope}` ({version}), git {git_rev()}")
+    md.append(f"- ss: {sh(['ss', '-V']) or 'unknown'}")
+    state_list = ", ".join(f"{s} {n:,}" for s, n in states.most_common())
+    md.append(f"- TCP sockets in the namespace: {n_tcp:,} ({state_list or 'none'})")
+    md.append(f"- holder processes: {n_holders} (holding {n_fds:,} fds)")
+    md.append(f"- method: {args.runs} timed runs per command after {args.warmup} warm-up, interleaved; "
+              f"stdout to /dev/null; medians; CPU = user + sys and peak RSS = ru_maxrss, both from wait4()")
+    md.append("- `baseline` is the harness floor (fork + exec + wait of `true`); peak RSS cannot read below it")
+    for note in args.note:
+        md.append(f"- {note}")
+    md.append("")
+    md.append("| command | command line | wall ms (median) | wall ms (min-max) | CPU ms (median) | "
+              "peak RSS MiB (median) | output (sanity run) |")
+    md.append("|---|---|---:|---:|---:|---:|---|")
+    for b in benches:
+        cmdline = " ".join(b["argv"])
+        if b["failed"]:
+            code, _ = b["failed"]
+            md.append(f"| {b['label']} | `{cmdline}` | FAILED (exit {code}) | | | | - |")
+            continue
+        m = b["med"]
+        md.append(f"| {b['label']} | `{cmdline}` | {fmt(m['wall'])} | "
+                  f"{fmt(min(b['walls']))}-{fmt(max(b['walls']))} | {fmt(m['cpu'])} | "
+                  f"{fmt(m['rss'])} | {b['sanity']} |")
+    failures = [b for b in benches if b["failed"]]
+    for b in failures:
+        code, err = b["failed"]
+        tail = " / ".join(err.strip().splitlines()[-3:]) or "(no stderr)"
+        md.append("")
+        md.append(f"- `{b['label']}` failed with exit status {code}: {tail}")
+
+    md.append("")
+    md.append("## Targets")
+    md.append("")
+    md.append("| target | measured | ratio | result |")
+    md.append("|---|---|---:|---|")
+    by_label = {b["label"]: b for b in benches}
+    target_failed = False
+    for t in TARGETS:
+        metric, unit = t["metric"], UNITS[t["metric"]]
+        subj = by_label.get(t["subject"])
+        ref = by_label.get(t.get("reference")) if "reference" in t else None
+        if "reference" in t:
+            name = f"`{t['subject']}` {metric} <= {t['factor']:g} x `{t['reference']}` {metric}"
+        else:
+            name = f"`{t['subject']}` {metric} <= {t['limit']:g} {unit}"
+        if subj is None or ("reference" in t and ref is None):
+            md.append(f"| {name} | not run | | SKIPPED |")
+            continue
+        if subj["failed"] or (ref is not None and ref["failed"]):
+            md.append(f"| {name} | a command failed | | FAIL |")
+            target_failed = True
+            continue
+        value = subj["med"][metric]
+        if ref is not None:
+            limit = t["factor"] * ref["med"][metric]
+            ratio = value / ref["med"][metric] if ref["med"][metric] else float("inf")
+            measured = f"{fmt(value)} {unit} vs {fmt(ref['med'][metric])} {unit} (limit {fmt(limit)} {unit})"
+            ratio_s = f"{ratio:.3f} (limit {t['factor']:g})"
+        else:
+            limit = t["limit"]
+            measured = f"{fmt(value)} {unit} (limit {fmt(limit)} {unit})"
+            ratio_s = f"{value / limit:.3f} of limit"
+        ok = value <= limit
+        target_failed |= not ok
+        md.append(f"| {name} | {measured} | {ratio_s} | {'PASS' if ok else 'FAIL'} |")
+    text = "\n".join(md) + "\n"
+
+    sys.stdout.write(text)
+    sys.stdout.flush()
+    if args.out:
+        os.makedirs(os.path.dirname(os.path.abspath(args.out)), exist_ok=True)
+        tmp = args.out + ".tmp"
+        with open(tmp, "w") as f:
+            f.write(text)
+        os.replace(tmp, args.out)
+        log(f"wrote {args.out}")
+    if failures or (args.strict and target_failed):
+        sys.exit(1)
+
+
+if __name__ == "__main__":
+    main()
