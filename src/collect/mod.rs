@@ -12,16 +12,18 @@ mod error;
 mod host;
 mod netlink;
 mod netns;
+mod owner_cache;
 pub mod owners;
 pub mod proc_text;
 mod query;
 
-use std::time::{Instant, SystemTime};
+use std::time::{Duration, Instant, SystemTime};
 
 pub use error::CollectError;
 pub use host::{SYSCTLS, sysctl_path};
 pub use netlink::{DiagSocket, DumpStats, Progress, consume_datagram};
 pub use netns::NetnsTarget;
+pub use owner_cache::{DumpedInodes, OwnerCache, RefreshStats};
 pub use owners::{OwnerScan, ScanOptions, ScanScope};
 pub use query::Query;
 
@@ -74,22 +76,73 @@ impl Request {
 
 /// Takes one snapshot.
 pub fn collect(request: &Request) -> Result<Snapshot, CollectError> {
-    let started = Instant::now();
-    let taken_at = SystemTime::now();
-    let (net, scan) = std::thread::scope(|scope| {
-        let scan = request.owners.as_ref().map(|options| {
-            scope.spawn(move || {
-                let t = Instant::now();
-                owners::scan(options).map(|scan| (scan, t.elapsed()))
-            })
-        });
-        let net = request.netns.run(|| collect_in_netns(&request.queries()));
-        let scan = scan.map(|handle| handle.join().map_err(|_| CollectError::ThreadPanicked));
-        (net, scan)
-    });
-    let net = net??;
-    let scan = scan.transpose()?.transpose()?;
-    Ok(assemble(request, net, scan, taken_at, started))
+    Collector::new(request.clone()).snapshot()
+}
+
+/// Takes snapshots repeatedly, reusing what did not change: the netlink
+/// socket, and the owners of processes whose fd tables did not move.
+pub struct Collector {
+    request: Request,
+    cache: OwnerCache,
+    diag: Option<DiagSocket>,
+    previous: DumpedInodes,
+}
+
+impl Collector {
+    pub fn new(request: Request) -> Collector {
+        Collector { request, cache: OwnerCache::default(), diag: None, previous: DumpedInodes::default() }
+    }
+
+    pub fn request(&self) -> &Request {
+        &self.request
+    }
+
+    /// How the owner cache did on the last snapshot.
+    pub fn owner_refresh(&self) -> RefreshStats {
+        self.cache.last
+    }
+
+    /// Takes a snapshot. The first one scans every process alongside the
+    /// dumps; later ones dump first, then re-read only changed processes.
+    pub fn snapshot(&mut self) -> Result<Snapshot, CollectError> {
+        let started = Instant::now();
+        let taken_at = SystemTime::now();
+        let Collector { request, cache, diag, previous } = self;
+        let queries = request.queries();
+        let (net, scan) = match (&request.owners, cache.is_empty()) {
+            (Some(options), true) => {
+                let (net, scan) = std::thread::scope(|scope| {
+                    let scan = scope.spawn(|| timed(|| cache.fill(options)));
+                    let net = request.netns.run(|| collect_in_netns(&queries, diag.take()));
+                    (net, scan.join().map_err(|_| CollectError::ThreadPanicked))
+                });
+                let net = net??;
+                let scan = scan?;
+                let dumped = DumpedInodes::new(net.sockets.iter().map(|s| s.inode));
+                if let Ok((scan, _)) = &scan {
+                    cache.note_ownerless(&dumped, &scan.index);
+                }
+                *previous = dumped;
+                (net, Some(scan?))
+            }
+            (Some(options), false) => {
+                let net = request.netns.run(|| collect_in_netns(&queries, diag.take()))??;
+                let dumped = DumpedInodes::new(net.sockets.iter().map(|s| s.inode));
+                let scan = timed(|| cache.refresh(options, &dumped, previous))?;
+                *previous = dumped;
+                (net, Some(scan))
+            }
+            (None, _) => (request.netns.run(|| collect_in_netns(&queries, diag.take()))??, None),
+        };
+        let (net, socket) = net.split();
+        *diag = socket;
+        Ok(assemble(request, net, scan, taken_at, started))
+    }
+}
+
+fn timed<T, E>(work: impl FnOnce() -> Result<T, E>) -> Result<(T, Duration), E> {
+    let t = Instant::now();
+    work().map(|v| (v, t.elapsed()))
 }
 
 /// What the namespace-side thread brings back.
@@ -98,13 +151,24 @@ struct NetSide {
     stats: DumpStats,
     facts: host::NetnsFacts,
     unavailable: Vec<String>,
-    elapsed: std::time::Duration,
+    elapsed: Duration,
+    diag: Option<DiagSocket>,
 }
 
-fn collect_in_netns(queries: &[Query]) -> Result<NetSide, CollectError> {
+impl NetSide {
+    fn split(mut self) -> (NetSide, Option<DiagSocket>) {
+        let diag = self.diag.take();
+        (self, diag)
+    }
+}
+
+fn collect_in_netns(queries: &[Query], diag: Option<DiagSocket>) -> Result<NetSide, CollectError> {
     let started = Instant::now();
     let facts = host::read_netns_facts();
-    let mut diag = DiagSocket::open()?;
+    let mut diag = match diag {
+        Some(d) => d,
+        None => DiagSocket::open()?,
+    };
     let mut sockets = Vec::new();
     let mut stats = DumpStats::default();
     let mut unavailable = Vec::new();
@@ -118,13 +182,13 @@ fn collect_in_netns(queries: &[Query]) -> Result<NetSide, CollectError> {
             Err(e) => return Err(e),
         }
     }
-    Ok(NetSide { sockets, stats, facts, unavailable, elapsed: started.elapsed() })
+    Ok(NetSide { sockets, stats, facts, unavailable, elapsed: started.elapsed(), diag: Some(diag) })
 }
 
 fn assemble(
     request: &Request,
     net: NetSide,
-    scan: Option<(OwnerScan, std::time::Duration)>,
+    scan: Option<(OwnerScan, Duration)>,
     taken_at: SystemTime,
     started: Instant,
 ) -> Snapshot {

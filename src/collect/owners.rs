@@ -52,21 +52,21 @@ pub fn scan(options: &ScanOptions) -> Result<OwnerScan, CollectError> {
     let mut refs = Vec::new();
     let mut stats = ScanStats::default();
     for process in candidates(&options.scope)? {
-        let pid = process.pid as u32;
-        match read_process(&process, options, &mut refs) {
-            Outcome::Vanished => stats.vanished += 1,
-            Outcome::Read(p) => {
+        match read_process_into(&process, options, &mut refs) {
+            None => stats.vanished += 1,
+            Some(p) => {
                 stats.processes += 1;
                 stats.unreadable += u32::from(p.fd_count.is_none());
                 stats.socket_fds += p.socket_fds;
-                processes.insert(pid, p);
+                processes.insert(p.pid, p);
             }
         }
     }
     Ok(OwnerScan { processes, index: OwnerIndex::from_refs(refs), stats })
 }
 
-fn candidates(scope: &ScanScope) -> Result<Vec<ProcfsProcess>, CollectError> {
+/// The processes the scope selects, as open `/proc/PID` handles.
+pub(super) fn candidates(scope: &ScanScope) -> Result<Vec<ProcfsProcess>, CollectError> {
     if let ScanScope::Pids(pids) = scope {
         let found = pids.iter().filter_map(|&pid| ProcfsProcess::new(pid as i32).ok());
         return Ok(found.collect());
@@ -82,26 +82,24 @@ fn candidates(scope: &ScanScope) -> Result<Vec<ProcfsProcess>, CollectError> {
     })
 }
 
-enum Outcome {
-    Read(Process),
-    Vanished,
-}
-
-fn read_process(process: &ProcfsProcess, options: &ScanOptions, refs: &mut Vec<FdRef>) -> Outcome {
+/// Reads one process, appending its socket fds to `refs`; `None` if it vanished.
+pub(super) fn read_process_into(
+    process: &ProcfsProcess,
+    options: &ScanOptions,
+    refs: &mut Vec<FdRef>,
+) -> Option<Process> {
     let pid = process.pid as u32;
-    let Some(comm) = comm_of(process) else {
-        return Outcome::Vanished;
-    };
+    let comm = comm_of(process)?;
     let before = refs.len();
     let fd_count = match socket_fds(pid, refs) {
         Ok(count) => Some(count),
         Err(FdScanError::Unreadable) => None,
         Err(FdScanError::Vanished) => {
             refs.truncate(before);
-            return Outcome::Vanished;
+            return None;
         }
     };
-    Outcome::Read(Process {
+    Some(Process {
         pid,
         comm,
         uid: process.uid().ok(),
@@ -110,6 +108,13 @@ fn read_process(process: &ProcfsProcess, options: &ScanOptions, refs: &mut Vec<F
         fd_limit: fd_limit(process),
         cmdline: options.cmdline.then(|| cmdline(pid)).flatten(),
     })
+}
+
+/// The open-fd count from `stat(/proc/PID/fd).st_size` (Linux >= 6.2), or
+/// `None` where the kernel does not report it.
+pub(super) fn fd_count_probe(pid: u32) -> Option<u64> {
+    let stat = rustix::fs::stat(format!("/proc/{pid}/fd")).ok()?;
+    u64::try_from(stat.st_size).ok().filter(|&n| n > 0)
 }
 
 fn comm_of(process: &ProcfsProcess) -> Option<String> {

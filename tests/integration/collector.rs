@@ -404,3 +404,39 @@ fn the_lab_namespace_is_separate_from_the_host() {
     assert_ne!(snapshot.netns.inode, host.netns.inode);
     assert!(listener_on(&host, local_addr(&host_listener)).is_some());
 }
+
+fn owned_by_me(snapshot: &Snapshot, inode: u64) -> bool {
+    snapshot.owner_pids(inode).contains(&std::process::id())
+}
+
+#[test]
+fn repeated_snapshots_reuse_owners_yet_see_every_change() {
+    let lab = Lab::new("owner_cache");
+    let request = sockscope::collect::Request { netns: lab.target(), ..Default::default() };
+    let mut collector = sockscope::collect::Collector::new(request);
+    let first = lab.run(|| tcp_listener("127.0.0.1:0", 8));
+    collector.snapshot().unwrap();
+    collector.snapshot().unwrap();
+    let steady = collector.owner_refresh();
+    assert!(!steady.full && steady.reused > 0, "unchanged processes are not re-read: {steady:?}");
+
+    // A new socket changes our fd count.
+    let second = lab.run(|| tcp_listener("127.0.0.1:0", 8));
+    let snap = collector.snapshot().unwrap();
+    assert!(owned_by_me(&snap, inode_of(&second)));
+
+    // One socket closed, another opened: same fd count, new inode.
+    drop(second);
+    let third = lab.run(|| tcp_listener("127.0.0.1:0", 8));
+    let snap = collector.snapshot().unwrap();
+    assert!(owned_by_me(&snap, inode_of(&third)), "{:?}", collector.owner_refresh());
+
+    // A file swapped for a socket: same count, nothing vanished from the dump.
+    let file = std::fs::File::open("/proc/self/status").unwrap();
+    collector.snapshot().unwrap();
+    drop(file);
+    let fourth = lab.run(|| tcp_listener("127.0.0.1:0", 8));
+    let snap = collector.snapshot().unwrap();
+    assert!(owned_by_me(&snap, inode_of(&fourth)), "{:?}", collector.owner_refresh());
+    assert!(owned_by_me(&snap, inode_of(&first)));
+}

@@ -1,0 +1,196 @@
+//! Owners across repeated collections, without rescanning every fd each time.
+//!
+//! The first scan reads every process's fd table. Later scans re-read a
+//! process only when something says its sockets may have changed:
+//! - its open-fd count moved (on Linux >= 6.2 `stat()` of `/proc/PID/fd`
+//!   reports the count in `st_size`: one syscall instead of a readlink per fd),
+//! - one of its sockets that the previous dump showed is gone from this dump
+//!   (a connection closed and another opened: same count, new inode),
+//! - the pid now belongs to a different process (start time changed).
+//!
+//! A socket inode that no cached process holds and that was not already
+//! ownerless last time (a non-socket fd swapped for a socket) triggers a full
+//! rescan, as does every `full_every`-th refresh, so the cache can be wrong
+//! for one refresh at most. On kernels without the fd-count probe every
+//! process is re-read each time.
+
+use std::collections::{HashMap, HashSet};
+
+use procfs::process::Process as ProcfsProcess;
+
+use super::error::CollectError;
+use super::owners::{self, OwnerScan, ScanOptions};
+use crate::model::{FdRef, OwnerIndex, ProcessTable, ScanStats};
+
+/// Socket inodes of one dump, sorted for binary search.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct DumpedInodes(Vec<u64>);
+
+impl DumpedInodes {
+    pub fn new(inodes: impl Iterator<Item = u64>) -> DumpedInodes {
+        let mut v: Vec<u64> = inodes.filter(|&i| i != 0).collect();
+        v.sort_unstable();
+        v.dedup();
+        DumpedInodes(v)
+    }
+
+    pub fn contains(&self, inode: u64) -> bool {
+        self.0.binary_search(&inode).is_ok()
+    }
+
+    pub fn iter(&self) -> impl Iterator<Item = u64> + '_ {
+        self.0.iter().copied()
+    }
+}
+
+struct Entry {
+    start_time: u64,
+    fd_probe: Option<u64>,
+    process: crate::model::Process,
+    refs: Vec<FdRef>,
+}
+
+/// How the last refresh went (for benchmarks and the status line).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct RefreshStats {
+    pub reused: u32,
+    pub rescanned: u32,
+    pub full: bool,
+}
+
+pub struct OwnerCache {
+    entries: HashMap<u32, Entry>,
+    ownerless: HashSet<u64>,
+    refreshes: u32,
+    full_every: u32,
+    pub last: RefreshStats,
+}
+
+impl Default for OwnerCache {
+    fn default() -> Self {
+        OwnerCache::new(60)
+    }
+}
+
+impl OwnerCache {
+    /// A cache that rescans everything at least every `full_every` refreshes.
+    pub fn new(full_every: u32) -> OwnerCache {
+        OwnerCache {
+            entries: HashMap::new(),
+            ownerless: HashSet::new(),
+            refreshes: 0,
+            full_every: full_every.max(1),
+            last: RefreshStats::default(),
+        }
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.entries.is_empty()
+    }
+
+    /// Reads every process (the first refresh; may run alongside the dump).
+    pub fn fill(&mut self, options: &ScanOptions) -> Result<OwnerScan, CollectError> {
+        self.refreshes = 1;
+        let empty = DumpedInodes::default();
+        self.update(options, &empty, &empty, true)
+    }
+
+    /// Records which dumped sockets had no owner after a [`fill`](Self::fill).
+    pub fn note_ownerless(&mut self, dumped: &DumpedInodes, index: &OwnerIndex) {
+        self.ownerless = ownerless(dumped, index);
+    }
+
+    /// Owners for the sockets of `dumped`, given what the previous dump showed.
+    pub fn refresh(
+        &mut self,
+        options: &ScanOptions,
+        dumped: &DumpedInodes,
+        previous: &DumpedInodes,
+    ) -> Result<OwnerScan, CollectError> {
+        let full = self.entries.is_empty() || self.refreshes % self.full_every == 0;
+        self.refreshes = self.refreshes.wrapping_add(1);
+        let mut scan = self.update(options, dumped, previous, full)?;
+        let ownerless = ownerless(dumped, &scan.index);
+        if !full && ownerless.iter().any(|i| !self.ownerless.contains(i)) {
+            scan = self.update(options, dumped, previous, true)?;
+            self.note_ownerless(dumped, &scan.index);
+        } else {
+            self.ownerless = ownerless;
+        }
+        Ok(scan)
+    }
+
+    fn update(
+        &mut self,
+        options: &ScanOptions,
+        dumped: &DumpedInodes,
+        previous: &DumpedInodes,
+        full: bool,
+    ) -> Result<OwnerScan, CollectError> {
+        let mut stats = ScanStats::default();
+        let mut last = RefreshStats { full, ..RefreshStats::default() };
+        let mut fresh = HashMap::with_capacity(self.entries.len());
+        for process in owners::candidates(&options.scope)? {
+            let pid = process.pid as u32;
+            let cached = self.entries.remove(&pid);
+            match self.entry(&process, cached, options, dumped, previous, full) {
+                Some((entry, reused)) => {
+                    if reused {
+                        last.reused += 1;
+                    } else {
+                        last.rescanned += 1;
+                    }
+                    fresh.insert(pid, entry);
+                }
+                None => stats.vanished += 1,
+            }
+        }
+        self.entries = fresh;
+        self.last = last;
+        Ok(self.assemble(stats))
+    }
+
+    /// The entry for one process: the cached one when nothing changed.
+    fn entry(
+        &self,
+        process: &ProcfsProcess,
+        cached: Option<Entry>,
+        options: &ScanOptions,
+        dumped: &DumpedInodes,
+        previous: &DumpedInodes,
+        full: bool,
+    ) -> Option<(Entry, bool)> {
+        let start_time = process.stat().ok()?.starttime;
+        let fd_probe = owners::fd_count_probe(process.pid as u32);
+        if let Some(entry) = cached {
+            let unchanged = !full
+                && entry.start_time == start_time
+                && fd_probe.is_some()
+                && entry.fd_probe == fd_probe
+                && entry.refs.iter().all(|r| !previous.contains(r.inode) || dumped.contains(r.inode));
+            if unchanged {
+                return Some((entry, true));
+            }
+        }
+        let mut refs = Vec::new();
+        let process = owners::read_process_into(process, options, &mut refs)?;
+        Some((Entry { start_time, fd_probe, process, refs }, false))
+    }
+
+    fn assemble(&self, mut stats: ScanStats) -> OwnerScan {
+        let mut processes = ProcessTable::new();
+        let mut refs = Vec::new();
+        for (pid, entry) in &self.entries {
+            stats.processes += 1;
+            stats.unreadable += u32::from(entry.process.fd_count.is_none());
+            stats.socket_fds += entry.process.socket_fds;
+            refs.extend_from_slice(&entry.refs);
+            processes.insert(*pid, entry.process.clone());
+        }
+        OwnerScan { processes, index: OwnerIndex::from_refs(refs), stats }
+    }
+}
+
+fn ownerless(dumped: &DumpedInodes, index: &OwnerIndex) -> HashSet<u64> {
+    dumped.iter().filter(|&i| index.owners(i).is_empty()).collect()
+}
