@@ -3,17 +3,20 @@
 
 Each command in COMMANDS runs --runs times (after --warmup untimed runs),
 interleaved round-robin so that drift in machine load hits every command
-alike.  Each run forks, execs the argv directly (no shell) with stdout on
-/dev/null, and is reaped with os.wait4(), whose rusage gives that child's CPU
-time (user + sys) and peak RSS; wall time is time.perf_counter() around
-spawn + wait.  The table shows medians.  After the timed runs every command
-runs once more with its stdout kept, for a sanity column (line count, or a
-per-command summary such as the sockets sockscope saw).
+alike.  Each run execs the argv as is (no shell parses it) with stdout on
+/dev/null and is reaped with os.wait4(), whose rusage gives that process's
+CPU time (user + sys) and peak RSS (ru_maxrss); wall time is
+time.perf_counter() around exec + wait.  The table shows medians.  After the
+timed runs every command runs once more with its stdout kept, for a sanity
+column (line count, or a per-command summary such as the sockets sockscope
+saw).
 
-The `baseline` row (`true`) is the harness floor: a forked child inherits
-this Python process's resident pages as its starting high-water mark, so
-ru_maxrss can never read below that row's RSS, and a wall time is never
-below its wall time.  Values close to the floor mean "at most the floor".
+The command is not forked from this Python process directly: a forked child
+starts with its parent's resident pages as its RSS high-water mark, which
+would put a ~10-15 MiB floor under every ru_maxrss.  Instead /bin/sh forks a
+subshell that becomes our child (PR_SET_CHILD_SUBREAPER) and execs the
+command when told to (see SHIM).  The `baseline` row (`true`) shows what is
+left of the floor and the fixed costs: exec + wait, ~1 MiB.
 
 To add a benchmark, append to COMMANDS (and TARGETS); `{sockscope}` in an
 argv is replaced by the --sockscope path.
@@ -26,6 +29,7 @@ Exit status: 0 all commands ran and exited 0 (targets may still FAIL, unless
 
 import argparse
 import collections
+import ctypes
 import datetime
 import json
 import os
@@ -84,35 +88,66 @@ def log(msg):
     print(f"measure: {msg}", file=sys.stderr, flush=True)
 
 
+# How a command is started: /bin/sh forks a subshell, prints its pid and
+# exits; the subshell (now our child, see become_subreaper) waits for a byte
+# on fd 4, then execs the command.  The command therefore starts from the
+# shell's small address space, not from this Python's, whose resident pages a
+# direct fork + exec would carry into ru_maxrss as a ~10-15 MiB floor.
+SHIM = '{ read -r _ <&4 && exec "$@" 3>&- 4<&-; } & echo $! >&3'
+
+
+def become_subreaper():
+    """Orphans among our descendants (the shim's subshell) become our children."""
+    libc = ctypes.CDLL(None, use_errno=True)
+    PR_SET_CHILD_SUBREAPER = 36
+    if libc.prctl(PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0) != 0:
+        raise OSError(ctypes.get_errno(), "prctl(PR_SET_CHILD_SUBREAPER)")
+
+
 def run_once(argv, stdout_path="/dev/null"):
-    """fork + exec argv; returns (wall s, cpu s, maxrss KiB, exit status, stderr text)."""
+    """Run argv once; returns (wall s, cpu s, maxrss KiB, exit status, stderr text).
+
+    Wall time is time.perf_counter() from the go signal (the subshell then
+    execs the command) until os.wait4() has reaped it; CPU and peak RSS are
+    from that wait4's rusage of the command's own process."""
     out_fd = os.open(stdout_path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
     err_file = tempfile.TemporaryFile()
-    err_fd = err_file.fileno()
-    rd, wr = os.pipe2(os.O_CLOEXEC)  # carries an exec failure back to us
-    t0 = time.perf_counter()
-    pid = os.fork()
-    if pid == 0:  # child: nothing but dup2 and exec
+    pid_r, pid_w = os.pipe2(os.O_CLOEXEC)
+    go_r, go_w = os.pipe2(os.O_CLOEXEC)
+    shell = os.fork()
+    if shell == 0:
         try:
-            os.close(rd)
             os.dup2(out_fd, 1)
-            os.dup2(err_fd, 2)
-            os.execvp(argv[0], argv)
-        except OSError as e:
-            os.write(wr, str(e).encode())
+            os.dup2(err_file.fileno(), 2)
+            os.dup2(pid_w, 3)
+            os.dup2(go_r, 4)
+            os.execv("/bin/sh", ["sh", "-c", SHIM, "sh", *argv])
         finally:
             os._exit(127)
-    os.close(wr)
+    for fd in (out_fd, pid_w, go_r):
+        os.close(fd)
+    os.waitpid(shell, 0)  # the shell has exited; its subshell is ours now
+    data = b""
+    while not data.endswith(b"\n"):
+        chunk = os.read(pid_r, 64)
+        if not chunk:
+            break
+        data += chunk
+    os.close(pid_r)
+    if not data.strip().isdigit():
+        os.close(go_w)
+        err_file.seek(0)
+        raise RuntimeError(f"/bin/sh shim did not start {argv[0]}: {err_file.read(2000).decode(errors='replace')}")
+    pid = int(data)
+    t0 = time.perf_counter()
+    os.write(go_w, b"\n")
+    os.close(go_w)
     _, status, ru = os.wait4(pid, 0)
     wall = time.perf_counter() - t0
-    exec_error = os.read(rd, 4096).decode(errors="replace")
-    os.close(rd)
-    os.close(out_fd)
     err_file.seek(0)
-    err_text = exec_error or err_file.read(4096).decode(errors="replace")
+    err_text = err_file.read(4096).decode(errors="replace")
     err_file.close()
-    code = os.waitstatus_to_exitcode(status)
-    return wall, ru.ru_utime + ru.ru_stime, ru.ru_maxrss, code, err_text
+    return wall, ru.ru_utime + ru.ru_stime, ru.ru_maxrss, os.waitstatus_to_exitcode(status), err_text
 
 
 def sh(argv):
@@ -182,6 +217,7 @@ def main():
     args = ap.parse_args()
     if args.runs < 1 or args.warmup < 0:
         ap.error("--runs must be >= 1 and --warmup >= 0")
+    become_subreaper()
     sockscope = os.path.abspath(args.sockscope)
     if not os.access(sockscope, os.X_OK):
         ap.error(f"sockscope binary not found or not executable: {sockscope} (cargo build --release)")
@@ -263,8 +299,9 @@ def main():
     md.append(f"- TCP sockets in the namespace: {n_tcp:,} ({state_list or 'none'})")
     md.append(f"- holder processes: {n_holders} (holding {n_fds:,} fds)")
     md.append(f"- method: {args.runs} timed runs per command after {args.warmup} warm-up, interleaved; "
-              f"stdout to /dev/null; medians; CPU = user + sys and peak RSS = ru_maxrss, both from wait4()")
-    md.append("- `baseline` is the harness floor (fork + exec + wait of `true`); peak RSS cannot read below it")
+              f"stdout to /dev/null; medians; wall = exec to reap; CPU = user + sys and peak RSS = ru_maxrss, "
+              f"both from the command's own wait4() rusage")
+    md.append("- `baseline` (`true`) is the harness floor: exec + wait, and the RSS a command starts with")
     for note in args.note:
         md.append(f"- {note}")
     md.append("")

@@ -25,32 +25,43 @@ fn listener_on(snapshot: &Snapshot, addr: SocketAddr) -> Option<&Socket> {
     snapshot.sockets.iter().find(|s| s.state == State::Listen && s.local == Endpoint::Ip(addr))
 }
 
-/// Every socket ss shows on `port` matches ours: state, queues, inode.
-fn assert_matches_ss(lab: &Lab, snapshot: &Snapshot, port: u16) {
+/// Every socket ss shows on `port` matches ours: state, queues, inode, drops.
+/// Sockets may change state between the two reads (a FIN in flight), so a
+/// mismatch is retried with fresh reads until both agree or time runs out.
+fn assert_matches_ss(lab: &Lab, _first: &Snapshot, port: u16) {
     if !ss::available() {
         support::loud("ss not installed: skipping the comparison with ss (CI installs iproute2)");
         return;
     }
-    let theirs = ss::rows(lab, "-tu", &[&format!("( sport = :{port} or dport = :{port} )")]);
-    let ours = on_port(snapshot, port);
-    assert!(!theirs.is_empty(), "ss shows nothing on port {port}");
-    for row in &theirs {
+    eventually(&format!("sockscope and ss to agree on port {port}"), || {
+        let snapshot = lab.snapshot();
+        let theirs = ss::rows(lab, "-tu", &[&format!("( sport = :{port} or dport = :{port} )")]);
+        compare_with_ss(&on_port(&snapshot, port), &theirs)
+    });
+}
+
+fn compare_with_ss(ours: &[&Socket], theirs: &[ss::SsRow]) -> Result<(), String> {
+    if theirs.is_empty() {
+        return Err("ss shows nothing".into());
+    }
+    for row in theirs {
+        let text = |e| sockscope::output::escape::endpoint_text(e);
         let mine = ours
             .iter()
-            .find(|s| {
-                sockscope::output::escape::endpoint_text(&s.local) == row.local
-                    && sockscope::output::escape::endpoint_text(&s.remote) == row.peer
-                    && s.proto.netid() == row.netid
-            })
-            .unwrap_or_else(|| panic!("ss shows {row:?}, sockscope does not"));
-        assert_eq!(mine.state.ss_name(), row.state, "{row:?}");
-        assert_eq!((mine.recv_q, mine.send_q), (row.recv_q, row.send_q), "{row:?}");
-        assert_eq!(mine.inode, row.inode, "{row:?}");
-        if let Some(drops) = row.drops {
-            assert_eq!(mine.drops(), Some(drops), "{row:?}");
+            .find(|s| text(&s.local) == row.local && text(&s.remote) == row.peer && s.proto.netid() == row.netid)
+            .ok_or_else(|| format!("ss shows {row:?}, sockscope does not"))?;
+        let same = mine.state.ss_name() == row.state
+            && (mine.recv_q, mine.send_q) == (row.recv_q, row.send_q)
+            && mine.inode == row.inode
+            && row.drops.is_none_or(|d| mine.drops() == Some(d));
+        if !same {
+            return Err(format!("ss {row:?} vs sockscope {mine:?}"));
         }
     }
-    assert_eq!(ours.len(), theirs.len(), "socket count on port {port}");
+    match ours.len() == theirs.len() {
+        true => Ok(()),
+        false => Err(format!("{} sockets in sockscope, {} in ss", ours.len(), theirs.len())),
+    }
 }
 
 #[test]
