@@ -194,6 +194,14 @@ def holders():
     return n, fds
 
 
+def loadavg():
+    try:
+        with open("/proc/loadavg") as f:
+            return " ".join(f.read().split()[:3])
+    except OSError:
+        return "unknown"
+
+
 def git_rev():
     rev = sh(["git", "-C", REPO, "rev-parse", "--short", "HEAD"])
     if rev and sh(["git", "-C", REPO, "status", "--porcelain", "--untracked-files=no"]):
@@ -241,6 +249,7 @@ def main():
     n_tcp, states = tcp_states()
     n_holders, n_fds = holders()
     version = sh([sockscope, "--version"]) or "unknown"
+    load_before = loadavg()
 
     log(f"{n_tcp:,} TCP sockets, {n_holders} holder processes; {len(benches)} commands x "
         f"({args.warmup} warm-up + {args.runs} runs)")
@@ -278,6 +287,7 @@ def main():
         finally:
             os.unlink(path)
 
+    load_after = loadavg()
     for b in benches:
         ok = not b["failed"]
         b["med"] = {
@@ -295,6 +305,7 @@ def main():
     md.append(f"- CPU: {cpu_model()} ({os.cpu_count()} logical CPUs)")
     md.append(f"- sockscope: `{sockscope}` ({version}), git {git_rev()}")
     md.append(f"- ss: {sh(['ss', '-V']) or 'unknown'}")
+    md.append(f"- load average (1, 5, 15 min): {load_before} before, {load_after} after the runs")
     state_list = ", ".join(f"{s} {n:,}" for s, n in states.most_common())
     md.append(f"- TCP sockets in the namespace: {n_tcp:,} ({state_list or 'none'})")
     md.append(f"- holder processes: {n_holders} (holding {n_fds:,} fds)")

@@ -31,6 +31,7 @@
 #   --timeout S       seconds to wait for all holders to be ready (default 180)
 #   --out FILE        report file (default docs/performance-latest.md)
 #   --no-build        use the existing target/release/sockscope
+#   --strict          exit 1 when a target fails (default: only when a command fails)
 # cargo must be on root's PATH for the build (sudo resets PATH; use
 # `sudo env PATH="$PATH" bench/run.sh`, or build first and pass --no-build).
 set -euo pipefail
@@ -48,6 +49,7 @@ RUNS=5
 TIMEOUT=180
 OUT=$REPO/docs/performance-latest.md
 BUILD=1
+STRICT=()
 MAX_PER_PROCESS=20000
 
 die() { echo "run.sh: $*" >&2; exit 1; }
@@ -73,6 +75,7 @@ while (($#)); do
             (($# >= 2)) || die "--out needs a file"
             OUT=$(realpath -m -- "$2"); shift 2 ;;
         --no-build) BUILD=0; shift ;;
+        --strict) STRICT=(--strict); shift ;;
         -h|--help) usage; exit 0 ;;
         *) die "unknown argument: $1 (see --help)" ;;
     esac
@@ -220,7 +223,7 @@ echo "== $held sockets held after ${SETUP}s; measuring" >&2
 mkdir -p "$(dirname "$OUT")"
 status=0
 ip netns exec "$NS" python3 "$BENCH_DIR/measure.py" \
-    --sockscope "$BIN" --runs "$RUNS" --out "$OUT" \
+    --sockscope "$BIN" --runs "$RUNS" --out "$OUT" "${STRICT[@]}" \
     --note "all commands run inside network namespace \`$NS\` (\`ip netns exec\`), made by bench/run.sh" \
     --note "load: $CONNECTIONS loopback connections from $CLIENTS client and $SERVERS server processes ($PORTS_PER_SERVER ports each), set up in ${SETUP} s" ||
     status=$?
