@@ -12,7 +12,7 @@ use std::io::{Read, Write};
 use std::net::{Shutdown, TcpListener, TcpStream};
 use std::os::unix::net::UnixListener;
 
-use sockscope::collect::{DiagSocket, Query};
+use sockscope::collect::{DiagSocket, Extras, Query};
 use sockscope::model::{Family, Proto, StateSet};
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {
@@ -38,7 +38,12 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     let _unix = UnixListener::bind(&path)?;
 
     let mut diag = DiagSocket::open()?;
-    let tcp = Query::Inet { proto: Proto::Tcp, family: Family::Inet, states: StateSet::ALL, tcp_info: true };
+    let tcp = Query::Inet {
+        proto: Proto::Tcp,
+        family: Family::Inet,
+        states: StateSet::ALL,
+        extras: Extras { tcp_info: true, skmem: true },
+    };
     write("tests/data/tcp4.nl", &diag.record(&tcp)?)?;
     write("tests/data/unix.nl", &diag.record(&Query::Unix { states: StateSet::ALL })?)?;
     drop((established, close_wait, accepted));

@@ -54,7 +54,7 @@ pub struct Io<'a> {
 pub fn dump(args: &DumpArgs, io: Io) -> Result<Outcome, AppError> {
     let selection = args.select.selection()?;
     let thresholds = Thresholds::from(&args.thresholds);
-    let request = selection.request(args.json, args.cmdline);
+    let request = selection.request(args.info, args.cmdline);
     let snapshot = collect::collect(&request)?;
     let analysis = analyze::analyze(&snapshot, &thresholds);
     let report = Report::build(&snapshot, &selection, analysis);

@@ -113,6 +113,9 @@ pub struct DumpArgs {
     /// List every selected socket, one line each, like ss
     #[arg(long)]
     pub sockets: bool,
+    /// Also fetch tcp_info (rtt, cwnd, retransmits, bytes) and socket memory for every TCP socket, like ss -im
+    #[arg(short = 'i', long)]
+    pub info: bool,
     /// Exit with status 3 if a finding of this severity or worse exists
     #[arg(long, value_name = "SEVERITY", value_parser = Severity::parse)]
     pub fail_on: Option<Severity>,
@@ -131,6 +134,7 @@ impl Default for DumpArgs {
             thresholds: ThresholdArgs::from(&Thresholds::default()),
             json: false,
             sockets: false,
+            info: false,
             fail_on: None,
             cmdline: false,
             color: ColorArg::Auto,

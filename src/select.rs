@@ -84,8 +84,7 @@ impl Selection {
     }
 
     fn keeps_owners(&self, inode: u64, snapshot: &Snapshot) -> bool {
-        !self.filters_owners()
-            || snapshot.owner_pids(inode).into_iter().any(|pid| self.keeps_pid(pid, snapshot))
+        !self.filters_owners() || snapshot.owner_pid_iter(inode).any(|pid| self.keeps_pid(pid, snapshot))
     }
 
     /// Whether a socket is shown.

@@ -6,6 +6,7 @@
 
 mod connections;
 pub mod finding;
+pub mod history;
 pub mod listeners;
 mod processes;
 pub mod summary;

@@ -25,9 +25,11 @@ pub use netlink::{DiagSocket, DumpStats, Progress, consume_datagram};
 pub use netns::NetnsTarget;
 pub use owner_cache::{DumpedInodes, OwnerCache, RefreshStats};
 pub use owners::{OwnerScan, ScanOptions, ScanScope};
-pub use query::Query;
+pub use query::{Extras, Query};
 
-use crate::model::{Family, NetnsInfo, Proto, Snapshot, Socket, StateSet, Timings, Warning, WarningKind};
+use crate::model::{
+    Family, NetnsInfo, Proto, Snapshot, Socket, State, StateSet, Timings, Warning, WarningKind,
+};
 
 /// What to collect. A `None` state set means "do not dump that protocol".
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -57,14 +59,28 @@ impl Default for Request {
 
 impl Request {
     /// The dumps this request needs, in output order.
+    ///
+    /// Listeners come from their own dump with SKMEMINFO (their drop counter
+    /// names the listener that overflows); other TCP states carry extras only
+    /// when `tcp_info` was asked for, so 100k established sockets cost no
+    /// more kernel work than `ss -tan`. UDP always carries SKMEMINFO (drops).
     pub fn queries(&self) -> Vec<Query> {
+        let info = Extras { tcp_info: self.tcp_info, skmem: self.tcp_info };
+        let mem = Extras { tcp_info: false, skmem: true };
+        let tcp = self.tcp.unwrap_or(StateSet::EMPTY);
+        let listen = match tcp.contains(State::Listen) {
+            true => StateSet::of(&[State::Listen]),
+            false => StateSet::EMPTY,
+        };
+        let groups = [
+            (Proto::Tcp, listen, mem),
+            (Proto::Tcp, tcp.without(State::Listen), info),
+            (Proto::Udp, self.udp.unwrap_or(StateSet::EMPTY), mem),
+        ];
         let mut queries = Vec::new();
-        for (proto, states) in [(Proto::Tcp, self.tcp), (Proto::Udp, self.udp)] {
-            let Some(states) = states.filter(|s| !s.is_empty()) else {
-                continue;
-            };
+        for (proto, states, extras) in groups.into_iter().filter(|g| !g.1.is_empty()) {
             for family in [Family::Inet, Family::Inet6] {
-                queries.push(Query::Inet { proto, family, states, tcp_info: self.tcp_info });
+                queries.push(Query::Inet { proto, family, states, extras });
             }
         }
         if let Some(states) = self.unix.filter(|s| !s.is_empty()) {

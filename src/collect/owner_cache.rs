@@ -50,6 +50,31 @@ struct Entry {
     refs: Vec<FdRef>,
 }
 
+impl Entry {
+    /// Whether the cached fd table can stand for this refresh.
+    fn unchanged(&self, probe: &Probe, dumped: &DumpedInodes, previous: &DumpedInodes) -> bool {
+        self.start_time == probe.start_time
+            && probe.fd_count.is_some()
+            && self.fd_probe == probe.fd_count
+            && self.refs.iter().all(|r| !previous.contains(r.inode) || dumped.contains(r.inode))
+    }
+}
+
+/// The cheap per-process check: start time (pid reuse) and open-fd count.
+struct Probe {
+    start_time: u64,
+    comm: String,
+    fd_count: Option<u64>,
+}
+
+impl Probe {
+    fn read(process: &ProcfsProcess) -> Option<Probe> {
+        let stat = process.stat().ok()?;
+        let fd_count = owners::fd_count_probe(process.pid as u32);
+        Some(Probe { start_time: stat.starttime, comm: stat.comm, fd_count })
+    }
+}
+
 /// How the last refresh went (for benchmarks and the status line).
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct RefreshStats {
@@ -130,51 +155,39 @@ impl OwnerCache {
         let mut stats = ScanStats::default();
         let mut last = RefreshStats { full, ..RefreshStats::default() };
         let mut fresh = HashMap::with_capacity(self.entries.len());
+        let mut stale = Vec::new();
         for process in owners::candidates(&options.scope)? {
             let pid = process.pid as u32;
-            let cached = self.entries.remove(&pid);
-            match self.entry(&process, cached, options, dumped, previous, full) {
-                Some((entry, reused)) => {
-                    if reused {
-                        last.reused += 1;
-                    } else {
-                        last.rescanned += 1;
-                    }
+            let Some(probe) = Probe::read(&process) else {
+                stats.vanished += 1;
+                continue;
+            };
+            match self.entries.remove(&pid) {
+                Some(entry) if !full && entry.unchanged(&probe, dumped, previous) => {
+                    last.reused += 1;
                     fresh.insert(pid, entry);
                 }
-                None => stats.vanished += 1,
+                _ => stale.push((process, probe)),
             }
+        }
+        stale.sort_by_key(|(_, probe)| std::cmp::Reverse(probe.fd_count.unwrap_or(u64::MAX)));
+        let reread = owners::parallel_map(&stale, |(process, probe)| {
+            let mut refs = Vec::new();
+            owners::read_process_into(process, probe.comm.clone(), options, &mut refs).map(|p| Entry {
+                start_time: probe.start_time,
+                fd_probe: probe.fd_count,
+                process: p,
+                refs,
+            })
+        })?;
+        stats.vanished += (stale.len() - reread.iter().flatten().count()) as u32;
+        for entry in reread.into_iter().flatten() {
+            last.rescanned += 1;
+            fresh.insert(entry.process.pid, entry);
         }
         self.entries = fresh;
         self.last = last;
         Ok(self.assemble(stats))
-    }
-
-    /// The entry for one process: the cached one when nothing changed.
-    fn entry(
-        &self,
-        process: &ProcfsProcess,
-        cached: Option<Entry>,
-        options: &ScanOptions,
-        dumped: &DumpedInodes,
-        previous: &DumpedInodes,
-        full: bool,
-    ) -> Option<(Entry, bool)> {
-        let start_time = process.stat().ok()?.starttime;
-        let fd_probe = owners::fd_count_probe(process.pid as u32);
-        if let Some(entry) = cached {
-            let unchanged = !full
-                && entry.start_time == start_time
-                && fd_probe.is_some()
-                && entry.fd_probe == fd_probe
-                && entry.refs.iter().all(|r| !previous.contains(r.inode) || dumped.contains(r.inode));
-            if unchanged {
-                return Some((entry, true));
-            }
-        }
-        let mut refs = Vec::new();
-        let process = owners::read_process_into(process, options, &mut refs)?;
-        Some((Entry { start_time, fd_probe, process, refs }, false))
     }
 
     fn assemble(&self, mut stats: ScanStats) -> OwnerScan {

@@ -46,23 +46,40 @@ pub struct OwnerScan {
     pub stats: ScanStats,
 }
 
-/// Scans `/proc` for socket owners.
+/// Scans `/proc` for socket owners, once.
 pub fn scan(options: &ScanOptions) -> Result<OwnerScan, CollectError> {
-    let mut processes = ProcessTable::new();
-    let mut refs = Vec::new();
-    let mut stats = ScanStats::default();
-    for process in candidates(&options.scope)? {
-        match read_process_into(&process, options, &mut refs) {
-            None => stats.vanished += 1,
-            Some(p) => {
-                stats.processes += 1;
-                stats.unreadable += u32::from(p.fd_count.is_none());
-                stats.socket_fds += p.socket_fds;
-                processes.insert(p.pid, p);
+    super::owner_cache::OwnerCache::default().fill(options)
+}
+
+/// Runs `work` over `items` on a few threads pulling from a shared index (the
+/// caller orders items largest first so the threads finish together).
+pub(super) fn parallel_map<T: Sync, R: Send>(
+    items: &[T],
+    work: impl Fn(&T) -> R + Sync,
+) -> Result<Vec<R>, CollectError> {
+    let threads = std::thread::available_parallelism().map_or(1, |n| n.get()).clamp(1, 4).min(items.len());
+    if threads <= 1 {
+        return Ok(items.iter().map(work).collect());
+    }
+    let next = std::sync::atomic::AtomicUsize::new(0);
+    let worker = || {
+        let mut done = Vec::new();
+        loop {
+            let i = next.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+            let Some(item) = items.get(i) else { return done };
+            done.push((i, work(item)));
+        }
+    };
+    let mut slots: Vec<Option<R>> = (0..items.len()).map(|_| None).collect();
+    std::thread::scope(|scope| {
+        let handles: Vec<_> = (0..threads).map(|_| scope.spawn(worker)).collect();
+        for handle in handles {
+            for (i, r) in handle.join().map_err(|_| CollectError::ThreadPanicked)? {
+                slots[i] = Some(r);
             }
         }
-    }
-    Ok(OwnerScan { processes, index: OwnerIndex::from_refs(refs), stats })
+        Ok(slots.into_iter().flatten().collect())
+    })
 }
 
 /// The processes the scope selects, as open `/proc/PID` handles.
@@ -82,14 +99,15 @@ pub(super) fn candidates(scope: &ScanScope) -> Result<Vec<ProcfsProcess>, Collec
     })
 }
 
-/// Reads one process, appending its socket fds to `refs`; `None` if it vanished.
+/// Reads one process (whose `comm` the caller already has), appending its
+/// socket fds to `refs`; `None` if it vanished.
 pub(super) fn read_process_into(
     process: &ProcfsProcess,
+    comm: String,
     options: &ScanOptions,
     refs: &mut Vec<FdRef>,
 ) -> Option<Process> {
     let pid = process.pid as u32;
-    let comm = comm_of(process)?;
     let before = refs.len();
     let fd_count = match socket_fds(pid, refs) {
         Ok(count) => Some(count),
@@ -117,7 +135,7 @@ pub(super) fn fd_count_probe(pid: u32) -> Option<u64> {
     u64::try_from(stat.st_size).ok().filter(|&n| n > 0)
 }
 
-fn comm_of(process: &ProcfsProcess) -> Option<String> {
+pub(super) fn comm_of(process: &ProcfsProcess) -> Option<String> {
     match process.stat() {
         Ok(stat) => Some(stat.comm),
         Err(ProcError::NotFound(_)) => None,

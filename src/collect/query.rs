@@ -12,10 +12,20 @@ use netlink_packet_sock_diag::unix::{ShowFlags, StateFlags as UnixStateFlags, Un
 
 use crate::model::{Family, Proto, StateSet};
 
+/// Per-socket attributes to ask the kernel for. Each costs kernel work and
+/// bytes for every socket dumped, so they are requested only where needed.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Extras {
+    /// `INET_DIAG_INFO`: `struct tcp_info` (TCP only).
+    pub tcp_info: bool,
+    /// `INET_DIAG_SKMEMINFO`: socket memory and drop counter.
+    pub skmem: bool,
+}
+
 /// A single dump the collector sends.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Query {
-    Inet { proto: Proto, family: Family, states: StateSet, tcp_info: bool },
+    Inet { proto: Proto, family: Family, states: StateSet, extras: Extras },
     Unix { states: StateSet },
 }
 
@@ -53,17 +63,20 @@ impl Query {
 
     fn message(&self) -> SockDiagMessage {
         match *self {
-            Query::Inet { proto, family, states, tcp_info } => {
-                SockDiagMessage::InetRequest(inet_request(proto, family, states, tcp_info))
+            Query::Inet { proto, family, states, extras } => {
+                SockDiagMessage::InetRequest(inet_request(proto, family, states, extras))
             }
             Query::Unix { states } => SockDiagMessage::UnixRequest(unix_request(states)),
         }
     }
 }
 
-fn inet_request(proto: Proto, family: Family, states: StateSet, tcp_info: bool) -> InetRequest {
-    let mut extensions = ExtensionFlags::SKMEMINFO;
-    if tcp_info && proto == Proto::Tcp {
+fn inet_request(proto: Proto, family: Family, states: StateSet, extras: Extras) -> InetRequest {
+    let mut extensions = ExtensionFlags::empty();
+    if extras.skmem {
+        extensions |= ExtensionFlags::SKMEMINFO;
+    }
+    if extras.tcp_info && proto == Proto::Tcp {
         extensions |= ExtensionFlags::INFO;
     }
     let (af, socket_id) = match family {
@@ -100,7 +113,7 @@ mod tests {
             proto: Proto::Tcp,
             family: Family::Inet,
             states: StateSet::of(&[State::Listen]),
-            tcp_info: false,
+            extras: Extras { tcp_info: false, skmem: true },
         };
         let b = q.to_bytes(7);
         assert_eq!(b.len(), 16 + 56, "nlmsghdr + inet_diag_req_v2");

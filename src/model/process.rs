@@ -6,7 +6,8 @@
 //! lookup is a binary search and 100k sockets cost a few megabytes, not a hash
 //! map of vectors.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
+use std::hash::{BuildHasher, Hasher};
 
 use serde::Serialize;
 
@@ -65,26 +66,30 @@ pub struct FdRef {
     pub fd: u32,
 }
 
-/// Socket inode → holders, sorted by inode for binary search.
+/// Socket inode → holders: refs sorted by inode, plus a hash from inode to
+/// its run of refs, because every output looks owners up once per socket.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct OwnerIndex {
     refs: Vec<FdRef>,
+    runs: HashMap<u64, (u32, u32), InodeHash>,
 }
 
 impl OwnerIndex {
     pub fn from_refs(mut refs: Vec<FdRef>) -> OwnerIndex {
         refs.sort_unstable();
-        OwnerIndex { refs }
+        let mut runs = HashMap::with_capacity_and_hasher(refs.len(), InodeHash);
+        for (i, r) in refs.iter().enumerate() {
+            runs.entry(r.inode).or_insert((i as u32, 0)).1 += 1;
+        }
+        OwnerIndex { refs, runs }
     }
 
-    /// Every fd holding `inode` (empty for inode 0: TIME-WAIT and SYN-RECV rows).
+    /// Every fd holding `inode`, by pid (empty for inode 0: TIME-WAIT and SYN-RECV rows).
     pub fn owners(&self, inode: u64) -> &[FdRef] {
-        if inode == 0 {
-            return &[];
+        match self.runs.get(&inode) {
+            Some(&(start, len)) => &self.refs[start as usize..(start + len) as usize],
+            None => &[],
         }
-        let start = self.refs.partition_point(|r| r.inode < inode);
-        let len = self.refs[start..].partition_point(|r| r.inode == inode);
-        &self.refs[start..start + len]
     }
 
     pub fn is_empty(&self) -> bool {
@@ -97,6 +102,37 @@ impl OwnerIndex {
 
     pub fn iter(&self) -> impl Iterator<Item = &FdRef> {
         self.refs.iter()
+    }
+}
+
+/// Hashes socket inodes (distinct integers) with one multiplication.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct InodeHash;
+
+impl BuildHasher for InodeHash {
+    type Hasher = InodeHasher;
+
+    fn build_hasher(&self) -> InodeHasher {
+        InodeHasher(0)
+    }
+}
+
+#[derive(Clone, Copy, Debug, Default)]
+pub struct InodeHasher(u64);
+
+impl Hasher for InodeHasher {
+    fn finish(&self) -> u64 {
+        self.0
+    }
+
+    fn write(&mut self, bytes: &[u8]) {
+        for b in bytes {
+            self.0 = (self.0.rotate_left(8) ^ u64::from(*b)).wrapping_mul(0x9e37_79b9_7f4a_7c15);
+        }
+    }
+
+    fn write_u64(&mut self, n: u64) {
+        self.0 = n.wrapping_mul(0x9e37_79b9_7f4a_7c15);
     }
 }
 

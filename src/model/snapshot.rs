@@ -87,9 +87,13 @@ impl Snapshot {
 
     /// Pids holding a socket, in pid order, without repeats.
     pub fn owner_pids(&self, inode: u64) -> Vec<u32> {
-        let mut pids: Vec<u32> = self.owners.owners(inode).iter().map(|o| o.pid).collect();
-        pids.dedup();
-        pids
+        self.owner_pid_iter(inode).collect()
+    }
+
+    /// Like [`owner_pids`](Self::owner_pids), without allocating.
+    pub fn owner_pid_iter(&self, inode: u64) -> impl Iterator<Item = u32> + '_ {
+        let refs = self.owners.owners(inode);
+        refs.iter().enumerate().filter(move |(i, r)| *i == 0 || refs[i - 1].pid != r.pid).map(|(_, r)| r.pid)
     }
 
     /// `comm` of a pid, or `?` when the process vanished before we read it.

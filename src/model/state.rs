@@ -119,6 +119,10 @@ impl StateSet {
         StateSet(self.0 | bit(state))
     }
 
+    pub fn without(self, state: State) -> StateSet {
+        StateSet(self.0 & !bit(state))
+    }
+
     pub fn union(self, other: StateSet) -> StateSet {
         StateSet(self.0 | other.0)
     }

@@ -56,15 +56,22 @@ pub fn bytes(b: &[u8]) -> String {
 /// An endpoint as `ss -n` prints it: `1.2.3.4:80`, `[::1]:80`, `*:*`, a path,
 /// `@abstract`, or `*` for an unnamed UNIX socket.
 pub fn endpoint_text(e: &Endpoint) -> String {
-    match e {
-        Endpoint::Ip(addr) if addr.port() == 0 => match addr {
-            std::net::SocketAddr::V4(a) => format!("{}:*", a.ip()),
-            std::net::SocketAddr::V6(a) => format!("[{}]:*", a.ip()),
-        },
-        Endpoint::Ip(addr) => addr.to_string(),
-        Endpoint::UnixPath(p) => bytes(p),
-        Endpoint::UnixAbstract(name) => format!("@{}", bytes(name)),
-        Endpoint::Unnamed => "*".to_string(),
+    EndpointText(e).to_string()
+}
+
+/// [`endpoint_text`] as a `Display`, to write without an intermediate `String`.
+pub struct EndpointText<'a>(pub &'a Endpoint);
+
+impl std::fmt::Display for EndpointText<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self.0 {
+            Endpoint::Ip(std::net::SocketAddr::V4(a)) if a.port() == 0 => write!(f, "{}:*", a.ip()),
+            Endpoint::Ip(std::net::SocketAddr::V6(a)) if a.port() == 0 => write!(f, "[{}]:*", a.ip()),
+            Endpoint::Ip(addr) => write!(f, "{addr}"),
+            Endpoint::UnixPath(p) => f.write_str(&bytes(p)),
+            Endpoint::UnixAbstract(name) => write!(f, "@{}", bytes(name)),
+            Endpoint::Unnamed => f.write_str("*"),
+        }
     }
 }
 

@@ -25,7 +25,7 @@ pub const SCHEMA_VERSION: u32 = 1;
 pub fn endpoint<S: Serializer>(e: &Endpoint, s: S) -> Result<S::Ok, S::Error> {
     match e {
         Endpoint::Unnamed => s.serialize_none(),
-        other => s.collect_str(&super::escape::endpoint_text(other)),
+        other => s.collect_str(&super::escape::EndpointText(other)),
     }
 }
 
@@ -199,7 +199,7 @@ struct Document<'r, 'a> {
 fn state_counts(report: &Report) -> BTreeMap<u32, StateCounts> {
     let mut map: BTreeMap<u32, StateCounts> = BTreeMap::new();
     for s in &report.sockets {
-        for pid in report.snapshot.owner_pids(s.inode) {
+        for pid in report.snapshot.owner_pid_iter(s.inode) {
             map.entry(pid).or_default().add(s.state);
         }
     }

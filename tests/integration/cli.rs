@@ -84,7 +84,7 @@ fn dump_shows_the_full_queue_and_the_close_wait_leak_first() {
 fn json_document_carries_the_same_diagnosis() {
     let lab = Lab::new("cli_json");
     let o = outage(&lab);
-    let output = sockscope(&lab, &["dump", "--json"]);
+    let output = sockscope(&lab, &["dump", "--json", "--info"]);
     assert!(output.status.success());
     let doc: Value = serde_json::from_slice(&output.stdout).expect("one JSON document");
     assert_eq!(doc["schema_version"], 1);

@@ -48,7 +48,9 @@ fn compare_with_ss(ours: &[&Socket], theirs: &[ss::SsRow]) -> Result<(), String>
         let text = |e| sockscope::output::escape::endpoint_text(e);
         let mine = ours
             .iter()
-            .find(|s| text(&s.local) == row.local && text(&s.remote) == row.peer && s.proto.netid() == row.netid)
+            .find(|s| {
+                text(&s.local) == row.local && text(&s.remote) == row.peer && s.proto.netid() == row.netid
+            })
             .ok_or_else(|| format!("ss shows {row:?}, sockscope does not"))?;
         let same = mine.state.ss_name() == row.state
             && (mine.recv_q, mine.send_q) == (row.recv_q, row.send_q)

@@ -2,14 +2,18 @@
 //! `examples/record_dump.rs`), intact and damaged: a dump never aborts, never
 //! panics, and loses no more than the damaged part.
 
-use sockscope::collect::{DumpStats, Progress, Query, consume_datagram};
+use sockscope::collect::{DumpStats, Extras, Progress, Query, consume_datagram};
 use sockscope::model::{Family, Proto, Socket, State, StateSet};
 
 const TCP4: &[u8] = include_bytes!("../data/tcp4.nl");
 const UNIX: &[u8] = include_bytes!("../data/unix.nl");
 
-const TCP_QUERY: Query =
-    Query::Inet { proto: Proto::Tcp, family: Family::Inet, states: StateSet::ALL, tcp_info: true };
+const TCP_QUERY: Query = Query::Inet {
+    proto: Proto::Tcp,
+    family: Family::Inet,
+    states: StateSet::ALL,
+    extras: Extras { tcp_info: true, skmem: true },
+};
 
 /// Splits a recording into its datagrams.
 fn datagrams(recording: &[u8]) -> Vec<Vec<u8>> {

@@ -1,0 +1,317 @@
+//! A short history of snapshots, reduced to the numbers trends need.
+//!
+//! Keeping whole snapshots (100k sockets each) for minutes would cost
+//! gigabytes; a [`Sample`] keeps per-listener queues and drops, state totals,
+//! per-process CLOSE-WAIT and fd counts, and the kernel counters that matter.
+//! Rates and series for sparklines are computed here, so front-ends only draw.
+
+use std::collections::{BTreeMap, HashMap, HashSet, VecDeque};
+use std::hash::{Hash, Hasher};
+use std::net::SocketAddr;
+use std::time::{Duration, SystemTime};
+
+use super::Analysis;
+use crate::model::{Endpoint, Proto, Snapshot, State};
+
+/// Identifies one listening socket across snapshots.
+#[derive(Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct ListenerId {
+    pub proto: Proto,
+    pub local: String,
+    pub inode: u64,
+}
+
+impl ListenerId {
+    pub fn new(proto: Proto, local: &Endpoint, inode: u64) -> ListenerId {
+        ListenerId { proto, local: crate::output::escape::endpoint_text(local), inode }
+    }
+}
+
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct ListenerSample {
+    pub accept_queue: u32,
+    pub backlog: u32,
+    pub syn_recv: u32,
+    pub drops: Option<u32>,
+}
+
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct ProcessSample {
+    pub comm: String,
+    pub sockets: u32,
+    pub close_wait: u32,
+    pub fds: Option<u32>,
+    pub fd_limit: Option<u64>,
+}
+
+/// Kernel counters kept in every sample.
+pub const SAMPLED_COUNTERS: &[(&str, &str)] = &[
+    ("TcpExt", "ListenOverflows"),
+    ("TcpExt", "ListenDrops"),
+    ("TcpExt", "TCPReqQFullDrop"),
+    ("TcpExt", "TCPReqQFullDoCookies"),
+    ("TcpExt", "TCPTimeWaitOverflow"),
+    ("Udp", "RcvbufErrors"),
+];
+
+/// One point in time.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Sample {
+    pub at: SystemTime,
+    pub listeners: HashMap<ListenerId, ListenerSample>,
+    /// TCP sockets by state.
+    pub tcp_states: BTreeMap<State, u32>,
+    pub processes: HashMap<u32, ProcessSample>,
+    /// `(section, name)` → value, for [`SAMPLED_COUNTERS`].
+    pub counters: HashMap<(&'static str, &'static str), i64>,
+    /// TIME-WAIT sockets per destination.
+    pub time_wait: HashMap<SocketAddr, u32>,
+    /// TIME-WAIT sockets per destination that were not there in the previous sample.
+    pub time_wait_new: HashMap<SocketAddr, u32>,
+}
+
+impl Sample {
+    pub fn tcp(&self, state: State) -> u32 {
+        self.tcp_states.get(&state).copied().unwrap_or(0)
+    }
+}
+
+/// Samples over a sliding window.
+#[derive(Clone, Debug)]
+pub struct History {
+    samples: VecDeque<Sample>,
+    window: Duration,
+    /// Hashes of the TIME-WAIT 4-tuples of the latest sample, to count new ones.
+    time_wait_tuples: HashSet<u64>,
+}
+
+impl History {
+    pub fn new(window: Duration) -> History {
+        History { samples: VecDeque::new(), window, time_wait_tuples: HashSet::new() }
+    }
+
+    pub fn len(&self) -> usize {
+        self.samples.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.samples.is_empty()
+    }
+
+    pub fn latest(&self) -> Option<&Sample> {
+        self.samples.back()
+    }
+
+    pub fn previous(&self) -> Option<&Sample> {
+        self.samples.iter().rev().nth(1)
+    }
+
+    pub fn samples(&self) -> impl DoubleEndedIterator<Item = &Sample> + ExactSizeIterator {
+        self.samples.iter()
+    }
+
+    /// Reduces a snapshot into a sample and appends it, dropping old ones.
+    pub fn push(&mut self, snapshot: &Snapshot, analysis: &Analysis) {
+        let tuples = time_wait_tuples(snapshot);
+        let first = self.samples.is_empty();
+        let sample = reduce(snapshot, analysis, |hash| first || self.time_wait_tuples.contains(&hash));
+        self.time_wait_tuples = tuples.into_iter().map(|(hash, _)| hash).collect();
+        self.samples.push_back(sample);
+        self.evict();
+    }
+
+    /// Appends an already reduced sample (tests, replays).
+    pub fn push_sample(&mut self, sample: Sample) {
+        self.samples.push_back(sample);
+        self.evict();
+    }
+
+    fn evict(&mut self) {
+        let Some(newest) = self.samples.back().map(|s| s.at) else { return };
+        while let Some(oldest) = self.samples.front() {
+            match newest.duration_since(oldest.at) {
+                Ok(age) if age > self.window => {
+                    self.samples.pop_front();
+                }
+                _ => break,
+            }
+        }
+    }
+
+    /// Per-second change of `value` between the last two samples.
+    pub fn rate(&self, value: impl Fn(&Sample) -> Option<f64>) -> Option<f64> {
+        let (prev, last) = (self.previous()?, self.latest()?);
+        per_second(value(prev)?, value(last)?, prev.at, last.at)
+    }
+
+    /// Per-second change of a kernel counter between the last two samples.
+    pub fn counter_rate(&self, section: &'static str, name: &'static str) -> Option<f64> {
+        self.rate(|s| s.counters.get(&(section, name)).map(|v| *v as f64))
+    }
+
+    /// Per-second growth of a listener's drop counter between the last two samples.
+    pub fn listener_drop_rate(&self, id: &ListenerId) -> Option<f64> {
+        self.rate(|s| s.listeners.get(id).and_then(|l| l.drops).map(f64::from))
+    }
+
+    /// One value per sample (oldest first) for sparklines; missing values are 0.
+    pub fn series(&self, value: impl Fn(&Sample) -> Option<u64>) -> Vec<u64> {
+        self.samples.iter().map(|s| value(s).unwrap_or(0)).collect()
+    }
+
+    /// Per-second rates between consecutive samples (oldest first).
+    pub fn rate_series(&self, value: impl Fn(&Sample) -> Option<f64>) -> Vec<u64> {
+        let pairs = self.samples.iter().zip(self.samples.iter().skip(1));
+        pairs
+            .map(|(a, b)| match (value(a), value(b)) {
+                (Some(x), Some(y)) => per_second(x, y, a.at, b.at).map_or(0, |r| r.max(0.0).round() as u64),
+                _ => 0,
+            })
+            .collect()
+    }
+}
+
+fn per_second(before: f64, after: f64, t0: SystemTime, t1: SystemTime) -> Option<f64> {
+    let dt = t1.duration_since(t0).ok()?.as_secs_f64();
+    (dt > 0.0).then(|| (after - before) / dt)
+}
+
+fn tuple_hash(local: &Endpoint, remote: &Endpoint) -> u64 {
+    let mut h = std::collections::hash_map::DefaultHasher::new();
+    local.hash(&mut h);
+    remote.hash(&mut h);
+    h.finish()
+}
+
+fn time_wait_tuples(snapshot: &Snapshot) -> Vec<(u64, SocketAddr)> {
+    snapshot
+        .sockets
+        .iter()
+        .filter(|s| s.proto == Proto::Tcp && s.state == State::TimeWait)
+        .filter_map(|s| Some((tuple_hash(&s.local, &s.remote), s.remote.ip()?)))
+        .collect()
+}
+
+fn reduce(snapshot: &Snapshot, analysis: &Analysis, seen_before: impl Fn(u64) -> bool) -> Sample {
+    let mut sample = Sample {
+        at: snapshot.taken_at,
+        listeners: analysis
+            .listeners
+            .iter()
+            .map(|l| {
+                let id = ListenerId::new(l.proto, &l.local, l.inode);
+                let s = ListenerSample {
+                    accept_queue: l.accept_queue,
+                    backlog: l.backlog,
+                    syn_recv: l.syn_recv,
+                    drops: l.drops,
+                };
+                (id, s)
+            })
+            .collect(),
+        tcp_states: BTreeMap::new(),
+        processes: HashMap::new(),
+        counters: SAMPLED_COUNTERS
+            .iter()
+            .filter_map(|&(sec, name)| snapshot.counters.get(sec, name).map(|v| ((sec, name), v)))
+            .collect(),
+        time_wait: HashMap::new(),
+        time_wait_new: HashMap::new(),
+    };
+    for (hash, dest) in time_wait_tuples(snapshot) {
+        *sample.time_wait.entry(dest).or_insert(0) += 1;
+        if !seen_before(hash) {
+            *sample.time_wait_new.entry(dest).or_insert(0) += 1;
+        }
+    }
+    for s in snapshot.sockets.iter().filter(|s| s.proto == Proto::Tcp) {
+        *sample.tcp_states.entry(s.state).or_insert(0) += 1;
+    }
+    add_processes(snapshot, &mut sample.processes);
+    sample
+}
+
+fn add_processes(snapshot: &Snapshot, out: &mut HashMap<u32, ProcessSample>) {
+    for p in snapshot.processes.values() {
+        out.insert(
+            p.pid,
+            ProcessSample {
+                comm: p.comm.clone(),
+                sockets: p.socket_fds,
+                close_wait: 0,
+                fds: p.fd_count,
+                fd_limit: p.fd_limit.and_then(|l| l.value()),
+            },
+        );
+    }
+    for s in snapshot.sockets.iter().filter(|s| s.proto == Proto::Tcp && s.state == State::CloseWait) {
+        for pid in snapshot.owner_pids(s.inode) {
+            if let Some(p) = out.get_mut(&pid) {
+                p.close_wait += 1;
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::analyze::{Thresholds, analyze};
+    use crate::fixture::SnapshotBuilder;
+
+    fn at(secs: u64) -> SystemTime {
+        SystemTime::UNIX_EPOCH + Duration::from_secs(1_000 + secs)
+    }
+
+    fn snap(secs: u64, overflows: i64, close_wait: u32, tw_from: u16, tw: u32) -> Snapshot {
+        let mut b = SnapshotBuilder::new()
+            .counter("TcpExt", "ListenOverflows", overflows)
+            .process(7, "srv", 10 + close_wait, 1024)
+            .many(close_wait, State::CloseWait, "10.0.0.1", "10.0.0.2:5432", &[7]);
+        for i in 0..tw {
+            let local = format!("10.0.0.1:{}", tw_from + i as u16);
+            b = b.tcp(State::TimeWait, &local, "10.0.0.9:443", &[]);
+        }
+        let mut s = b.build();
+        s.taken_at = at(secs);
+        s
+    }
+
+    fn push(h: &mut History, s: Snapshot) {
+        let a = analyze(&s, &Thresholds::default());
+        h.push(&s, &a);
+    }
+
+    #[test]
+    fn counter_rates_and_series() {
+        let mut h = History::new(Duration::from_secs(300));
+        push(&mut h, snap(0, 100, 1, 40000, 0));
+        push(&mut h, snap(2, 110, 3, 40000, 0));
+        assert_eq!(h.counter_rate("TcpExt", "ListenOverflows"), Some(5.0));
+        assert_eq!(h.series(|s| s.processes.get(&7).map(|p| u64::from(p.close_wait))), vec![1, 3]);
+        assert_eq!(
+            h.rate_series(|s| s.counters.get(&("TcpExt", "ListenOverflows")).map(|v| *v as f64)),
+            vec![5]
+        );
+    }
+
+    #[test]
+    fn new_time_wait_tuples_are_counted_once() {
+        let mut h = History::new(Duration::from_secs(300));
+        push(&mut h, snap(0, 0, 0, 40000, 10));
+        push(&mut h, snap(1, 0, 0, 40005, 10));
+        let dest: SocketAddr = "10.0.0.9:443".parse().unwrap();
+        let last = h.latest().unwrap();
+        assert_eq!(last.time_wait[&dest], 10);
+        assert_eq!(last.time_wait_new[&dest], 5, "ports 40010..40014 are new");
+    }
+
+    #[test]
+    fn old_samples_leave_the_window() {
+        let mut h = History::new(Duration::from_secs(10));
+        for t in 0..30 {
+            push(&mut h, snap(t, 0, 0, 40000, 0));
+        }
+        assert_eq!(h.len(), 11);
+    }
+}

@@ -1,0 +1,290 @@
+//! The dashboard's whole state. The UI thread owns it; keys and snapshots
+//! change it ([`super::keys`], [`App::apply`]); drawing only reads it.
+
+use std::time::Duration;
+
+use crate::analyze::history::History;
+use crate::analyze::summary::{self, ProcessSummary};
+use crate::analyze::{Analysis, Subject, Thresholds};
+use crate::model::Snapshot;
+
+use super::rows::{self, ConnectionSort, GroupBy, ListenerSort, ProcessSort};
+
+/// The screens, in tab order.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Tab {
+    Overview,
+    Listeners,
+    Connections,
+    Processes,
+    Sysctls,
+}
+
+pub const TABS: [Tab; 5] = [Tab::Overview, Tab::Listeners, Tab::Connections, Tab::Processes, Tab::Sysctls];
+
+impl Tab {
+    pub fn title(self) -> &'static str {
+        match self {
+            Tab::Overview => "Overview",
+            Tab::Listeners => "Listeners",
+            Tab::Connections => "Connections",
+            Tab::Processes => "Processes",
+            Tab::Sysctls => "Sysctls",
+        }
+    }
+
+    pub fn index(self) -> usize {
+        TABS.iter().position(|t| *t == self).unwrap_or(0)
+    }
+}
+
+/// What the detail pane shows.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Detail {
+    Finding(usize),
+    Listener(u64),
+    Process(u32),
+    Socket(usize),
+}
+
+/// A selection and the first visible row of a table.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Cursor {
+    pub selected: usize,
+    pub offset: usize,
+}
+
+impl Cursor {
+    /// Moves by `delta` rows within `len`, keeping the selection visible in `page` rows.
+    pub fn step(&mut self, delta: isize, len: usize, page: usize) {
+        let last = len.saturating_sub(1) as isize;
+        self.selected = (self.selected as isize + delta).clamp(0, last.max(0)) as usize;
+        self.keep_visible(page);
+    }
+
+    pub fn keep_visible(&mut self, page: usize) {
+        let page = page.max(1);
+        if self.selected < self.offset {
+            self.offset = self.selected;
+        } else if self.selected >= self.offset + page {
+            self.offset = self.selected + 1 - page;
+        }
+    }
+}
+
+/// One collection as the UI received it.
+pub struct Data {
+    pub snapshot: Box<Snapshot>,
+    pub analysis: Analysis,
+    pub processes: Vec<ProcessSummary>,
+    /// CPU time the collector thread spent on this tick.
+    pub tick_cpu: Option<Duration>,
+}
+
+/// What the collector sends each tick.
+pub struct Update {
+    pub snapshot: Box<Snapshot>,
+    pub tick_cpu: Option<Duration>,
+}
+
+pub struct App {
+    pub tab: Tab,
+    pub data: Option<Data>,
+    pub history: History,
+    pub thresholds: Thresholds,
+    pub interval: Duration,
+    pub paused: bool,
+    pub help: bool,
+    pub detail: Option<Detail>,
+    pub filter: String,
+    pub editing_filter: bool,
+    pub cursors: [Cursor; 5],
+    pub listener_sort: ListenerSort,
+    pub connection_sort: ConnectionSort,
+    pub process_sort: ProcessSort,
+    pub group: GroupBy,
+    /// Indices into `snapshot.sockets`, filtered and sorted.
+    pub connection_rows: Vec<usize>,
+    pub groups: Vec<(String, u32)>,
+    /// Rows a table shows at the current terminal size.
+    pub page: usize,
+    pub color: bool,
+    pub error: Option<String>,
+    pub quit: bool,
+}
+
+impl App {
+    pub fn new(interval: Duration, thresholds: Thresholds, color: bool) -> App {
+        App {
+            tab: Tab::Overview,
+            data: None,
+            history: History::new(Duration::from_secs(300)),
+            thresholds,
+            interval,
+            paused: false,
+            help: false,
+            detail: None,
+            filter: String::new(),
+            editing_filter: false,
+            cursors: [Cursor::default(); 5],
+            listener_sort: ListenerSort::Fill,
+            connection_sort: ConnectionSort::State,
+            process_sort: ProcessSort::CloseWait,
+            group: GroupBy::None,
+            connection_rows: Vec::new(),
+            groups: Vec::new(),
+            page: 10,
+            color,
+            error: None,
+            quit: false,
+        }
+    }
+
+    /// Takes in a new snapshot (ignored while paused).
+    pub fn apply(&mut self, update: Update) {
+        if self.paused {
+            return;
+        }
+        let analysis = crate::analyze::analyze(&update.snapshot, &self.thresholds);
+        self.history.push(&update.snapshot, &analysis);
+        let processes = summary::by_process(&update.snapshot, update.snapshot.sockets.iter());
+        let keep = self.selected_key();
+        self.data = Some(Data { snapshot: update.snapshot, analysis, processes, tick_cpu: update.tick_cpu });
+        self.error = None;
+        self.refresh_rows();
+        self.restore_selection(keep);
+    }
+
+    /// Recomputes the derived row lists after data, sort, filter or grouping changed.
+    pub fn refresh_rows(&mut self) {
+        let Some(data) = &self.data else { return };
+        self.connection_rows = rows::connection_rows(&data.snapshot, &self.filter, self.connection_sort);
+        self.groups = rows::groups(&data.snapshot, &self.connection_rows, self.group);
+        for tab in TABS {
+            let len = self.row_count(tab);
+            let cursor = &mut self.cursors[tab.index()];
+            cursor.selected = cursor.selected.min(len.saturating_sub(1));
+            cursor.keep_visible(self.page);
+        }
+    }
+
+    pub fn cursor(&self) -> Cursor {
+        self.cursors[self.tab.index()]
+    }
+
+    pub fn cursor_mut(&mut self) -> &mut Cursor {
+        &mut self.cursors[self.tab.index()]
+    }
+
+    /// Rows in a tab's table as currently filtered.
+    pub fn row_count(&self, tab: Tab) -> usize {
+        let Some(data) = &self.data else { return 0 };
+        match tab {
+            Tab::Overview => data.analysis.findings.len(),
+            Tab::Listeners => self.listener_rows().len(),
+            Tab::Connections if self.group != GroupBy::None => self.groups.len(),
+            Tab::Connections => self.connection_rows.len(),
+            Tab::Processes => self.process_rows().len(),
+            Tab::Sysctls => crate::collect::SYSCTLS.len(),
+        }
+    }
+
+    /// Listener indices (into `analysis.listeners`) in display order.
+    pub fn listener_rows(&self) -> Vec<usize> {
+        match &self.data {
+            Some(d) => rows::listener_rows(&d.snapshot, &d.analysis.listeners, &self.filter, self.listener_sort),
+            None => Vec::new(),
+        }
+    }
+
+    /// Process indices (into `data.processes`) in display order.
+    pub fn process_rows(&self) -> Vec<usize> {
+        match &self.data {
+            Some(d) => rows::process_rows(&d.processes, &self.filter, self.process_sort),
+            None => Vec::new(),
+        }
+    }
+
+    /// An identity for the selected row that survives a refresh.
+    fn selected_key(&self) -> Option<u64> {
+        let data = self.data.as_ref()?;
+        let i = self.cursor().selected;
+        match self.tab {
+            Tab::Listeners => self.listener_rows().get(i).map(|&l| data.analysis.listeners[l].inode),
+            Tab::Processes => self.process_rows().get(i).map(|&p| u64::from(data.processes[p].pid)),
+            Tab::Connections if self.group == GroupBy::None => {
+                self.connection_rows.get(i).map(|&s| data.snapshot.sockets[s].inode).filter(|&n| n != 0)
+            }
+            _ => None,
+        }
+    }
+
+    fn restore_selection(&mut self, key: Option<u64>) {
+        let (Some(key), Some(data)) = (key, &self.data) else { return };
+        let found = match self.tab {
+            Tab::Listeners => {
+                self.listener_rows().iter().position(|&l| data.analysis.listeners[l].inode == key)
+            }
+            Tab::Processes => {
+                self.process_rows().iter().position(|&p| u64::from(data.processes[p].pid) == key)
+            }
+            Tab::Connections => self.connection_rows.iter().position(|&s| data.snapshot.sockets[s].inode == key),
+            _ => None,
+        };
+        if let Some(i) = found {
+            let page = self.page;
+            let cursor = self.cursor_mut();
+            cursor.selected = i;
+            cursor.keep_visible(page);
+        }
+    }
+
+    /// Opens the detail pane for the selected row; from a listener's or a
+    /// socket's detail, goes on to its owning process.
+    pub fn open_detail(&mut self) {
+        let Some(data) = &self.data else { return };
+        let i = self.cursor().selected;
+        let next = match (self.tab, &self.detail) {
+            (Tab::Listeners, Some(Detail::Listener(inode))) => data.snapshot.owner_pids(*inode).first().copied().map(Detail::Process),
+            (Tab::Connections, Some(Detail::Socket(s))) => {
+                let inode = data.snapshot.sockets.get(*s).map_or(0, |s| s.inode);
+                data.snapshot.owner_pids(inode).first().copied().map(Detail::Process)
+            }
+            (Tab::Overview, _) => return self.follow_finding(i),
+            (Tab::Listeners, _) => self.listener_rows().get(i).map(|&l| Detail::Listener(data.analysis.listeners[l].inode)),
+            (Tab::Connections, _) if self.group == GroupBy::None => self.connection_rows.get(i).map(|&s| Detail::Socket(s)),
+            (Tab::Processes, _) => self.process_rows().get(i).map(|&p| Detail::Process(data.processes[p].pid)),
+            _ => None,
+        };
+        if let Some(Detail::Process(pid)) = next {
+            return self.show_process(pid);
+        }
+        self.detail = next.or(self.detail.take());
+    }
+
+    /// Enter on a finding: go to its listener or process with details open.
+    fn follow_finding(&mut self, index: usize) {
+        let Some(data) = &self.data else { return };
+        let Some(finding) = data.analysis.findings.get(index) else { return };
+        match &finding.subject {
+            Subject::Socket { inode, .. } if data.analysis.listeners.iter().any(|l| l.inode == *inode) => {
+                let inode = *inode;
+                self.filter.clear();
+                self.tab = Tab::Listeners;
+                self.refresh_rows();
+                self.restore_selection(Some(inode));
+                self.detail = Some(Detail::Listener(inode));
+            }
+            Subject::Process { pid, .. } => self.show_process(*pid),
+            _ => self.detail = Some(Detail::Finding(index)),
+        }
+    }
+
+    fn show_process(&mut self, pid: u32) {
+        self.filter.clear();
+        self.tab = Tab::Processes;
+        self.refresh_rows();
+        self.restore_selection(Some(u64::from(pid)));
+        self.detail = Some(Detail::Process(pid));
+    }
+}
