@@ -3,7 +3,7 @@
 use std::io::{self, Write};
 
 use crate::analyze::{self, Severity, Thresholds};
-use crate::cli::DumpArgs;
+use crate::cli::{DumpArgs, TuiArgs};
 use crate::collect::{self, CollectError};
 use crate::output::style::Style;
 use crate::output::{human, json, sockets};
@@ -72,6 +72,20 @@ pub fn dump(args: &DumpArgs, io: Io) -> Result<Outcome, AppError> {
     }
     io.out.flush()?;
     Ok(fail_on(args.fail_on, &report))
+}
+
+/// `sockscope tui`: the dashboard, until the user quits.
+pub fn tui(args: &TuiArgs, out_is_terminal: bool) -> Result<Outcome, AppError> {
+    let selection = args.select.selection()?;
+    let settings = crate::tui::Settings {
+        request: selection.request(false, false),
+        thresholds: Thresholds::from(&args.thresholds),
+        interval: args.interval,
+        color: Style::detect(args.color.into(), out_is_terminal).color,
+        stats: args.stats.clone(),
+    };
+    crate::tui::run(settings)?;
+    Ok(Outcome::Ok)
 }
 
 fn fail_on(level: Option<Severity>, report: &Report) -> Outcome {

@@ -32,6 +32,65 @@ pub struct Cli {
 pub enum Command {
     /// Print the governing sysctls, findings, listeners and sockets per process, once
     Dump(DumpArgs),
+    /// Interactive dashboard (the default on a terminal)
+    Tui(TuiArgs),
+}
+
+#[derive(Args, Debug, Clone)]
+pub struct TuiArgs {
+    #[command(flatten)]
+    pub select: SelectArgs,
+    #[command(flatten)]
+    pub thresholds: ThresholdArgs,
+    /// Time between snapshots: 1s, 500ms, 2m (at least 100ms)
+    #[arg(long, value_name = "DURATION", default_value = "1s", value_parser = parse_interval)]
+    pub interval: std::time::Duration,
+    /// Colour: auto (only on a terminal), always, never. NO_COLOR always wins
+    #[arg(long, value_name = "WHEN", default_value = "auto")]
+    pub color: ColorArg,
+    /// Write per-refresh and per-frame timings as JSON to FILE on exit (benchmarks)
+    #[arg(long, value_name = "FILE", hide = true)]
+    pub stats: Option<std::path::PathBuf>,
+}
+
+impl Default for TuiArgs {
+    fn default() -> TuiArgs {
+        TuiArgs {
+            select: SelectArgs::default(),
+            thresholds: ThresholdArgs::from(&Thresholds::default()),
+            interval: std::time::Duration::from_secs(1),
+            color: ColorArg::Auto,
+            stats: None,
+        }
+    }
+}
+
+/// Parses `1s`, `500ms`, `2m`, `1.5s`, `1h`, or a bare number of seconds.
+pub fn parse_duration(text: &str) -> Result<std::time::Duration, String> {
+    let t = text.trim();
+    let split = t.find(|c: char| !(c.is_ascii_digit() || c == '.')).unwrap_or(t.len());
+    let (number, unit) = t.split_at(split);
+    let value: f64 =
+        number.parse().map_err(|_| format!("'{text}' is not a duration (e.g. 1s, 500ms, 2m)"))?;
+    let seconds = match unit.trim() {
+        "" | "s" | "sec" => value,
+        "ms" => value / 1000.0,
+        "m" | "min" => value * 60.0,
+        "h" => value * 3600.0,
+        other => return Err(format!("unknown unit '{other}' in '{text}' (use ms, s, m or h)")),
+    };
+    match seconds.is_finite() && seconds > 0.0 && seconds < 1e9 {
+        true => Ok(std::time::Duration::from_secs_f64(seconds)),
+        false => Err(format!("'{text}' is not a positive duration")),
+    }
+}
+
+fn parse_interval(text: &str) -> Result<std::time::Duration, String> {
+    let d = parse_duration(text)?;
+    match d >= std::time::Duration::from_millis(100) {
+        true => Ok(d),
+        false => Err("the interval must be at least 100ms".to_string()),
+    }
 }
 
 /// Which sockets to look at.
@@ -250,6 +309,19 @@ mod tests {
         assert!(!line.contains('\n'));
         let err = Cli::try_parse_from(["sockscope", "dump", "--stat", "listen"]).unwrap_err();
         assert!(one_line_error(&err).contains("tip:"));
+    }
+
+    #[test]
+    fn durations_parse_with_units() {
+        use std::time::Duration;
+        assert_eq!(parse_duration("2s"), Ok(Duration::from_secs(2)));
+        assert_eq!(parse_duration("500ms"), Ok(Duration::from_millis(500)));
+        assert_eq!(parse_duration("1.5m"), Ok(Duration::from_secs(90)));
+        assert_eq!(parse_duration("3"), Ok(Duration::from_secs(3)));
+        assert!(parse_duration("0s").is_err());
+        assert!(parse_duration("fast").is_err());
+        assert!(parse_duration("5 weeks").is_err());
+        assert!(parse_interval("10ms").is_err());
     }
 
     #[test]

@@ -23,3 +23,4 @@ pub mod model;
 pub mod output;
 pub mod report;
 pub mod select;
+pub mod tui;

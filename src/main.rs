@@ -7,7 +7,7 @@ use std::process::ExitCode;
 use clap::Parser;
 use clap::error::ErrorKind;
 use sockscope::app::{self, AppError, Io, Outcome};
-use sockscope::cli::{self, Cli, Command, DumpArgs};
+use sockscope::cli::{self, Cli, Command, DumpArgs, TuiArgs};
 
 fn main() -> ExitCode {
     let cli = match Cli::try_parse() {
@@ -34,14 +34,19 @@ fn main() -> ExitCode {
 }
 
 fn run(cli: Cli) -> Result<Outcome, AppError> {
+    let out_is_terminal = io::stdout().is_terminal();
+    match cli.command {
+        Some(Command::Tui(args)) => app::tui(&args, out_is_terminal),
+        None if out_is_terminal && io::stdin().is_terminal() => app::tui(&TuiArgs::default(), true),
+        Some(Command::Dump(args)) => dump(&args, out_is_terminal),
+        None => dump(&DumpArgs::default(), out_is_terminal),
+    }
+}
+
+fn dump(args: &DumpArgs, out_is_terminal: bool) -> Result<Outcome, AppError> {
     let stdout = io::stdout();
-    let out_is_terminal = stdout.is_terminal();
     let mut out = BufWriter::with_capacity(64 * 1024, stdout.lock());
     let mut err = io::stderr();
     let io = Io { out: &mut out, err: &mut err, out_is_terminal };
-    let result = match cli.command {
-        Some(Command::Dump(args)) => app::dump(&args, io),
-        None => app::dump(&DumpArgs::default(), io),
-    };
-    result.and_then(|outcome| out.flush().map(|()| outcome).map_err(AppError::from))
+    app::dump(args, io).and_then(|outcome| out.flush().map(|()| outcome).map_err(AppError::from))
 }

@@ -113,6 +113,11 @@ impl Collector {
         &self.request
     }
 
+    /// Asks for `tcp_info` (or stops asking) from the next snapshot on.
+    pub fn set_tcp_info(&mut self, on: bool) {
+        self.request.tcp_info = on;
+    }
+
     /// How the owner cache did on the last snapshot.
     pub fn owner_refresh(&self) -> RefreshStats {
         self.cache.last

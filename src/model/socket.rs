@@ -53,7 +53,7 @@ pub enum Family {
 }
 
 /// One end of a socket.
-#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+#[derive(Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub enum Endpoint {
     /// An IPv4 or IPv6 address with port.
     Ip(SocketAddr),

@@ -33,6 +33,17 @@ impl Tab {
         }
     }
 
+    /// A title for narrow terminals.
+    pub fn short_title(self) -> &'static str {
+        match self {
+            Tab::Overview => "Overview",
+            Tab::Listeners => "Listen",
+            Tab::Connections => "Conns",
+            Tab::Processes => "Procs",
+            Tab::Sysctls => "Sysctl",
+        }
+    }
+
     pub fn index(self) -> usize {
         TABS.iter().position(|t| *t == self).unwrap_or(0)
     }
@@ -140,6 +151,15 @@ impl App {
         }
     }
 
+    /// Adapts to the terminal size: how many table rows fit on a page.
+    pub fn resize(&mut self, _width: u16, height: u16) {
+        self.page = usize::from(height.saturating_sub(6)).max(1);
+        for tab in TABS {
+            let page = self.page_of(tab);
+            self.cursors[tab.index()].keep_visible(page);
+        }
+    }
+
     /// Takes in a new snapshot (ignored while paused).
     pub fn apply(&mut self, update: Update) {
         if self.paused {
@@ -161,10 +181,18 @@ impl App {
         self.connection_rows = rows::connection_rows(&data.snapshot, &self.filter, self.connection_sort);
         self.groups = rows::groups(&data.snapshot, &self.connection_rows, self.group);
         for tab in TABS {
-            let len = self.row_count(tab);
+            let (len, page) = (self.row_count(tab), self.page_of(tab));
             let cursor = &mut self.cursors[tab.index()];
             cursor.selected = cursor.selected.min(len.saturating_sub(1));
-            cursor.keep_visible(self.page);
+            cursor.keep_visible(page);
+        }
+    }
+
+    /// Rows one page holds on `tab` (sysctl rows are two lines tall).
+    pub fn page_of(&self, tab: Tab) -> usize {
+        match tab {
+            Tab::Sysctls => (self.page / 2).max(1),
+            _ => self.page,
         }
     }
 
@@ -192,7 +220,9 @@ impl App {
     /// Listener indices (into `analysis.listeners`) in display order.
     pub fn listener_rows(&self) -> Vec<usize> {
         match &self.data {
-            Some(d) => rows::listener_rows(&d.snapshot, &d.analysis.listeners, &self.filter, self.listener_sort),
+            Some(d) => {
+                rows::listener_rows(&d.snapshot, &d.analysis.listeners, &self.filter, self.listener_sort)
+            }
             None => Vec::new(),
         }
     }
@@ -228,11 +258,13 @@ impl App {
             Tab::Processes => {
                 self.process_rows().iter().position(|&p| u64::from(data.processes[p].pid) == key)
             }
-            Tab::Connections => self.connection_rows.iter().position(|&s| data.snapshot.sockets[s].inode == key),
+            Tab::Connections => {
+                self.connection_rows.iter().position(|&s| data.snapshot.sockets[s].inode == key)
+            }
             _ => None,
         };
         if let Some(i) = found {
-            let page = self.page;
+            let page = self.page_of(self.tab);
             let cursor = self.cursor_mut();
             cursor.selected = i;
             cursor.keep_visible(page);
@@ -245,15 +277,23 @@ impl App {
         let Some(data) = &self.data else { return };
         let i = self.cursor().selected;
         let next = match (self.tab, &self.detail) {
-            (Tab::Listeners, Some(Detail::Listener(inode))) => data.snapshot.owner_pids(*inode).first().copied().map(Detail::Process),
+            (Tab::Listeners, Some(Detail::Listener(inode))) => {
+                data.snapshot.owner_pids(*inode).first().copied().map(Detail::Process)
+            }
             (Tab::Connections, Some(Detail::Socket(s))) => {
                 let inode = data.snapshot.sockets.get(*s).map_or(0, |s| s.inode);
                 data.snapshot.owner_pids(inode).first().copied().map(Detail::Process)
             }
             (Tab::Overview, _) => return self.follow_finding(i),
-            (Tab::Listeners, _) => self.listener_rows().get(i).map(|&l| Detail::Listener(data.analysis.listeners[l].inode)),
-            (Tab::Connections, _) if self.group == GroupBy::None => self.connection_rows.get(i).map(|&s| Detail::Socket(s)),
-            (Tab::Processes, _) => self.process_rows().get(i).map(|&p| Detail::Process(data.processes[p].pid)),
+            (Tab::Listeners, _) => {
+                self.listener_rows().get(i).map(|&l| Detail::Listener(data.analysis.listeners[l].inode))
+            }
+            (Tab::Connections, _) if self.group == GroupBy::None => {
+                self.connection_rows.get(i).map(|&s| Detail::Socket(s))
+            }
+            (Tab::Processes, _) => {
+                self.process_rows().get(i).map(|&p| Detail::Process(data.processes[p].pid))
+            }
             _ => None,
         };
         if let Some(Detail::Process(pid)) = next {

@@ -1,0 +1,82 @@
+//! The collector thread: a snapshot every interval, sent boxed to the UI,
+//! which never waits for a collection. Pausing stops collecting; asking for
+//! tcp_info (a detail pane is open) changes the next dump.
+
+use std::sync::mpsc::{Receiver, RecvTimeoutError, Sender, channel};
+use std::time::{Duration, Instant};
+
+use rustix::time::{ClockId, clock_gettime};
+
+use super::app::Update;
+use crate::collect::{Collector, Request};
+
+/// What the UI tells the collector.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Control {
+    Pause(bool),
+    TcpInfo(bool),
+}
+
+/// What the collector sends.
+pub enum Fed {
+    Update(Update),
+    Failed(String),
+}
+
+fn process_cpu() -> Duration {
+    let t = clock_gettime(ClockId::ProcessCPUTime);
+    Duration::new(t.tv_sec as u64, t.tv_nsec as u32)
+}
+
+/// Starts the thread; it ends when the returned sender is dropped.
+pub fn spawn<M: Send + 'static>(
+    request: Request,
+    interval: Duration,
+    tx: Sender<M>,
+    wrap: fn(Fed) -> M,
+) -> Sender<Control> {
+    let (control_tx, control_rx) = channel();
+    std::thread::spawn(move || run(Collector::new(request), interval, &tx, wrap, &control_rx));
+    control_tx
+}
+
+fn run<M>(
+    mut collector: Collector,
+    interval: Duration,
+    tx: &Sender<M>,
+    wrap: fn(Fed) -> M,
+    control: &Receiver<Control>,
+) {
+    let mut paused = false;
+    loop {
+        let started = Instant::now();
+        if !paused {
+            let cpu = process_cpu();
+            let fed = match collector.snapshot() {
+                Ok(snapshot) => Fed::Update(Update {
+                    snapshot: Box::new(snapshot),
+                    tick_cpu: Some(process_cpu().saturating_sub(cpu)),
+                }),
+                Err(e) => Fed::Failed(format!("{:#}", anyhow::Error::from(e))),
+            };
+            if tx.send(wrap(fed)).is_err() {
+                return;
+            }
+        }
+        loop {
+            let wait = interval.saturating_sub(started.elapsed());
+            match control.recv_timeout(if paused { Duration::from_secs(3600) } else { wait }) {
+                Ok(Control::Pause(p)) => {
+                    paused = p;
+                    if !paused {
+                        break;
+                    }
+                }
+                Ok(Control::TcpInfo(on)) => collector.set_tcp_info(on),
+                Err(RecvTimeoutError::Timeout) if !paused => break,
+                Err(RecvTimeoutError::Timeout) => {}
+                Err(RecvTimeoutError::Disconnected) => return,
+            }
+        }
+    }
+}

@@ -1,0 +1,102 @@
+//! Key presses as pure state transitions on [`App`]: testable without a
+//! terminal, a clock or a collector.
+
+use crossterm::event::{KeyCode, KeyEvent, KeyEventKind, KeyModifiers};
+
+use super::app::{App, TABS, Tab};
+
+/// Applies one key press.
+pub fn handle_key(app: &mut App, key: KeyEvent) {
+    if key.kind == KeyEventKind::Release {
+        return;
+    }
+    if key.code == KeyCode::Char('c') && key.modifiers.contains(KeyModifiers::CONTROL) {
+        app.quit = true;
+        return;
+    }
+    if app.editing_filter {
+        return edit_filter(app, key.code);
+    }
+    if app.help {
+        app.help = !matches!(key.code, KeyCode::Char('?') | KeyCode::Esc | KeyCode::Char('q'));
+        return;
+    }
+    match key.code {
+        KeyCode::Char('q') => app.quit = true,
+        KeyCode::Char('?') => app.help = true,
+        KeyCode::Esc => escape(app),
+        KeyCode::Char('p') | KeyCode::Char(' ') => app.paused = !app.paused,
+        KeyCode::Tab => switch(app, (app.tab.index() + 1) % TABS.len()),
+        KeyCode::BackTab => switch(app, (app.tab.index() + TABS.len() - 1) % TABS.len()),
+        KeyCode::Char(c @ '1'..='5') => switch(app, c as usize - '1' as usize),
+        KeyCode::Char('j') | KeyCode::Down => step(app, 1),
+        KeyCode::Char('k') | KeyCode::Up => step(app, -1),
+        KeyCode::PageDown => step(app, app.page_of(app.tab) as isize),
+        KeyCode::PageUp => step(app, -(app.page_of(app.tab) as isize)),
+        KeyCode::Home => step(app, isize::MIN / 2),
+        KeyCode::End => step(app, isize::MAX / 2),
+        KeyCode::Char('s') => cycle_sort(app),
+        KeyCode::Char('g') if app.tab == Tab::Connections => {
+            app.group = app.group.next();
+            app.cursor_mut().selected = 0;
+            app.refresh_rows();
+        }
+        KeyCode::Char('/') => app.editing_filter = true,
+        KeyCode::Enter => app.open_detail(),
+        _ => {}
+    }
+}
+
+fn edit_filter(app: &mut App, code: KeyCode) {
+    match code {
+        KeyCode::Enter => app.editing_filter = false,
+        KeyCode::Esc => {
+            app.editing_filter = false;
+            app.filter.clear();
+        }
+        KeyCode::Backspace => {
+            app.filter.pop();
+        }
+        KeyCode::Char(c) if !c.is_control() => app.filter.push(c),
+        _ => return,
+    }
+    app.cursor_mut().selected = 0;
+    app.refresh_rows();
+}
+
+/// Esc closes the innermost thing open: detail pane, then the filter.
+fn escape(app: &mut App) {
+    if app.detail.take().is_some() {
+        return;
+    }
+    if !app.filter.is_empty() {
+        app.filter.clear();
+        app.refresh_rows();
+    }
+}
+
+fn switch(app: &mut App, index: usize) {
+    app.tab = TABS[index];
+    app.detail = None;
+    app.refresh_rows();
+}
+
+fn step(app: &mut App, delta: isize) {
+    let len = app.row_count(app.tab);
+    let page = app.page_of(app.tab);
+    app.cursor_mut().step(delta, len, page);
+    if app.detail.is_some() {
+        app.detail = None;
+        app.open_detail();
+    }
+}
+
+fn cycle_sort(app: &mut App) {
+    match app.tab {
+        Tab::Listeners => app.listener_sort = app.listener_sort.next(),
+        Tab::Connections => app.connection_sort = app.connection_sort.next(),
+        Tab::Processes => app.process_sort = app.process_sort.next(),
+        _ => return,
+    }
+    app.refresh_rows();
+}

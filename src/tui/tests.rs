@@ -1,0 +1,255 @@
+//! The dashboard without a terminal: screens rendered from a fixed snapshot
+//! into `TestBackend` and compared with reviewed snapshots; keys checked as
+//! state transitions. No threads, no clocks, no sleeps.
+
+use std::time::{Duration, SystemTime};
+
+use crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
+use ratatui::Terminal;
+use ratatui::backend::TestBackend;
+use ratatui::style::Color;
+
+use super::app::{App, Detail, Tab, Update};
+use super::keys::handle_key;
+use super::view;
+use crate::analyze::Thresholds;
+use crate::fixture::SnapshotBuilder;
+use crate::model::{Snapshot, State};
+
+const SERVER: u32 = 4242;
+
+/// A host with a full accept queue, a CLOSE-WAIT leak, TIME-WAIT towards a
+/// database, a dropping UDP socket and a healthy unix listener.
+fn outage(at_secs: u64, close_wait: u32, overflows: i64) -> Snapshot {
+    let mut s = SnapshotBuilder::new()
+        .counter("TcpExt", "ListenOverflows", overflows)
+        .process(SERVER, "server", 40 + close_wait, 1024)
+        .process(77, "php-fpm", 12, 1024)
+        .process(90, "syslogd", 8, 1024)
+        .listener("0.0.0.0:8080", 5, 4, 12, &[SERVER])
+        .listener("127.0.0.1:9090", 0, 128, 0, &[SERVER])
+        .unix_listener("/run/php/fpm.sock", 0, 511, &[77])
+        .udp("0.0.0.0:514", 40, &[90])
+        .many(close_wait, State::CloseWait, "10.0.0.1", "10.0.0.7:5432", &[SERVER])
+        .many(3, State::Established, "10.0.0.1", "10.0.0.8:443", &[SERVER])
+        .many(30, State::TimeWait, "10.0.0.1", "10.0.0.9:5432", &[])
+        .build();
+    s.taken_at = SystemTime::UNIX_EPOCH + Duration::from_secs(1_790_000_000 + at_secs);
+    s
+}
+
+fn app() -> App {
+    let mut app = App::new(Duration::from_secs(1), Thresholds::default(), false);
+    app.resize(80, 24);
+    app.apply(Update { snapshot: Box::new(outage(0, 10, 100)), tick_cpu: None });
+    app.apply(Update { snapshot: Box::new(outage(2, 14, 112)), tick_cpu: None });
+    app
+}
+
+fn screen(app: &App, width: u16, height: u16) -> String {
+    let mut terminal = Terminal::new(TestBackend::new(width, height)).unwrap();
+    terminal.draw(|f| view::draw(f, app)).unwrap();
+    let buffer = terminal.backend().buffer().clone();
+    let mut out = String::new();
+    for y in 0..height {
+        let line: String = (0..width).map(|x| buffer[(x, y)].symbol().to_string()).collect();
+        out.push_str(line.trim_end());
+        out.push('\n');
+    }
+    out
+}
+
+fn key(app: &mut App, code: KeyCode) {
+    handle_key(app, KeyEvent::new(code, KeyModifiers::NONE));
+}
+
+fn keys(app: &mut App, text: &str) {
+    for c in text.chars() {
+        key(app, KeyCode::Char(c));
+    }
+}
+
+#[test]
+fn overview_80x24() {
+    insta::assert_snapshot!(screen(&app(), 80, 24));
+}
+
+#[test]
+fn overview_120x40() {
+    insta::assert_snapshot!(screen(&app(), 120, 40));
+}
+
+#[test]
+fn listeners_screen() {
+    let mut app = app();
+    key(&mut app, KeyCode::Char('2'));
+    insta::assert_snapshot!(screen(&app, 80, 24));
+}
+
+#[test]
+fn connections_screen_and_grouping() {
+    let mut app = app();
+    key(&mut app, KeyCode::Char('3'));
+    insta::assert_snapshot!("connections", screen(&app, 80, 24));
+    key(&mut app, KeyCode::Char('g'));
+    insta::assert_snapshot!("connections_by_state", screen(&app, 80, 24));
+}
+
+#[test]
+fn processes_screen() {
+    let mut app = app();
+    key(&mut app, KeyCode::Char('4'));
+    insta::assert_snapshot!(screen(&app, 80, 24));
+}
+
+#[test]
+fn sysctls_screen() {
+    let mut app = app();
+    key(&mut app, KeyCode::Char('5'));
+    insta::assert_snapshot!(screen(&app, 100, 30));
+}
+
+#[test]
+fn listener_detail_and_help_overlays() {
+    let mut app = app();
+    key(&mut app, KeyCode::Enter);
+    insta::assert_snapshot!("listener_detail", screen(&app, 80, 24));
+    key(&mut app, KeyCode::Char('?'));
+    insta::assert_snapshot!("help", screen(&app, 80, 24));
+}
+
+#[test]
+fn process_detail() {
+    let mut app = app();
+    key(&mut app, KeyCode::Enter);
+    key(&mut app, KeyCode::Enter);
+    insta::assert_snapshot!(screen(&app, 80, 24));
+}
+
+#[test]
+fn full_queue_is_marked_in_words_and_in_colour() {
+    let mut app = app();
+    key(&mut app, KeyCode::Char('2'));
+    let text = screen(&app, 80, 24);
+    let row = text.lines().find(|l| l.contains("0.0.0.0:8080")).unwrap();
+    assert!(row.contains("FULL") && row.contains("5/4"), "{row}");
+    app.color = true;
+    let mut terminal = Terminal::new(TestBackend::new(80, 24)).unwrap();
+    terminal.draw(|f| view::draw(f, &app)).unwrap();
+    let buffer = terminal.backend().buffer();
+    let red = buffer.content().iter().any(|c| c.symbol() == "F" && c.fg == Color::Red);
+    assert!(red, "FULL is red when colour is allowed");
+    app.color = false;
+    terminal.draw(|f| view::draw(f, &app)).unwrap();
+    assert!(
+        terminal.backend().buffer().content().iter().all(|c| c.fg == Color::Reset),
+        "no colour under NO_COLOR"
+    );
+}
+
+#[test]
+fn enter_goes_from_the_finding_to_the_listener_then_the_owner() {
+    let mut app = app();
+    assert_eq!(app.tab, Tab::Overview);
+    key(&mut app, KeyCode::Enter);
+    assert_eq!(app.tab, Tab::Listeners);
+    let data = app.data.as_ref().unwrap();
+    let inode = data.analysis.listeners.iter().find(|l| l.full).unwrap().inode;
+    assert_eq!(app.detail, Some(Detail::Listener(inode)));
+    key(&mut app, KeyCode::Enter);
+    assert_eq!((app.tab, app.detail.clone()), (Tab::Processes, Some(Detail::Process(SERVER))));
+    key(&mut app, KeyCode::Esc);
+    assert_eq!(app.detail, None);
+}
+
+#[test]
+fn movement_stays_in_bounds() {
+    let mut app = app();
+    key(&mut app, KeyCode::Char('3'));
+    let rows = app.row_count(Tab::Connections);
+    key(&mut app, KeyCode::Up);
+    assert_eq!(app.cursor().selected, 0);
+    key(&mut app, KeyCode::End);
+    assert_eq!(app.cursor().selected, rows - 1);
+    assert!(app.cursor().offset + app.page >= rows);
+    key(&mut app, KeyCode::PageUp);
+    assert_eq!(app.cursor().selected, rows - 1 - app.page);
+    keys(&mut app, "jjj");
+    assert_eq!(app.cursor().selected, rows - 1 - app.page + 3);
+    key(&mut app, KeyCode::Home);
+    assert_eq!((app.cursor().selected, app.cursor().offset), (0, 0));
+}
+
+#[test]
+fn filter_narrows_rows_and_esc_clears_it() {
+    let mut app = app();
+    key(&mut app, KeyCode::Char('3'));
+    let all = app.row_count(Tab::Connections);
+    keys(&mut app, "/10.0.0.9");
+    assert!(app.editing_filter);
+    key(&mut app, KeyCode::Enter);
+    assert_eq!(app.row_count(Tab::Connections), 30, "the TIME-WAIT sockets towards 10.0.0.9");
+    key(&mut app, KeyCode::Esc);
+    assert_eq!((app.filter.as_str(), app.row_count(Tab::Connections)), ("", all));
+}
+
+#[test]
+fn sort_group_pause_help_and_quit() {
+    let mut app = app();
+    key(&mut app, KeyCode::Char('2'));
+    let before = app.listener_sort;
+    key(&mut app, KeyCode::Char('s'));
+    assert_ne!(app.listener_sort, before);
+    key(&mut app, KeyCode::Tab);
+    assert_eq!(app.tab, Tab::Connections);
+    key(&mut app, KeyCode::Char('g'));
+    assert!(app.row_count(Tab::Connections) < 10, "grouped by state: a few groups");
+    key(&mut app, KeyCode::BackTab);
+    assert_eq!(app.tab, Tab::Listeners);
+    key(&mut app, KeyCode::Char('p'));
+    let frozen = app.data.as_ref().unwrap().snapshot.taken_at;
+    app.apply(Update { snapshot: Box::new(outage(4, 20, 130)), tick_cpu: None });
+    assert_eq!(app.data.as_ref().unwrap().snapshot.taken_at, frozen, "paused: updates are ignored");
+    key(&mut app, KeyCode::Char(' '));
+    assert!(!app.paused);
+    key(&mut app, KeyCode::Char('?'));
+    assert!(app.help);
+    key(&mut app, KeyCode::Char('j'));
+    assert!(app.help, "other keys do not close help");
+    key(&mut app, KeyCode::Esc);
+    assert!(!app.help);
+    key(&mut app, KeyCode::Char('q'));
+    assert!(app.quit);
+    let mut app2 = self::app();
+    handle_key(&mut app2, KeyEvent::new(KeyCode::Char('c'), KeyModifiers::CONTROL));
+    assert!(app2.quit);
+}
+
+#[test]
+fn selection_follows_the_same_listener_across_refreshes() {
+    let mut app = app();
+    key(&mut app, KeyCode::Char('2'));
+    key(&mut app, KeyCode::Char('j'));
+    let chosen = app.listener_rows()[app.cursor().selected];
+    let inode = app.data.as_ref().unwrap().analysis.listeners[chosen].inode;
+    app.apply(Update { snapshot: Box::new(outage(4, 16, 120)), tick_cpu: None });
+    let now = app.listener_rows()[app.cursor().selected];
+    assert_eq!(app.data.as_ref().unwrap().analysis.listeners[now].inode, inode);
+}
+
+#[test]
+fn every_screen_renders_100k_sockets_by_windowing() {
+    let mut b = SnapshotBuilder::new().process(1, "big", 100, 200_000);
+    for i in 0..100_000u32 {
+        let local = format!("10.{}.{}.{}:{}", (i >> 16) & 255, (i >> 8) & 255, i & 255, 1000 + i % 50_000);
+        b = b.tcp(State::Established, &local, "10.9.9.9:443", &[1]);
+    }
+    let mut app = App::new(Duration::from_secs(1), Thresholds::default(), false);
+    app.resize(120, 40);
+    app.apply(Update { snapshot: Box::new(b.build()), tick_cpu: None });
+    for tab in ['1', '2', '3', '4', '5'] {
+        key(&mut app, KeyCode::Char(tab));
+        let text = screen(&app, 120, 40);
+        assert!(text.contains("sockscope"));
+    }
+}

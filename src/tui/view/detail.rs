@@ -1,0 +1,290 @@
+//! The detail pane (Enter): a finding, a listener, a process or a socket,
+//! with the owners, history and sysctls that explain it.
+
+use ratatui::Frame;
+use ratatui::layout::{Constraint, Layout, Rect};
+use ratatui::text::{Line, Span};
+use ratatui::widgets::{Paragraph, Sparkline, Wrap};
+
+use super::processes::{close_wait_trend, fd_gauge};
+use super::{Theme, block, centered, clear, severity_tag};
+use crate::analyze::history::ListenerId;
+use crate::analyze::{Finding, FindingKind, Listener, Subject};
+use crate::model::{Proto, Snapshot, Socket, State};
+use crate::output::escape::{endpoint_text, text};
+use crate::output::owners_text;
+use crate::tui::app::{App, Detail};
+
+const MAX_CONNECTIONS: usize = 8;
+const MAX_SOCKETS: usize = 12;
+
+pub fn draw(frame: &mut Frame, body: Rect, app: &App, theme: Theme) {
+    let (Some(detail), Some(data)) = (&app.detail, &app.data) else { return };
+    let area = centered(body, 94, 94);
+    clear(frame, area);
+    let snap = &data.snapshot;
+    match detail {
+        Detail::Finding(i) => {
+            if let Some(f) = data.analysis.findings.get(*i) {
+                let lines = finding_lines(snap, f, theme);
+                frame.render_widget(
+                    Paragraph::new(lines).wrap(Wrap { trim: false }).block(block(" Finding — Esc: close ")),
+                    area,
+                );
+            }
+        }
+        Detail::Listener(inode) => {
+            if let Some(l) = data.analysis.listeners.iter().find(|l| l.inode == *inode) {
+                draw_listener(frame, area, app, l, theme);
+            }
+        }
+        Detail::Process(pid) => draw_process(frame, area, app, *pid, theme),
+        Detail::Socket(i) => {
+            if let Some(s) = snap.sockets.get(*i) {
+                let lines = socket_lines(snap, s);
+                let title = " Socket — Enter: owning process, Esc: close ";
+                frame.render_widget(
+                    Paragraph::new(lines).wrap(Wrap { trim: false }).block(block(title)),
+                    area,
+                );
+            }
+        }
+    }
+}
+
+fn sysctl_line(snap: &Snapshot, kinds: &[FindingKind]) -> Line<'static> {
+    let mut names: Vec<&str> = Vec::new();
+    for name in kinds.iter().flat_map(|k| k.sysctls().iter().copied()) {
+        if !names.contains(&name) {
+            names.push(name);
+        }
+    }
+    let values: Vec<String> = names
+        .iter()
+        .map(|n| format!("{n} = {}", snap.sysctls.get(n).map_or("?".to_string(), |v| v.to_string())))
+        .collect();
+    Line::from(format!("sysctls: {}", values.join(", ")))
+}
+
+fn finding_lines(snap: &Snapshot, f: &Finding, theme: Theme) -> Vec<Line<'static>> {
+    let evidence: Vec<String> = f.evidence.0.iter().map(|(k, v)| format!("{k}={v}")).collect();
+    let mut lines = vec![
+        Line::from(vec![
+            Span::styled(format!("{} ", severity_tag(f.severity)), theme.severity(f.severity)),
+            Span::styled(f.kind.name().to_string(), theme.heading()),
+            Span::raw(format!("  {}", f.subject)),
+        ]),
+        Line::from(f.message.clone()),
+        Line::from(format!("evidence: {}", text(&evidence.join(" ")))),
+        Line::from(format!("hint: {}", f.hint)),
+        sysctl_line(snap, &[f.kind]),
+    ];
+    if let Subject::Socket { inode, .. } = &f.subject {
+        lines.push(Line::from(format!("owners: {}", owners_text(snap, *inode))));
+    }
+    lines
+}
+
+fn owner_lines(app: &App, inode: u64) -> Vec<Line<'static>> {
+    let Some(data) = &app.data else { return Vec::new() };
+    let snap = &data.snapshot;
+    let pids = snap.owner_pids(inode);
+    if pids.is_empty() {
+        return vec![Line::from("owners: none visible (run as root to see other users' processes)")];
+    }
+    pids.iter()
+        .map(|pid| {
+            let summary = data.processes.iter().find(|p| p.pid == *pid);
+            let fds = summary.map_or(String::new(), fd_gauge);
+            Line::from(format!("owner: {}({pid})  fds {fds}", text(snap.comm(*pid))))
+        })
+        .collect()
+}
+
+fn draw_listener(frame: &mut Frame, area: Rect, app: &App, l: &Listener, theme: Theme) {
+    let Some(data) = &app.data else { return };
+    let snap = &data.snapshot;
+    let [top, chart] = Layout::vertical([Constraint::Min(6), Constraint::Length(4)]).areas(area);
+    let mark = if l.full {
+        "  FULL"
+    } else if l.near_full {
+        "  NEAR"
+    } else {
+        ""
+    };
+    let mut lines = vec![
+        Line::from(Span::styled(
+            format!("{} {}{mark}", l.proto.netid(), endpoint_text(&l.local)),
+            theme.heading(),
+        )),
+        Line::from(format!(
+            "accept queue {}/{} (full above {})  SYN-RECV {}  drops {}",
+            l.accept_queue,
+            l.backlog,
+            l.backlog,
+            l.syn_recv,
+            l.drops.map_or("-".to_string(), |d| d.to_string())
+        )),
+    ];
+    lines.extend(owner_lines(app, l.inode));
+    let kinds: Vec<FindingKind> = data
+        .analysis
+        .findings
+        .iter()
+        .filter(|f| matches!(&f.subject, Subject::Socket { inode, .. } if *inode == l.inode))
+        .map(|f| {
+            lines.push(Line::from(vec![
+                Span::styled(format!("{} ", severity_tag(f.severity)), theme.severity(f.severity)),
+                Span::raw(f.message.clone()),
+            ]));
+            f.kind
+        })
+        .collect();
+    lines.push(sysctl_line(snap, if kinds.is_empty() { &[FindingKind::AcceptQueueFull] } else { &kinds }));
+    lines.extend(connection_lines(snap, l));
+    let title = " Listener — Enter: owning process, Esc: close ";
+    frame.render_widget(Paragraph::new(lines).wrap(Wrap { trim: false }).block(block(title)), top);
+    let id = ListenerId::new(l.proto, &l.local, l.inode);
+    let series = app.history.series(|s| s.listeners.get(&id).map(|x| u64::from(x.accept_queue)));
+    let width = chart.width.saturating_sub(2) as usize;
+    let tail = &series[series.len().saturating_sub(width)..];
+    let spark = Sparkline::default().data(tail).max(u64::from(l.backlog) + 1);
+    frame.render_widget(spark.block(block(" accept queue, last 5 minutes ")), chart);
+}
+
+/// tcp_info of the listener's accepted connections (fetched while this pane is open).
+fn connection_lines(snap: &Snapshot, l: &Listener) -> Vec<Line<'static>> {
+    if l.proto != Proto::Tcp {
+        return Vec::new();
+    }
+    let port = l.local.port();
+    let conns: Vec<&Socket> = snap
+        .sockets
+        .iter()
+        .filter(|s| {
+            s.proto == Proto::Tcp && s.state != State::Listen && s.local.port() == port && s.inode != 0
+        })
+        .collect();
+    let mut lines = vec![Line::from(format!("connections on this port: {}", conns.len()))];
+    for s in conns.iter().take(MAX_CONNECTIONS) {
+        let info = match &s.tcp_info {
+            Some(i) => format!(
+                "rtt {}us cwnd {} retrans {} acked {}B recv {}B",
+                opt(i.rtt_us),
+                opt(i.cwnd),
+                opt(i.total_retrans),
+                opt(i.bytes_acked),
+                opt(i.bytes_received)
+            ),
+            None => "tcp_info arrives with the next refresh".to_string(),
+        };
+        lines.push(Line::from(format!(
+            "  {:<10} {:<22} {info}",
+            s.state.ss_name(),
+            endpoint_text(&s.remote)
+        )));
+    }
+    lines
+}
+
+fn opt<T: ToString>(v: Option<T>) -> String {
+    v.map_or("-".to_string(), |v| v.to_string())
+}
+
+fn draw_process(frame: &mut Frame, area: Rect, app: &App, pid: u32, theme: Theme) {
+    let Some(data) = &app.data else { return };
+    let snap = &data.snapshot;
+    let [top, chart] = Layout::vertical([Constraint::Min(6), Constraint::Length(4)]).areas(area);
+    let summary = data.processes.iter().find(|p| p.pid == pid);
+    let process = snap.processes.get(&pid);
+    let mut lines =
+        vec![Line::from(Span::styled(format!("{}({pid})", text(snap.comm(pid))), theme.heading()))];
+    if let Some(p) = summary {
+        let states: Vec<String> = p.states.0.iter().map(|(s, n)| format!("{s} {n}")).collect();
+        lines.push(Line::from(format!("sockets: {}", states.join(", "))));
+        lines.push(Line::from(format!(
+            "fds: {}   CLOSE-WAIT trend: {}",
+            fd_gauge(p),
+            close_wait_trend(app, pid)
+        )));
+    }
+    if let Some(cmd) = process.and_then(|p| p.cmdline.as_deref()) {
+        lines.push(Line::from(format!("cmdline: {}", text(cmd))));
+    }
+    let mut kinds = Vec::new();
+    for f in data.analysis.findings.iter().filter(|f| f.subject.pids().contains(&pid)) {
+        lines.push(Line::from(vec![
+            Span::styled(
+                format!("{} {} ", severity_tag(f.severity), f.kind.name()),
+                theme.severity(f.severity),
+            ),
+            Span::raw(format!("{}: {}", f.subject, f.message)),
+        ]));
+        kinds.push(f.kind);
+    }
+    if !kinds.is_empty() {
+        lines.push(sysctl_line(snap, &kinds));
+    }
+    let mine: Vec<&Socket> =
+        snap.sockets.iter().filter(|s| snap.owner_pid_iter(s.inode).any(|p| p == pid)).collect();
+    lines.push(Line::from(format!("its sockets ({}):", mine.len())));
+    for s in mine.iter().take(MAX_SOCKETS) {
+        lines.push(Line::from(format!(
+            "  {:<5} {:<10} {:>6} {:>6}  {} -> {}",
+            s.proto.netid(),
+            s.state.ss_name(),
+            s.recv_q,
+            s.send_q,
+            endpoint_text(&s.local),
+            endpoint_text(&s.remote)
+        )));
+    }
+    frame.render_widget(
+        Paragraph::new(lines).wrap(Wrap { trim: false }).block(block(" Process — Esc: close ")),
+        top,
+    );
+    let series = app.history.series(|s| s.processes.get(&pid).map(|p| u64::from(p.close_wait)));
+    let width = chart.width.saturating_sub(2) as usize;
+    let tail = &series[series.len().saturating_sub(width)..];
+    frame.render_widget(Sparkline::default().data(tail).block(block(" CLOSE-WAIT, last 5 minutes ")), chart);
+}
+
+fn socket_lines(snap: &Snapshot, s: &Socket) -> Vec<Line<'static>> {
+    let mut lines = vec![
+        Line::from(format!(
+            "{} {}  {} -> {}",
+            s.proto.netid(),
+            s.state.ss_name(),
+            endpoint_text(&s.local),
+            endpoint_text(&s.remote)
+        )),
+        Line::from(format!("Recv-Q {}  Send-Q {}  inode {}", s.recv_q, s.send_q, s.inode)),
+        Line::from(format!("owners: {}", owners_text(snap, s.inode))),
+    ];
+    if let Some(m) = &s.mem {
+        lines.push(Line::from(format!(
+            "skmem: rcvbuf {} sndbuf {} drops {}",
+            m.rcvbuf,
+            m.sndbuf,
+            opt(m.drops)
+        )));
+    }
+    match &s.tcp_info {
+        Some(i) => lines.push(Line::from(format!(
+            "tcp_info: rtt {}us rttvar {}us cwnd {} retrans {}/{} acked {}B received {}B last recv {}ms",
+            opt(i.rtt_us),
+            opt(i.rttvar_us),
+            opt(i.cwnd),
+            opt(i.retransmits),
+            opt(i.total_retrans),
+            opt(i.bytes_acked),
+            opt(i.bytes_received),
+            opt(i.last_data_recv_ms)
+        ))),
+        None if s.proto == Proto::Tcp && s.inode != 0 => {
+            lines.push(Line::from("tcp_info arrives with the next refresh"));
+        }
+        None => {}
+    }
+    lines
+}

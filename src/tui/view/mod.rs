@@ -1,0 +1,207 @@
+//! Drawing: a pure function of [`App`]. Every screen renders only the rows
+//! it can show, so a frame costs the same with 100 sockets or 100,000.
+
+mod connections;
+mod detail;
+mod help;
+mod listeners;
+mod overview;
+mod processes;
+mod sysctls;
+
+use ratatui::Frame;
+use ratatui::layout::{Constraint, Layout, Rect};
+use ratatui::style::{Color, Modifier, Style};
+use ratatui::text::{Line, Span};
+use ratatui::widgets::{Block, Borders, Clear, Paragraph};
+
+use super::app::{App, TABS, Tab};
+use crate::analyze::Severity;
+
+/// Styles, with colour only when allowed (`NO_COLOR`, `--color`): every
+/// colour has a textual or modifier twin so nothing depends on it alone.
+#[derive(Clone, Copy)]
+pub struct Theme {
+    color: bool,
+}
+
+impl Theme {
+    pub fn new(color: bool) -> Theme {
+        Theme { color }
+    }
+
+    fn fg(self, c: Color) -> Style {
+        match self.color {
+            true => Style::default().fg(c),
+            false => Style::default(),
+        }
+    }
+
+    pub fn severity(self, s: Severity) -> Style {
+        match s {
+            Severity::Critical => self.fg(Color::Red).add_modifier(Modifier::BOLD),
+            Severity::Warning => self.fg(Color::Yellow).add_modifier(Modifier::BOLD),
+            Severity::Info => self.fg(Color::Cyan),
+        }
+    }
+
+    pub fn critical(self) -> Style {
+        self.severity(Severity::Critical)
+    }
+
+    pub fn warning(self) -> Style {
+        self.severity(Severity::Warning)
+    }
+
+    pub fn dim(self) -> Style {
+        match self.color {
+            true => Style::default().fg(Color::DarkGray),
+            false => Style::default(),
+        }
+    }
+
+    pub fn heading(self) -> Style {
+        Style::default().add_modifier(Modifier::BOLD)
+    }
+
+    pub fn selected(self) -> Style {
+        Style::default().add_modifier(Modifier::REVERSED)
+    }
+
+    pub fn accent(self) -> Style {
+        self.fg(Color::Cyan)
+    }
+}
+
+/// The short severity tag shown in front of a finding.
+pub fn severity_tag(s: Severity) -> &'static str {
+    match s {
+        Severity::Critical => "CRIT",
+        Severity::Warning => "WARN",
+        Severity::Info => "INFO",
+    }
+}
+
+/// Draws the whole screen.
+pub fn draw(frame: &mut Frame, app: &App) {
+    let theme = Theme::new(app.color);
+    let [header, body, status] =
+        Layout::vertical([Constraint::Length(1), Constraint::Min(3), Constraint::Length(1)])
+            .areas(frame.area());
+    draw_header(frame, header, app, theme);
+    draw_status(frame, status, app, theme);
+    match &app.data {
+        None => draw_waiting(frame, body, app),
+        Some(_) => draw_tab(frame, body, app, theme),
+    }
+    if app.detail.is_some() {
+        detail::draw(frame, body, app, theme);
+    }
+    if app.help {
+        help::draw(frame, body, theme);
+    }
+}
+
+fn draw_tab(frame: &mut Frame, area: Rect, app: &App, theme: Theme) {
+    match app.tab {
+        Tab::Overview => overview::draw(frame, area, app, theme),
+        Tab::Listeners => listeners::draw(frame, area, app, theme),
+        Tab::Connections => connections::draw(frame, area, app, theme),
+        Tab::Processes => processes::draw(frame, area, app, theme),
+        Tab::Sysctls => sysctls::draw(frame, area, app, theme),
+    }
+}
+
+fn draw_waiting(frame: &mut Frame, area: Rect, app: &App) {
+    let text = match &app.error {
+        Some(e) => format!("collection failed: {e}"),
+        None => "collecting the first snapshot...".to_string(),
+    };
+    frame.render_widget(Paragraph::new(text), area);
+}
+
+fn draw_header(frame: &mut Frame, area: Rect, app: &App, theme: Theme) {
+    let narrow = area.width < 100;
+    let mut spans = vec![Span::styled(if narrow { "" } else { " sockscope " }, theme.heading())];
+    for tab in TABS {
+        let title = if narrow { tab.short_title() } else { tab.title() };
+        let label = format!(" {} {title} ", tab.index() + 1);
+        let style =
+            if tab == app.tab { theme.selected().add_modifier(Modifier::BOLD) } else { Style::default() };
+        spans.push(Span::styled(label, style));
+    }
+    if let Some(data) = &app.data {
+        for s in [Severity::Critical, Severity::Warning] {
+            let n = data.analysis.findings.iter().filter(|f| f.severity == s).count();
+            if n > 0 {
+                spans.push(Span::styled(format!(" {n} {}", severity_tag(s)), theme.severity(s)));
+            }
+        }
+    }
+    frame.render_widget(Paragraph::new(Line::from(spans)), area);
+}
+
+fn draw_status(frame: &mut Frame, area: Rect, app: &App, theme: Theme) {
+    let mut parts = vec![format!("every {}", human_duration(app.interval))];
+    if let Some(data) = &app.data {
+        let snap = &data.snapshot;
+        parts.push(format!("collect {} ms", snap.timings.total.as_millis()));
+        parts.push(format!("{} sockets", snap.sockets.len()));
+        parts.extend(snap.warnings.iter().map(|w| short_warning(&w.message)));
+    }
+    let mut spans = Vec::new();
+    if app.paused {
+        spans.push(Span::styled(" PAUSED ", theme.warning().add_modifier(Modifier::REVERSED)));
+    }
+    if app.editing_filter || !app.filter.is_empty() {
+        let cursor = if app.editing_filter { "_" } else { "" };
+        spans.push(Span::styled(
+            format!(" /{}{cursor} ", crate::output::escape::text(&app.filter)),
+            theme.accent(),
+        ));
+    }
+    spans.push(Span::raw(format!(" {} ", parts.join(" · "))));
+    spans.push(Span::styled("· ? help  q quit", theme.dim()));
+    frame.render_widget(Paragraph::new(Line::from(spans)), area);
+}
+
+/// The first clause of a warning, for the one-line status bar.
+fn short_warning(message: &str) -> String {
+    message.split([';', ',']).next().unwrap_or(message).trim().to_string()
+}
+
+pub fn human_duration(d: std::time::Duration) -> String {
+    match d.as_millis() {
+        ms if ms % 1000 == 0 => format!("{}s", ms / 1000),
+        ms => format!("{ms}ms"),
+    }
+}
+
+/// A bordered block with a title.
+pub fn block(title: impl Into<Line<'static>>) -> Block<'static> {
+    Block::default().borders(Borders::ALL).title(title)
+}
+
+/// A centred rectangle `percent_x` wide and `percent_y` tall within `area`.
+pub fn centered(area: Rect, percent_x: u16, percent_y: u16) -> Rect {
+    let w = area.width * percent_x / 100;
+    let h = area.height * percent_y / 100;
+    Rect { x: area.x + (area.width - w) / 2, y: area.y + (area.height - h) / 2, width: w, height: h }
+}
+
+/// Clears an overlay area before drawing into it.
+pub fn clear(frame: &mut Frame, area: Rect) {
+    frame.render_widget(Clear, area);
+}
+
+/// A fill bar of `width` cells: `█` for the filled share (capped at full).
+pub fn bar(fraction: f64, width: usize) -> String {
+    let filled = ((fraction.clamp(0.0, 1.0) * width as f64).round() as usize).min(width);
+    format!("{}{}", "█".repeat(filled), "░".repeat(width - filled))
+}
+
+/// Rows `offset..offset + height` of a table with `len` rows.
+pub fn visible(len: usize, offset: usize, height: usize) -> std::ops::Range<usize> {
+    let start = offset.min(len);
+    start..(start + height).min(len)
+}

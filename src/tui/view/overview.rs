@@ -1,0 +1,114 @@
+//! Screen 1: findings worst first, the sysctls that govern them, socket
+//! counts by state, and trends of overflows, TIME-WAIT and CLOSE-WAIT.
+
+use ratatui::Frame;
+use ratatui::layout::{Constraint, Layout, Rect};
+use ratatui::text::{Line, Span};
+use ratatui::widgets::{Paragraph, Sparkline};
+
+use super::{Theme, block, severity_tag, visible};
+use crate::analyze::summary;
+use crate::model::{ALL_STATES, Proto, State};
+use crate::output::escape;
+use crate::output::human::HEADER_SYSCTLS;
+use crate::tui::app::App;
+
+pub fn draw(frame: &mut Frame, area: Rect, app: &App, theme: Theme) {
+    let Some(data) = &app.data else { return };
+    let wanted = data.analysis.findings.len().max(1) as u16 + 2;
+    let [findings, middle, trends] = Layout::vertical([
+        Constraint::Length(wanted.clamp(3, (area.height / 2).max(3))),
+        Constraint::Min(4),
+        Constraint::Length(4),
+    ])
+    .areas(area);
+    draw_findings(frame, findings, app, theme);
+    let [left, right] =
+        Layout::horizontal([Constraint::Percentage(55), Constraint::Percentage(45)]).areas(middle);
+    draw_sysctls(frame, left, app, theme);
+    draw_states(frame, right, app);
+    draw_trends(frame, trends, app);
+}
+
+fn draw_findings(frame: &mut Frame, area: Rect, app: &App, theme: Theme) {
+    let Some(data) = &app.data else { return };
+    let findings = &data.analysis.findings;
+    let title = format!(" Findings ({}) — Enter: go to subject ", findings.len());
+    let cursor = app.cursor();
+    let height = area.height.saturating_sub(2) as usize;
+    let mut lines: Vec<Line> = visible(findings.len(), cursor.offset, height)
+        .map(|i| {
+            let f = &findings[i];
+            let owners = match &f.subject {
+                crate::analyze::Subject::Socket { inode, .. } => {
+                    format!(" {}", crate::output::owners_text(&data.snapshot, *inode))
+                }
+                _ => String::new(),
+            };
+            let line = Line::from(vec![
+                Span::styled(format!("{:<4} ", severity_tag(f.severity)), theme.severity(f.severity)),
+                Span::styled(format!("{:<22} ", f.kind.name()), theme.heading()),
+                Span::raw(format!("{}{owners}  ", f.subject)),
+                Span::styled(f.message.clone(), theme.dim()),
+            ]);
+            match i == cursor.selected {
+                true => line.style(theme.selected()),
+                false => line,
+            }
+        })
+        .collect();
+    if findings.is_empty() {
+        lines.push(Line::from("no findings: no listener, process or destination crossed a threshold"));
+    }
+    frame.render_widget(Paragraph::new(lines).block(block(title)), area);
+}
+
+fn draw_sysctls(frame: &mut Frame, area: Rect, app: &App, theme: Theme) {
+    let Some(data) = &app.data else { return };
+    let implicated: Vec<&str> =
+        data.analysis.findings.iter().flat_map(|f| f.kind.sysctls().iter().copied()).collect();
+    let lines: Vec<Line> = HEADER_SYSCTLS
+        .iter()
+        .map(|name| {
+            let value = data.snapshot.sysctls.get(name).map_or("?".to_string(), |v| v.to_string());
+            let short = name.trim_start_matches("net.core.").trim_start_matches("net.ipv4.");
+            let text = format!("{short:<22} {}", escape::text(&value));
+            match implicated.contains(name) {
+                true => Line::from(Span::styled(format!("! {text}"), theme.warning())),
+                false => Line::from(format!("  {text}")),
+            }
+        })
+        .collect();
+    frame.render_widget(Paragraph::new(lines).block(block(" Sysctls (! = implicated) ")), area);
+}
+
+fn draw_states(frame: &mut Frame, area: Rect, app: &App) {
+    let Some(data) = &app.data else { return };
+    let by_proto = summary::by_proto_and_state(data.snapshot.sockets.iter());
+    let mut lines = Vec::new();
+    if let Some(tcp) = by_proto.get(&Proto::Tcp) {
+        for state in ALL_STATES.iter().filter(|s| tcp.get(**s) > 0) {
+            lines.push(Line::from(format!("tcp  {:<11} {:>7}", state.ss_name(), tcp.get(*state))));
+        }
+    }
+    for (proto, counts) in by_proto.iter().filter(|(p, _)| **p != Proto::Tcp) {
+        lines.push(Line::from(format!("{:<5}{:<11} {:>7}", proto.netid(), "all", counts.total())));
+    }
+    frame.render_widget(Paragraph::new(lines).block(block(" Sockets by state ")), area);
+}
+
+fn draw_trends(frame: &mut Frame, area: Rect, app: &App) {
+    let h = &app.history;
+    let overflows = h.rate_series(|s| s.counters.get(&("TcpExt", "ListenOverflows")).map(|v| *v as f64));
+    let time_wait = h.series(|s| Some(u64::from(s.tcp(State::TimeWait))));
+    let close_wait = h.series(|s| Some(u64::from(s.tcp(State::CloseWait))));
+    let areas: [Rect; 3] = Layout::horizontal([Constraint::Ratio(1, 3); 3]).areas(area);
+    let charts = [("ListenOverflows/s", overflows), ("TIME-WAIT", time_wait), ("CLOSE-WAIT", close_wait)];
+    for (rect, (name, series)) in areas.into_iter().zip(charts) {
+        let now = series.last().copied().unwrap_or(0);
+        let width = rect.width.saturating_sub(2) as usize;
+        let tail = &series[series.len().saturating_sub(width)..];
+        let chart = Sparkline::default().data(tail).block(block(format!(" {name} {now} ")));
+        frame.render_widget(chart, rect);
+    }
+}
