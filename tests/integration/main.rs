@@ -7,3 +7,4 @@ mod cli;
 mod collector;
 mod decode;
 mod support;
+mod tui;

@@ -1,0 +1,137 @@
+//! The dashboard end to end: the real binary in tmux against a real full
+//! accept queue, read back with `capture-pane`, and the terminal's state
+//! after every way of quitting.
+
+use std::process::Command;
+
+use crate::support::{self, Lab, connect_nonblocking, eventually, local_addr, tcp_listener};
+
+const BIN: &str = env!("CARGO_BIN_EXE_sockscope");
+
+/// A private tmux server for one test.
+struct Tmux {
+    socket: String,
+}
+
+impl Tmux {
+    fn available() -> bool {
+        Command::new("tmux").arg("-V").output().is_ok_and(|o| o.status.success())
+    }
+
+    fn new(name: &str) -> Tmux {
+        Tmux { socket: format!("sockscope-{name}-{}", std::process::id()) }
+    }
+
+    fn run(&self, args: &[&str]) -> String {
+        let out = Command::new("tmux").arg("-L").arg(&self.socket).args(args).output().expect("tmux");
+        String::from_utf8_lossy(&out.stdout).into_owned()
+    }
+
+    /// Starts `command` in a shell in a detached 100x30 session that stays
+    /// open after the command ends.
+    fn start(&self, command: &str) {
+        self.run(&["new-session", "-d", "-s", "t", "-x", "100", "-y", "30", "sh"]);
+        self.run(&["set-option", "-t", "t", "remain-on-exit", "on"]);
+        self.keys(&[command, "Enter"]);
+    }
+
+    fn keys(&self, keys: &[&str]) {
+        let mut args = vec!["send-keys", "-t", "t"];
+        args.extend_from_slice(keys);
+        self.run(&args);
+    }
+
+    fn screen(&self) -> String {
+        self.run(&["capture-pane", "-p", "-t", "t"])
+    }
+
+    fn wait_for(&self, what: &str, ok: impl Fn(&str) -> bool) -> String {
+        eventually(what, || {
+            let screen = self.screen();
+            match ok(&screen) {
+                true => Ok(screen),
+                false => Err(screen),
+            }
+        })
+    }
+}
+
+impl Drop for Tmux {
+    fn drop(&mut self) {
+        self.run(&["kill-server"]);
+    }
+}
+
+fn skip_without_tmux(test: &str) -> bool {
+    if Tmux::available() {
+        return false;
+    }
+    support::loud(&format!("SKIPPED {test}: tmux is not installed (CI installs it)"));
+    true
+}
+
+/// The shell line that runs the dashboard (its pid written to `stty_file`.pid)
+/// and then records the terminal mode in `stty_file`.
+fn dashboard(lab: &Lab, stty_file: &std::path::Path) -> String {
+    let netns = lab.netns_args().join(" ");
+    let f = stty_file.display();
+    format!("sh -c 'echo $$ > {f}.pid; exec {BIN} tui --interval 300ms {netns}'; stty -a > {f}; echo FIN''ISHED")
+}
+
+fn restored(stty_file: &std::path::Path) -> bool {
+    let modes = std::fs::read_to_string(stty_file).unwrap_or_default();
+    let words: Vec<&str> = modes.split([' ', ';', '\n']).collect();
+    words.contains(&"icanon") && words.contains(&"echo")
+}
+
+#[test]
+fn dashboard_shows_the_full_queue_and_quits_cleanly() {
+    if skip_without_tmux("dashboard_shows_the_full_queue") {
+        return;
+    }
+    let lab = Lab::new("tui_e2e");
+    let (listener, _clients) = lab.run(|| {
+        let l = tcp_listener("127.0.0.1:0", 4);
+        let clients: Vec<_> = (0..12).map(|_| connect_nonblocking(local_addr(&l))).collect();
+        (l, clients)
+    });
+    let port = local_addr(&listener).port();
+    let stty = std::env::temp_dir().join(format!("sockscope-stty-q-{}", std::process::id()));
+    let tmux = Tmux::new("e2e");
+    tmux.start(&dashboard(&lab, &stty));
+    let overview = tmux.wait_for("the overview", |s| s.contains("accept_queue_full"));
+    assert!(overview.contains(&format!("127.0.0.1:{port}")), "{overview}");
+    tmux.keys(&["2"]);
+    let screen = tmux.wait_for("the listeners screen", |s| s.contains("Listeners ("));
+    let row = screen.lines().find(|l| l.contains(&format!("127.0.0.1:{port}"))).expect("listener row");
+    assert!(row.contains("FULL") && row.contains("5/4"), "{row}");
+    tmux.keys(&["q"]);
+    tmux.wait_for("the shell after quitting", |s| s.contains("FINISHED"));
+    assert!(restored(&stty), "terminal left in raw mode after q");
+    let _ = std::fs::remove_file(stty);
+}
+
+#[test]
+fn ctrl_c_and_sigterm_restore_the_terminal() {
+    if skip_without_tmux("ctrl_c_and_sigterm_restore_the_terminal") {
+        return;
+    }
+    let lab = Lab::new("tui_signals");
+    for (how, name) in [("ctrl-c", "C-c"), ("sigterm", "TERM")] {
+        let stty = std::env::temp_dir().join(format!("sockscope-stty-{how}-{}", std::process::id()));
+        let tmux = Tmux::new(how);
+        tmux.start(&dashboard(&lab, &stty));
+        tmux.wait_for("the dashboard", |s| s.contains("Overview"));
+        match how {
+            "ctrl-c" => tmux.keys(&[name]),
+            _ => {
+                let pid = std::fs::read_to_string(format!("{}.pid", stty.display())).expect("pid file");
+                Command::new("kill").args(["-TERM", pid.trim()]).status().expect("kill");
+            }
+        }
+        tmux.wait_for(&format!("the shell after {how}"), |s| s.contains("FINISHED"));
+        assert!(restored(&stty), "terminal left in raw mode after {how}");
+        let _ = std::fs::remove_file(format!("{}.pid", stty.display()));
+        let _ = std::fs::remove_file(stty);
+    }
+}
