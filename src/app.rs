@@ -3,7 +3,7 @@
 use std::io::{self, Write};
 
 use crate::analyze::{self, Severity, Thresholds};
-use crate::cli::{DumpArgs, TuiArgs};
+use crate::cli::{DumpArgs, TuiArgs, WatchArgs};
 use crate::collect::{self, CollectError};
 use crate::output::style::Style;
 use crate::output::{human, json, sockets};
@@ -86,6 +86,29 @@ pub fn tui(args: &TuiArgs, out_is_terminal: bool) -> Result<Outcome, AppError> {
     };
     crate::tui::run(settings)?;
     Ok(Outcome::Ok)
+}
+
+/// `sockscope watch`.
+pub fn watch(args: &WatchArgs, io: Io) -> Result<Outcome, AppError> {
+    let settings = crate::watch::Settings {
+        selection: args.select.selection()?,
+        thresholds: Thresholds::from(&args.thresholds),
+        leaks: crate::analyze::leaks::LeakThresholds {
+            window: args.window,
+            close_wait_growth: args.cw_growth,
+            fd_growth: args.fd_growth,
+            time_wait_pct: args.thresholds.time_wait,
+            ..Default::default()
+        },
+        interval: args.interval,
+        count: args.count,
+        duration: args.duration,
+        json: args.json,
+        heartbeat: args.heartbeat,
+        fail_on: args.fail_on,
+        style: Style::detect(args.color.into(), io.out_is_terminal),
+    };
+    crate::watch::run(&settings, io.out, io.err)
 }
 
 fn fail_on(level: Option<Severity>, report: &Report) -> Outcome {

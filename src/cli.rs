@@ -34,6 +34,46 @@ pub enum Command {
     Dump(DumpArgs),
     /// Interactive dashboard (the default on a terminal)
     Tui(TuiArgs),
+    /// Follow sockets and fds over time: what grows, what leaks, when it falls over
+    Watch(WatchArgs),
+}
+
+#[derive(Args, Debug, Clone)]
+pub struct WatchArgs {
+    #[command(flatten)]
+    pub select: SelectArgs,
+    #[command(flatten)]
+    pub thresholds: ThresholdArgs,
+    /// Time between samples: 2s, 500ms, 1m (at least 100ms)
+    #[arg(long, value_name = "DURATION", default_value = "2s", value_parser = parse_interval)]
+    pub interval: std::time::Duration,
+    /// Stop after N samples
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u64).range(1..))]
+    pub count: Option<u64>,
+    /// Stop after this long: 60s, 5m
+    #[arg(long, value_name = "DURATION", value_parser = parse_duration)]
+    pub duration: Option<std::time::Duration>,
+    /// Judge trends (leaks, rates) over this much history
+    #[arg(long, value_name = "DURATION", default_value = "60s", value_parser = parse_duration)]
+    pub window: std::time::Duration,
+    /// close_wait_leak from this much CLOSE-WAIT growth across the window
+    #[arg(long, value_name = "N", default_value = "3", value_parser = clap::value_parser!(u32).range(1..))]
+    pub cw_growth: u32,
+    /// fd_leak from this much fd growth across the window
+    #[arg(long, value_name = "N", default_value = "5", value_parser = clap::value_parser!(u32).range(1..))]
+    pub fd_growth: u32,
+    /// Print one NDJSON event per line (schema: docs/json.md)
+    #[arg(long)]
+    pub json: bool,
+    /// Print "no change" after N quiet intervals (0: never)
+    #[arg(long, value_name = "N", default_value = "10")]
+    pub heartbeat: u32,
+    /// Exit with status 3 if a leak (close_wait_leak, fd_leak, ghost_sockets), or a finding of this severity, fired
+    #[arg(long, value_name = "leak|warning|critical", value_parser = crate::watch::FailOn::parse)]
+    pub fail_on: Option<crate::watch::FailOn>,
+    /// Colour: auto (only on a terminal), always, never. NO_COLOR always wins
+    #[arg(long, value_name = "WHEN", default_value = "auto")]
+    pub color: ColorArg,
 }
 
 #[derive(Args, Debug, Clone)]

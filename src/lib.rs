@@ -23,4 +23,6 @@ pub mod model;
 pub mod output;
 pub mod report;
 pub mod select;
+pub mod signals;
 pub mod tui;
+pub mod watch;

@@ -38,15 +38,20 @@ fn run(cli: Cli) -> Result<Outcome, AppError> {
     match cli.command {
         Some(Command::Tui(args)) => app::tui(&args, out_is_terminal),
         None if out_is_terminal && io::stdin().is_terminal() => app::tui(&TuiArgs::default(), true),
-        Some(Command::Dump(args)) => dump(&args, out_is_terminal),
-        None => dump(&DumpArgs::default(), out_is_terminal),
+        Some(Command::Dump(args)) => with_stdout(out_is_terminal, |io| app::dump(&args, io)),
+        Some(Command::Watch(args)) => with_stdout(out_is_terminal, |io| app::watch(&args, io)),
+        None => with_stdout(out_is_terminal, |io| app::dump(&DumpArgs::default(), io)),
     }
 }
 
-fn dump(args: &DumpArgs, out_is_terminal: bool) -> Result<Outcome, AppError> {
+/// Runs a command writing to a buffered stdout, flushing at the end.
+fn with_stdout(
+    out_is_terminal: bool,
+    command: impl FnOnce(Io) -> Result<Outcome, AppError>,
+) -> Result<Outcome, AppError> {
     let stdout = io::stdout();
     let mut out = BufWriter::with_capacity(64 * 1024, stdout.lock());
     let mut err = io::stderr();
     let io = Io { out: &mut out, err: &mut err, out_is_terminal };
-    app::dump(args, io).and_then(|outcome| out.flush().map(|()| outcome).map_err(AppError::from))
+    command(io).and_then(|outcome| out.flush().map(|()| outcome).map_err(AppError::from))
 }

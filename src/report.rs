@@ -15,7 +15,8 @@ pub struct Report<'a> {
     pub listeners: Vec<Listener>,
     /// Worst first.
     pub findings: Vec<Finding>,
-    /// Processes holding a selected socket or named by a finding, by pid.
+    /// Processes holding a selected socket, named by a finding, or named by
+    /// the user (`--pid`, `--process`), by pid.
     pub processes: Vec<&'a Process>,
 }
 
@@ -28,10 +29,11 @@ impl<'a> Report<'a> {
         let findings: Vec<Finding> =
             analysis.findings.into_iter().filter(|f| selection.keeps_finding(f, snapshot, &owning)).collect();
         let named: HashSet<u32> = findings.iter().flat_map(|f| f.subject.pids().to_vec()).collect();
+        let named_by_user = selection.pid.is_some() || selection.process.is_some();
         let processes = snapshot
             .processes
             .values()
-            .filter(|p| owning.contains(&p.pid) || named.contains(&p.pid))
+            .filter(|p| named_by_user || owning.contains(&p.pid) || named.contains(&p.pid))
             .filter(|p| selection.keeps_process(p, snapshot))
             .collect();
         let listeners =

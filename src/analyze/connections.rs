@@ -19,7 +19,7 @@ fn top_remotes<'a>(sockets: impl Iterator<Item = &'a Socket>, n: usize) -> Vec<(
     top(sockets.filter_map(|s| s.remote.ip()), n)
 }
 
-fn peers_json<K: ToString>(peers: &[(K, u32)]) -> serde_json::Value {
+pub(super) fn peers_json<K: ToString>(peers: &[(K, u32)]) -> serde_json::Value {
     peers.iter().map(|(addr, count)| json!({ "remote": addr.to_string(), "count": count })).collect()
 }
 
@@ -76,6 +76,14 @@ fn top<K: Ord + std::hash::Hash>(keys: impl Iterator<Item = K>, n: usize) -> Vec
     v.sort_by(|a, b| b.1.cmp(&a.1).then(a.0.cmp(&b.0)));
     v.truncate(n);
     v
+}
+
+/// The top peers of a process's CLOSE-WAIT sockets (see [`peer_key`]).
+pub(super) fn close_wait_peers(snapshot: &Snapshot, pid: u32) -> Vec<(String, u32)> {
+    let listening = listening_ports(snapshot);
+    let mine =
+        tcp_in(snapshot, State::CloseWait).filter(|s| snapshot.owner_pid_iter(s.inode).any(|p| p == pid));
+    top(mine.filter_map(|s| peer_key(s, &listening)), 5)
 }
 
 fn process_close_wait(snapshot: &Snapshot, pid: u32, sockets: &[&Socket], t: &Thresholds) -> Finding {

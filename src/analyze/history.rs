@@ -17,13 +17,13 @@ use crate::model::{Endpoint, Proto, Snapshot, State};
 #[derive(Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub struct ListenerId {
     pub proto: Proto,
-    pub local: String,
+    pub local: Endpoint,
     pub inode: u64,
 }
 
 impl ListenerId {
     pub fn new(proto: Proto, local: &Endpoint, inode: u64) -> ListenerId {
-        ListenerId { proto, local: crate::output::escape::endpoint_text(local), inode }
+        ListenerId { proto, local: local.clone(), inode }
     }
 }
 
@@ -68,6 +68,8 @@ pub struct Sample {
     pub time_wait: HashMap<SocketAddr, u32>,
     /// TIME-WAIT sockets per destination that were not there in the previous sample.
     pub time_wait_new: HashMap<SocketAddr, u32>,
+    /// Ghost socket inodes per pid (held TCP sockets no dump shows), when checked.
+    pub ghosts: HashMap<u32, Vec<u64>>,
 }
 
 impl Sample {
@@ -108,6 +110,12 @@ impl History {
 
     pub fn samples(&self) -> impl DoubleEndedIterator<Item = &Sample> + ExactSizeIterator {
         self.samples.iter()
+    }
+
+    /// The samples taken within `window` of the latest one, oldest first.
+    pub fn window(&self, window: Duration) -> Vec<&Sample> {
+        let Some(newest) = self.latest().map(|s| s.at) else { return Vec::new() };
+        self.samples.iter().filter(|s| newest.duration_since(s.at).is_ok_and(|age| age <= window)).collect()
     }
 
     /// Reduces a snapshot into a sample and appends it, dropping old ones.
@@ -217,7 +225,11 @@ fn reduce(snapshot: &Snapshot, analysis: &Analysis, seen_before: impl Fn(u64) ->
             .collect(),
         time_wait: HashMap::new(),
         time_wait_new: HashMap::new(),
+        ghosts: HashMap::new(),
     };
+    for g in snapshot.ghosts.iter().flatten() {
+        sample.ghosts.entry(g.pid).or_default().push(g.inode);
+    }
     for (hash, dest) in time_wait_tuples(snapshot) {
         *sample.time_wait.entry(dest).or_insert(0) += 1;
         if !seen_before(hash) {

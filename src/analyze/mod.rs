@@ -7,6 +7,7 @@
 mod connections;
 pub mod finding;
 pub mod history;
+pub mod leaks;
 pub mod listeners;
 mod processes;
 pub mod summary;

@@ -74,6 +74,18 @@ pub fn by_process<'a>(snapshot: &Snapshot, sockets: impl Iterator<Item = &'a Soc
     out
 }
 
+/// A process that holds none of the selected sockets.
+pub fn without_sockets(p: &crate::model::Process) -> ProcessSummary {
+    ProcessSummary {
+        pid: p.pid,
+        comm: p.comm.clone(),
+        states: StateCounts::default(),
+        fds: p.fd_count,
+        fd_limit: p.fd_limit,
+        listening: Vec::new(),
+    }
+}
+
 fn empty_summary(snapshot: &Snapshot, pid: u32) -> ProcessSummary {
     let process = snapshot.processes.get(&pid);
     ProcessSummary {

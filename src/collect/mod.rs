@@ -9,6 +9,7 @@
 
 pub mod decode;
 mod error;
+mod ghosts;
 mod host;
 mod netlink;
 mod netns;
@@ -102,11 +103,18 @@ pub struct Collector {
     cache: OwnerCache,
     diag: Option<DiagSocket>,
     previous: DumpedInodes,
+    ghosts: ghosts::GhostFinder,
 }
 
 impl Collector {
     pub fn new(request: Request) -> Collector {
-        Collector { request, cache: OwnerCache::default(), diag: None, previous: DumpedInodes::default() }
+        Collector {
+            request,
+            cache: OwnerCache::default(),
+            diag: None,
+            previous: DumpedInodes::default(),
+            ghosts: ghosts::GhostFinder::default(),
+        }
     }
 
     pub fn request(&self) -> &Request {
@@ -128,7 +136,7 @@ impl Collector {
     pub fn snapshot(&mut self) -> Result<Snapshot, CollectError> {
         let started = Instant::now();
         let taken_at = SystemTime::now();
-        let Collector { request, cache, diag, previous } = self;
+        let Collector { request, cache, diag, previous, ghosts } = self;
         let queries = request.queries();
         let (net, scan) = match (&request.owners, cache.is_empty()) {
             (Some(options), true) => {
@@ -157,7 +165,11 @@ impl Collector {
         };
         let (net, socket) = net.split();
         *diag = socket;
-        Ok(assemble(request, net, scan, taken_at, started))
+        let mut snapshot = assemble(request, net, scan, taken_at, started);
+        if request.tcp == Some(StateSet::ALL) && request.owners.is_some() {
+            snapshot.ghosts = Some(ghosts.find(&snapshot.owners, previous));
+        }
+        Ok(snapshot)
     }
 }
 
@@ -230,6 +242,7 @@ fn assemble(
         owners: scan.index,
         scan: scan.stats,
         owners_collected: request.owners.is_some(),
+        ghosts: None,
         warnings,
         timings: Timings { sockets: net.elapsed, processes: scan_time, total: started.elapsed() },
     }

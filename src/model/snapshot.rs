@@ -9,7 +9,7 @@ use std::time::{Duration, SystemTime};
 use serde::Serialize;
 
 use super::host::{Counters, HostInfo, NetnsInfo, Sysctls};
-use super::process::{OwnerIndex, ProcessTable, ScanStats};
+use super::process::{FdRef, OwnerIndex, ProcessTable, ScanStats};
 use super::socket::Socket;
 
 /// Something the user should know because the snapshot is incomplete.
@@ -62,6 +62,9 @@ pub struct Snapshot {
     pub scan: ScanStats,
     /// False when owners were not collected at all (`--no-owners`-like requests).
     pub owners_collected: bool,
+    /// Held TCP sockets that no dump shows (reset or never connected), when
+    /// every TCP state was dumped; `None` when not checked.
+    pub ghosts: Option<Vec<FdRef>>,
     pub warnings: Vec<Warning>,
     pub timings: Timings,
 }
@@ -80,6 +83,7 @@ impl Snapshot {
             owners: OwnerIndex::default(),
             scan: ScanStats::default(),
             owners_collected: true,
+            ghosts: None,
             warnings: Vec::new(),
             timings: Timings::default(),
         }

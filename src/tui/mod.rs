@@ -44,7 +44,7 @@ enum Msg {
 /// Runs the dashboard until the user quits or a signal arrives.
 pub fn run(settings: Settings) -> Result<(), AppError> {
     let (tx, rx) = channel();
-    terminal::forward_signals(tx.clone(), |_| Msg::Signal);
+    crate::signals::forward(tx.clone(), |_| Msg::Signal);
     let (guard, mut terminal) = terminal::TerminalGuard::enter()?;
     let input = tx.clone();
     std::thread::spawn(move || {

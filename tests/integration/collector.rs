@@ -453,3 +453,35 @@ fn repeated_snapshots_reuse_owners_yet_see_every_change() {
     assert!(owned_by_me(&snap, inode_of(&fourth)), "{:?}", collector.owner_refresh());
     assert!(owned_by_me(&snap, inode_of(&first)));
 }
+
+/// Closes `stream` with an RST (SO_LINGER 0) instead of a FIN.
+pub fn reset(stream: TcpStream) {
+    let socket = socket2::Socket::from(stream);
+    socket.set_linger(Some(std::time::Duration::ZERO)).expect("linger");
+    drop(socket);
+}
+
+#[test]
+fn a_reset_socket_still_held_is_a_ghost() {
+    let lab = Lab::new("ghost");
+    let (listener, accepted) = lab.run(|| {
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
+        let client = TcpStream::connect(listener.local_addr().expect("addr")).expect("connect");
+        let (accepted, _) = listener.accept().expect("accept");
+        reset(client);
+        (listener, accepted)
+    });
+    let inode = inode_of(&accepted);
+    let snapshot = eventually("the reset socket to leave the dump", || {
+        let snap = lab.snapshot();
+        match snap.sockets.iter().any(|s| s.inode == inode) {
+            false => Ok(snap),
+            true => Err("still dumped".to_string()),
+        }
+    });
+    let ghosts = snapshot.ghosts.as_ref().expect("ghosts checked with a full TCP dump");
+    assert!(ghosts.iter().any(|g| g.inode == inode && g.pid == std::process::id()), "{ghosts:?}");
+    assert!(!ghosts.iter().any(|g| g.inode == inode_of(&listener)), "a live listener is no ghost");
+    let lsof_like = snapshot.owners.owners(inode);
+    assert_eq!(lsof_like.len(), 1, "the fd is still held");
+}

@@ -8,3 +8,4 @@ mod collector;
 mod decode;
 mod support;
 mod tui;
+mod watch;

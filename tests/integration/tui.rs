@@ -75,7 +75,9 @@ fn skip_without_tmux(test: &str) -> bool {
 fn dashboard(lab: &Lab, stty_file: &std::path::Path) -> String {
     let netns = lab.netns_args().join(" ");
     let f = stty_file.display();
-    format!("sh -c 'echo $$ > {f}.pid; exec {BIN} tui --interval 300ms {netns}'; stty -a > {f}; echo FIN''ISHED")
+    format!(
+        "sh -c 'echo $$ > {f}.pid; exec {BIN} tui --interval 300ms {netns}'; stty -a > {f}; echo FIN''ISHED"
+    )
 }
 
 fn restored(stty_file: &std::path::Path) -> bool {

@@ -1,0 +1,460 @@
+//! Findings about change over time (watch mode): what grows, how fast, and
+//! when it will fall over. Pure functions of a [`History`] window and the
+//! latest snapshot (for peers and limits).
+
+use std::net::SocketAddr;
+use std::time::Duration;
+
+use super::connections::{close_wait_peers, peers_json};
+use super::finding::{Evidence, Finding, FindingKind, Severity, Subject, pct};
+use super::history::{History, ListenerId, Sample};
+use crate::model::Snapshot;
+
+/// When growth counts as a leak.
+#[derive(Clone, Debug, PartialEq)]
+pub struct LeakThresholds {
+    /// The stretch of history judged.
+    pub window: Duration,
+    /// Samples needed in the window before judging a trend.
+    pub min_samples: usize,
+    /// `close_wait_leak` from this much growth across the window.
+    pub close_wait_growth: u32,
+    /// `fd_leak` from this much growth across the window.
+    pub fd_growth: u32,
+    /// `time_wait_churn` when 60 s of TIME-WAIT at the current creation rate
+    /// would pin this share of the ephemeral ports (percent).
+    pub time_wait_pct: f64,
+}
+
+impl Default for LeakThresholds {
+    fn default() -> LeakThresholds {
+        LeakThresholds {
+            window: Duration::from_secs(60),
+            min_samples: 3,
+            close_wait_growth: 3,
+            fd_growth: 5,
+            time_wait_pct: 50.0,
+        }
+    }
+}
+
+/// How long TIME-WAIT lasts on Linux (hard-coded, not `tcp_fin_timeout`).
+const TIME_WAIT_SECS: f64 = 60.0;
+
+/// All trend findings for the window ending at `latest`.
+pub fn leaks(history: &History, latest: &Snapshot, t: &LeakThresholds) -> Vec<Finding> {
+    let window = history.window(t.window);
+    if window.len() < 2 {
+        return Vec::new();
+    }
+    let mut out = Vec::new();
+    out.extend(process_leaks(&window, latest, t));
+    out.extend(ghosts(&window, latest));
+    out.extend(time_wait_churn(&window, latest, t));
+    out.extend(listen_overflow(&window, latest));
+    Finding::sort(&mut out);
+    out
+}
+
+/// Whether a kind is a leak for `--fail-on leak`.
+pub fn is_leak(kind: FindingKind) -> bool {
+    matches!(kind, FindingKind::CloseWaitLeak | FindingKind::FdLeak | FindingKind::GhostSockets)
+}
+
+fn seconds(a: &Sample, b: &Sample) -> f64 {
+    b.at.duration_since(a.at).map_or(0.0, |d| d.as_secs_f64())
+}
+
+/// A series of (seconds since the window start, value).
+type Series = Vec<(f64, f64)>;
+
+fn series(window: &[&Sample], value: impl Fn(&Sample) -> Option<f64>) -> Series {
+    let start = window[0];
+    window.iter().filter_map(|s| value(s).map(|v| (seconds(start, s), v))).collect()
+}
+
+/// Least-squares slope per second.
+fn slope(points: &Series) -> f64 {
+    let n = points.len() as f64;
+    let (mx, my) = points.iter().fold((0.0, 0.0), |(x, y), p| (x + p.0 / n, y + p.1 / n));
+    let (num, den) = points
+        .iter()
+        .fold((0.0, 0.0), |(num, den), (x, y)| (num + (x - mx) * (y - my), den + (x - mx).powi(2)));
+    if den > 0.0 { num / den } else { 0.0 }
+}
+
+/// Growth from first to last point, when it rises steadily: at least two
+/// thirds of the steps do not go down and the fitted slope is positive.
+fn steady_growth(points: &Series, min_samples: usize) -> Option<(f64, f64)> {
+    if points.len() < min_samples {
+        return None;
+    }
+    let steps = points.windows(2).filter(|w| w[1].1 >= w[0].1).count();
+    let growth = points.last()?.1 - points.first()?.1;
+    let rate = slope(points);
+    (steps * 3 >= (points.len() - 1) * 2 && rate > 0.0 && growth > 0.0).then_some((growth, rate))
+}
+
+fn round2(x: f64) -> f64 {
+    (x * 100.0).round() / 100.0
+}
+
+fn eta_text(secs: f64) -> String {
+    match secs {
+        s if s < 90.0 => format!("~{:.0} s", s.max(0.0)),
+        s if s < 5400.0 => format!("~{:.0} min", s / 60.0),
+        s => format!("~{:.1} h", s / 3600.0),
+    }
+}
+
+/// Seconds until `used` reaches `limit` at `rate` per second.
+fn eta(used: f64, limit: Option<u64>, rate: f64) -> Option<f64> {
+    let limit = limit? as f64;
+    (rate > 0.0).then(|| ((limit - used) / rate).max(0.0))
+}
+
+fn process_leaks(window: &[&Sample], latest: &Snapshot, t: &LeakThresholds) -> Vec<Finding> {
+    let Some(last) = window.last() else { return Vec::new() };
+    let mut out = Vec::new();
+    for (&pid, now) in &last.processes {
+        let cw = series(window, |s| s.processes.get(&pid).map(|p| f64::from(p.close_wait)));
+        let fds = series(window, |s| s.processes.get(&pid).and_then(|p| p.fds).map(f64::from));
+        let fd_trend = steady_growth(&fds, t.min_samples);
+        let subject = Subject::Process { pid, comm: now.comm.clone() };
+        if let Some(trend) =
+            steady_growth(&cw, t.min_samples).filter(|g| g.0 >= f64::from(t.close_wait_growth))
+        {
+            let peers = close_wait_peers(latest, pid);
+            out.push(close_wait_leak(subject.clone(), now, &cw, trend, fd_trend, peers_json(&peers)));
+        }
+        if let Some(trend) = fd_trend.filter(|g| g.0 >= f64::from(t.fd_growth)) {
+            out.push(fd_leak(subject, now, &fds, trend));
+        }
+    }
+    out
+}
+
+fn close_wait_leak(
+    subject: Subject,
+    now: &super::history::ProcessSample,
+    cw: &Series,
+    (growth, rate): (f64, f64),
+    fd_trend: Option<(f64, f64)>,
+    peers: serde_json::Value,
+) -> Finding {
+    let span = cw.last().map_or(0.0, |p| p.0);
+    let fd_rate = fd_trend.map(|t| t.1);
+    let fds = now.fds.map(f64::from);
+    let eta = fds.zip(fd_rate).and_then(|(used, r)| eta(used, now.fd_limit, r));
+    let when = eta.map_or(String::new(), |e| format!("; fds reach RLIMIT_NOFILE in {}", eta_text(e)));
+    Finding {
+        kind: FindingKind::CloseWaitLeak,
+        severity: if eta.is_some_and(|e| e < 600.0) { Severity::Critical } else { Severity::Warning },
+        subject,
+        message: format!(
+            "CLOSE-WAIT grows by {:.2}/s ({:.0} → {} in {span:.0} s){when}",
+            rate,
+            cw.first().map_or(0.0, |p| p.1),
+            now.close_wait
+        ),
+        evidence: Evidence::default()
+            .with("close_wait", now.close_wait)
+            .with("growth", growth)
+            .with("rate_per_s", round2(rate))
+            .with("window_s", round2(span))
+            .with("fds", now.fds)
+            .with("fd_rate_per_s", fd_rate.map(round2))
+            .with("fd_limit", now.fd_limit)
+            .with("eta_s", eta.map(round2))
+            .with("peers", peers),
+        hint: "the process reads EOF from these peers but never closes the sockets; find the code path that \
+               returns without close() (error handling, timeouts) — the peers listed are where it happens"
+            .to_string(),
+    }
+}
+
+fn fd_leak(
+    subject: Subject,
+    now: &super::history::ProcessSample,
+    fds: &Series,
+    (growth, rate): (f64, f64),
+) -> Finding {
+    let used = now.fds.map_or(0.0, f64::from);
+    let eta = eta(used, now.fd_limit, rate);
+    let span = fds.last().map_or(0.0, |p| p.0);
+    let limit = now.fd_limit.map_or("no limit".to_string(), |l| format!("RLIMIT_NOFILE {l}"));
+    let when = eta.map_or(String::new(), |e| format!(": {limit} reached in {}", eta_text(e)));
+    Finding {
+        kind: FindingKind::FdLeak,
+        severity: if eta.is_some_and(|e| e < 300.0) { Severity::Critical } else { Severity::Warning },
+        subject,
+        message: format!(
+            "open fds grow by {rate:.2}/s ({:.0} → {used:.0} in {span:.0} s){when}",
+            fds.first().map_or(0.0, |p| p.1)
+        ),
+        evidence: Evidence::default()
+            .with("fds", now.fds)
+            .with("growth", growth)
+            .with("rate_per_s", round2(rate))
+            .with("window_s", round2(span))
+            .with("fd_limit", now.fd_limit)
+            .with("eta_s", eta.map(round2))
+            .with("sockets", now.sockets)
+            .with("close_wait", now.close_wait),
+        hint: "\"Too many open files\" (EMFILE) follows at the limit; `ls -l /proc/PID/fd` shows what the fds are \
+               (sockets, files, pipes), and CLOSE-WAIT or ghost findings name socket leaks"
+            .to_string(),
+    }
+}
+
+/// Ghosts present in both of the last two samples (a socket created between
+/// the dump and the fd scan is a ghost for one sample only).
+fn ghosts(window: &[&Sample], latest: &Snapshot) -> Vec<Finding> {
+    let (Some(prev), Some(last)) = (window.iter().rev().nth(1), window.last()) else { return Vec::new() };
+    let mut out = Vec::new();
+    for (&pid, inodes) in &last.ghosts {
+        let before = prev.ghosts.get(&pid).map_or(&[][..], Vec::as_slice);
+        let lasting: Vec<u64> = inodes.iter().copied().filter(|i| before.contains(i)).collect();
+        if lasting.is_empty() {
+            continue;
+        }
+        let process = last.processes.get(&pid);
+        out.push(Finding {
+            kind: FindingKind::GhostSockets,
+            severity: Severity::Warning,
+            subject: Subject::Process { pid, comm: latest.comm(pid).to_string() },
+            message: format!(
+                "holds {} TCP socket{} the kernel no longer tracks (reset by the peer, or never connected): \
+                 no dump shows them, each keeps an fd",
+                lasting.len(),
+                if lasting.len() == 1 { "" } else { "s" }
+            ),
+            evidence: Evidence::default()
+                .with("ghost_sockets", lasting.len())
+                .with("inodes", lasting.iter().take(10).copied().collect::<Vec<u64>>())
+                .with("fds", process.and_then(|p| p.fds)),
+            hint: "the application ignores the error (ECONNRESET) on these sockets and keeps the fds; \
+                   `ls -l /proc/PID/fd | grep INODE` finds them"
+                .to_string(),
+        });
+    }
+    out
+}
+
+fn time_wait_churn(window: &[&Sample], latest: &Snapshot, t: &LeakThresholds) -> Vec<Finding> {
+    let (Some(first), Some(last)) = (window.first(), window.last()) else { return Vec::new() };
+    let span = seconds(first, last);
+    let Some(ports) = latest.sysctls.ephemeral_port_count() else { return Vec::new() };
+    if span <= 0.0 {
+        return Vec::new();
+    }
+    let mut dests: Vec<&SocketAddr> = last.time_wait_new.keys().collect();
+    dests.sort();
+    dests
+        .into_iter()
+        .filter_map(|dest| {
+            let created: u32 =
+                window.iter().skip(1).map(|s| s.time_wait_new.get(dest).copied().unwrap_or(0)).sum();
+            let rate = f64::from(created) / span;
+            let pinned = rate * TIME_WAIT_SECS;
+            let share = pct(pinned, f64::from(ports));
+            (share >= t.time_wait_pct).then(|| churn_finding(*dest, last, rate, pinned, ports, share))
+        })
+        .collect()
+}
+
+fn churn_finding(dest: SocketAddr, last: &Sample, rate: f64, pinned: f64, ports: u32, share: f64) -> Finding {
+    let now = last.time_wait.get(&dest).copied().unwrap_or(0);
+    let exhausts = pinned >= f64::from(ports);
+    let eta = exhausts.then(|| ((f64::from(ports) - f64::from(now)) / rate).max(0.0));
+    let outcome = match eta {
+        Some(e) => format!("the port range runs out in {}", eta_text(e)),
+        None => format!("{share}% of the port range stays pinned"),
+    };
+    Finding {
+        kind: FindingKind::TimeWaitChurn,
+        severity: if exhausts { Severity::Critical } else { Severity::Warning },
+        subject: Subject::Destination(dest),
+        message: format!(
+            "new TIME-WAIT towards {dest} at {rate:.1}/s: 60 s of TIME-WAIT pins {pinned:.0} of {ports} ephemeral ports; {outcome}"
+        ),
+        evidence: Evidence::default()
+            .with("rate_per_s", round2(rate))
+            .with("time_wait", now)
+            .with("projected_time_wait", pinned.round())
+            .with("ephemeral_ports", ports)
+            .with("eta_s", eta.map(round2)),
+        hint: "each short connection to this destination pins a port for 60 s; at about ports/60 new connections \
+               per second connect() fails with EADDRNOTAVAIL — reuse connections (keep-alive, pooling), set \
+               net.ipv4.tcp_tw_reuse=1, or widen net.ipv4.ip_local_port_range"
+            .to_string(),
+    }
+}
+
+fn listen_overflow(window: &[&Sample], latest: &Snapshot) -> Vec<Finding> {
+    let (Some(first), Some(last)) = (window.first(), window.last()) else { return Vec::new() };
+    let span = seconds(first, last);
+    let mut ids: Vec<&ListenerId> = last.listeners.keys().collect();
+    ids.sort();
+    ids.into_iter()
+        .filter_map(|id| {
+            let now = last.listeners.get(id)?;
+            let before = window.iter().find_map(|s| s.listeners.get(id)?.drops)?;
+            let delta = now.drops?.checked_sub(before).filter(|d| *d > 0)?;
+            let rate = if span > 0.0 { f64::from(delta) / span } else { 0.0 };
+            Some(Finding {
+                kind: FindingKind::ListenOverflow,
+                severity: if now.accept_queue > now.backlog { Severity::Critical } else { Severity::Warning },
+                subject: Subject::Socket {
+                    proto: id.proto,
+                    local: id.local.clone(),
+                    inode: id.inode,
+                    pids: latest.owner_pids(id.inode),
+                },
+                message: format!(
+                    "dropped {delta} connection attempts in {span:.0} s ({rate:.1}/s): its accept queue overflows ({}/{})",
+                    now.accept_queue, now.backlog
+                ),
+                evidence: Evidence::default()
+                    .with("drops", now.drops)
+                    .with("new_drops", delta)
+                    .with("rate_per_s", round2(rate))
+                    .with("accept_queue", now.accept_queue)
+                    .with("backlog", now.backlog),
+                hint: "the owner accepts slower than clients arrive; the global TcpExt.ListenOverflows counter rises \
+                       with it — this names the listener"
+                    .to_string(),
+            })
+        })
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use std::time::SystemTime;
+
+    use super::*;
+    use crate::analyze::{Thresholds, analyze};
+    use crate::fixture::SnapshotBuilder;
+    use crate::model::{FdRef, State, SysctlValue};
+
+    fn at(s: &mut Snapshot, secs: u64) {
+        s.taken_at = SystemTime::UNIX_EPOCH + Duration::from_secs(1_000_000 + secs);
+    }
+
+    /// A server (pid 7) with `cw` CLOSE-WAIT sockets and `fds` open fds of 1024.
+    fn server(secs: u64, cw: u32, fds: u32) -> Snapshot {
+        let mut s = SnapshotBuilder::new()
+            .process(7, "api", fds, 1024)
+            .listener("0.0.0.0:80", 0, 128, 0, &[7])
+            .many(cw, State::CloseWait, "10.0.0.1", "10.0.0.2:5432", &[7])
+            .build();
+        at(&mut s, secs);
+        s
+    }
+
+    fn run(snapshots: Vec<Snapshot>) -> Vec<Finding> {
+        let mut history = History::new(Duration::from_secs(300));
+        for s in &snapshots {
+            history.push(s, &analyze(s, &Thresholds::default()));
+        }
+        leaks(&history, snapshots.last().unwrap(), &LeakThresholds::default())
+    }
+
+    fn kinds(f: &[Finding]) -> Vec<FindingKind> {
+        f.iter().map(|f| f.kind).collect()
+    }
+
+    #[test]
+    fn growing_close_wait_is_a_leak_with_its_rate_and_peers() {
+        let found = run((0..6).map(|i| server(i * 2, 10 + 2 * i as u32, 100)).collect());
+        assert_eq!(kinds(&found), vec![FindingKind::CloseWaitLeak]);
+        let f = &found[0];
+        assert_eq!(f.subject.pids(), &[7]);
+        let rate = f.evidence.get("rate_per_s").and_then(|v| v.as_f64()).unwrap();
+        assert!((rate - 1.0).abs() < 0.01, "2 per 2 s: {rate}");
+        assert_eq!(f.evidence.u64("close_wait"), Some(20));
+        assert!(f.evidence.get("peers").unwrap().to_string().contains("10.0.0.2:5432"));
+    }
+
+    #[test]
+    fn a_high_but_flat_close_wait_count_is_no_leak() {
+        assert!(run((0..6).map(|i| server(i * 2, 40, 100)).collect()).is_empty());
+    }
+
+    #[test]
+    fn too_few_samples_judge_nothing() {
+        assert!(run(vec![server(0, 1, 100), server(2, 9, 200)]).is_empty());
+    }
+
+    #[test]
+    fn fd_growth_projects_the_time_to_the_limit() {
+        let found = run((0..7).map(|i| server(i * 10, 0, 900 + 10 * i as u32)).collect());
+        assert_eq!(kinds(&found), vec![FindingKind::FdLeak]);
+        let f = &found[0];
+        assert_eq!(f.severity, Severity::Critical, "the limit is about 64 s away");
+        let eta = f.evidence.get("eta_s").and_then(|v| v.as_f64()).unwrap();
+        assert!((eta - 64.0).abs() < 1.0, "(1024 - 960) / 1 per s: {eta}");
+        assert!(f.message.contains("RLIMIT_NOFILE 1024 reached in"), "{}", f.message);
+    }
+
+    #[test]
+    fn close_wait_leak_with_growing_fds_names_the_deadline() {
+        let found = run((0..6).map(|i| server(i * 2, 10 + 2 * i as u32, 1000 + 2 * i as u32)).collect());
+        let cw = found.iter().find(|f| f.kind == FindingKind::CloseWaitLeak).unwrap();
+        assert!(cw.message.contains("reach RLIMIT_NOFILE in"), "{}", cw.message);
+        assert_eq!(cw.severity, Severity::Critical);
+    }
+
+    fn with_ghost(mut s: Snapshot, inode: u64) -> Snapshot {
+        s.ghosts = Some(vec![FdRef { inode, pid: 7, fd: 9 }]);
+        s
+    }
+
+    #[test]
+    fn ghosts_count_once_they_last_two_samples() {
+        let one = run(vec![server(0, 0, 100), with_ghost(server(2, 0, 100), 555)]);
+        assert!(one.is_empty(), "a ghost in one sample may be a socket being created");
+        let two = run(vec![with_ghost(server(0, 0, 100), 555), with_ghost(server(2, 0, 100), 555)]);
+        assert_eq!(kinds(&two), vec![FindingKind::GhostSockets]);
+        assert_eq!(two[0].evidence.u64("ghost_sockets"), Some(1));
+    }
+
+    #[test]
+    fn time_wait_churn_projects_port_exhaustion() {
+        let snaps = (0..4u64)
+            .map(|i| {
+                let mut s = SnapshotBuilder::new()
+                    .sysctl("net.ipv4.ip_local_port_range", SysctlValue::Ints(vec![40000, 40999]))
+                    .many(20 * (i as u32 + 1), State::TimeWait, "10.0.0.1", "10.0.0.9:443", &[])
+                    .build();
+                at(&mut s, i);
+                s
+            })
+            .collect();
+        let found = run(snaps);
+        assert_eq!(kinds(&found), vec![FindingKind::TimeWaitChurn]);
+        let f = &found[0];
+        assert_eq!(f.evidence.get("rate_per_s").and_then(|v| v.as_f64()), Some(20.0));
+        assert_eq!(f.severity, Severity::Critical, "1200 ports needed, 1000 in range");
+        assert!(f.message.contains("runs out in"), "{}", f.message);
+    }
+
+    #[test]
+    fn listen_overflow_names_only_the_listener_whose_drops_rise() {
+        let snaps = (0..3u64)
+            .map(|i| {
+                let mut s = SnapshotBuilder::new()
+                    .listener("0.0.0.0:80", 5, 4, 10 + 7 * i as u32, &[])
+                    .listener("0.0.0.0:81", 0, 128, 3, &[])
+                    .build();
+                at(&mut s, i * 2);
+                s
+            })
+            .collect();
+        let found = run(snaps);
+        assert_eq!(kinds(&found), vec![FindingKind::ListenOverflow]);
+        assert_eq!(found[0].subject.port(), Some(80));
+        assert_eq!(found[0].evidence.u64("new_drops"), Some(14));
+    }
+}

@@ -1,0 +1,183 @@
+//! `sockscope watch`: samples repeatedly and reports what changes, which
+//! findings start and stop holding, and at the end what grew and leaked.
+//!
+//! Each interval reuses the previous owner map and re-reads only processes
+//! whose fd table changed (see [`crate::collect::OwnerCache`]), so watching a
+//! busy host costs about one socket dump per interval.
+
+mod print;
+mod summary;
+pub mod track;
+
+use std::collections::HashMap;
+use std::io::Write;
+use std::sync::mpsc::{RecvTimeoutError, channel};
+use std::time::{Duration, Instant, SystemTime};
+
+use crate::analyze::history::History;
+use crate::analyze::leaks::{self, LeakThresholds};
+use crate::analyze::{self, Finding, Severity, Thresholds};
+use crate::app::{AppError, Outcome};
+use crate::collect::Collector;
+use crate::output::style::{Paint, Style};
+use crate::report::Report;
+use crate::select::Selection;
+
+use self::print::Printer;
+use self::track::{FindingTracker, ProcessChange, Tracker};
+
+/// When `--fail-on` makes the exit status 3.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum FailOn {
+    /// Any leak finding (`close_wait_leak`, `fd_leak`, `ghost_sockets`).
+    Leak,
+    Severity(Severity),
+}
+
+impl FailOn {
+    pub fn parse(text: &str) -> Result<FailOn, String> {
+        match text.to_ascii_lowercase().as_str() {
+            "leak" | "leaks" => Ok(FailOn::Leak),
+            other => Severity::parse(other)
+                .map(FailOn::Severity)
+                .map_err(|_| format!("unknown --fail-on '{text}' (expected leak, warning or critical)")),
+        }
+    }
+
+    fn triggered(self, fired: &[Finding]) -> bool {
+        match self {
+            FailOn::Leak => fired.iter().any(|f| leaks::is_leak(f.kind)),
+            FailOn::Severity(s) => fired.iter().any(|f| f.severity >= s),
+        }
+    }
+}
+
+pub struct Settings {
+    pub selection: Selection,
+    pub thresholds: Thresholds,
+    pub leaks: LeakThresholds,
+    pub interval: Duration,
+    pub count: Option<u64>,
+    pub duration: Option<Duration>,
+    pub json: bool,
+    /// Print `no change` after this many quiet intervals.
+    pub heartbeat: u32,
+    pub fail_on: Option<FailOn>,
+    pub style: Style,
+}
+
+fn severity_paint(s: Severity) -> Paint {
+    match s {
+        Severity::Critical => Paint::Critical,
+        Severity::Warning => Paint::Warning,
+        Severity::Info => Paint::Info,
+    }
+}
+
+/// Runs until `--count`, `--duration`, Ctrl-C or SIGTERM, then summarizes.
+pub fn run(settings: &Settings, out: &mut dyn Write, err: &mut dyn Write) -> Result<Outcome, AppError> {
+    let (tx, rx) = channel();
+    crate::signals::forward(tx, |_| ());
+    let mut collector = Collector::new(settings.selection.request(false, false));
+    let mut printer = Printer { out, json: settings.json, style: settings.style };
+    let mut state = Watch::new(settings);
+    let started = Instant::now();
+    printer.start(&format!(
+        "watching every {} (Ctrl-C to stop and summarize)",
+        crate::tui::view::human_duration(settings.interval)
+    ))?;
+    loop {
+        let tick = Instant::now();
+        match collector.snapshot() {
+            Ok(snapshot) => state.tick(&snapshot, &mut printer)?,
+            Err(e) if state.samples == 0 => return Err(e.into()),
+            Err(e) => writeln!(err, "sockscope: warning: collection failed: {:#}", anyhow::Error::from(e))?,
+        }
+        printer.out.flush()?;
+        if settings.count.is_some_and(|n| state.samples >= n)
+            || settings.duration.is_some_and(|d| started.elapsed() + settings.interval > d)
+        {
+            break;
+        }
+        match rx.recv_timeout(settings.interval.saturating_sub(tick.elapsed())) {
+            Err(RecvTimeoutError::Timeout) => {}
+            _ => break,
+        }
+    }
+    let summary = state.summary(started.elapsed());
+    printer.summary(SystemTime::now(), &summary)?;
+    printer.out.flush()?;
+    Ok(match settings.fail_on.is_some_and(|f| f.triggered(&state.findings.fired)) {
+        true => Outcome::FailOn,
+        false => Outcome::Ok,
+    })
+}
+
+/// Everything watch remembers between intervals.
+struct Watch<'s> {
+    settings: &'s Settings,
+    history: History,
+    tracker: Tracker,
+    findings: FindingTracker,
+    first: HashMap<u32, ProcessChange>,
+    last: HashMap<u32, ProcessChange>,
+    samples: u64,
+    quiet: u32,
+}
+
+impl<'s> Watch<'s> {
+    fn new(settings: &'s Settings) -> Watch<'s> {
+        Watch {
+            settings,
+            history: History::new(settings.leaks.window.max(settings.interval * 2)),
+            tracker: Tracker::default(),
+            findings: FindingTracker::default(),
+            first: HashMap::new(),
+            last: HashMap::new(),
+            samples: 0,
+            quiet: 0,
+        }
+    }
+
+    fn tick(&mut self, snapshot: &crate::model::Snapshot, printer: &mut Printer) -> std::io::Result<()> {
+        let analysis = analyze::analyze(snapshot, &self.settings.thresholds);
+        self.history.push(snapshot, &analysis);
+        let trends = leaks::leaks(&self.history, snapshot, &self.settings.leaks);
+        let report = Report::build(snapshot, &self.settings.selection, analysis);
+        let changes = self.tracker.update(&report);
+        self.samples += 1;
+        for p in &changes.processes {
+            self.first.entry(p.pid).or_insert_with(|| p.clone());
+            self.last.insert(p.pid, p.clone());
+        }
+        self.quiet = if changes.any() { 0 } else { self.quiet + 1 };
+        let heartbeat =
+            self.settings.heartbeat > 0 && self.quiet > 0 && self.quiet % self.settings.heartbeat == 0;
+        printer.sample(snapshot.taken_at, &changes, heartbeat)?;
+        let current = self.current_findings(&report, trends);
+        let (started, resolved) = self.findings.update(current);
+        for f in &started {
+            printer.finding(snapshot.taken_at, f)?;
+        }
+        for (f, held) in &resolved {
+            printer.resolved(snapshot.taken_at, f, *held)?;
+        }
+        Ok(())
+    }
+
+    /// Snapshot findings of warning or worse plus trend findings, both
+    /// limited to what the selection concerns.
+    fn current_findings(&self, report: &Report, trends: Vec<Finding>) -> Vec<Finding> {
+        let owning: std::collections::HashSet<u32> = report.processes.iter().map(|p| p.pid).collect();
+        let mut all: Vec<Finding> =
+            report.findings.iter().filter(|f| f.severity >= Severity::Warning).cloned().collect();
+        all.extend(
+            trends.into_iter().filter(|f| self.settings.selection.keeps_finding(f, report.snapshot, &owning)),
+        );
+        all
+    }
+
+    fn summary(&self, elapsed: Duration) -> summary::Summary {
+        summary::summarize(&self.first, &self.last, &self.findings.fired, elapsed.as_secs_f64(), self.samples)
+    }
+}

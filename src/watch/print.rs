@@ -1,0 +1,196 @@
+//! Watch output: compact human lines, or NDJSON events (`sample`,
+//! `finding`, `resolved`, `summary`) with the field names of `dump --json`.
+
+use std::io::{self, Write};
+use std::time::SystemTime;
+
+use serde::Serialize;
+
+use super::summary::Summary;
+use super::track::{Changes, ListenerChange, ProcessChange};
+use crate::analyze::Finding;
+use crate::output::escape::{self, endpoint_text};
+use crate::output::style::{Paint, Style};
+use crate::output::time;
+
+/// Where and how events are written.
+pub struct Printer<'a> {
+    pub out: &'a mut dyn Write,
+    pub json: bool,
+    pub style: Style,
+}
+
+#[derive(Serialize)]
+struct Event<'a, T: Serialize> {
+    #[serde(rename = "type")]
+    kind: &'static str,
+    time: String,
+    #[serde(flatten)]
+    body: &'a T,
+}
+
+fn clock(t: SystemTime) -> String {
+    let stamp = time::rfc3339(t);
+    stamp.get(11..19).unwrap_or(&stamp).to_string()
+}
+
+fn signed(d: i64) -> String {
+    format!("{d:+}")
+}
+
+impl Printer<'_> {
+    fn event<T: Serialize>(&mut self, kind: &'static str, at: SystemTime, body: &T) -> io::Result<()> {
+        let event = Event { kind, time: time::rfc3339(at), body };
+        serde_json::to_writer(&mut *self.out, &event)?;
+        writeln!(self.out)
+    }
+
+    pub fn start(&mut self, what: &str) -> io::Result<()> {
+        match self.json {
+            true => Ok(()),
+            false => writeln!(self.out, "{}", self.style.paint(Paint::Heading, what)),
+        }
+    }
+
+    /// One interval: every tracked entity in JSON; changed ones (or a
+    /// heartbeat) for humans.
+    pub fn sample(&mut self, at: SystemTime, changes: &Changes, heartbeat: bool) -> io::Result<()> {
+        if self.json {
+            return self.event("sample", at, changes);
+        }
+        let t = clock(at);
+        let mut printed = false;
+        for p in changes.processes.iter().filter(|p| p.changed) {
+            writeln!(self.out, "{t}  {}", process_line(p))?;
+            printed = true;
+        }
+        for l in changes.listeners.iter().filter(|l| l.changed) {
+            writeln!(self.out, "{t}  {}", self.listener_line(l))?;
+            printed = true;
+        }
+        let moved: Vec<String> = changes
+            .counters
+            .values()
+            .flat_map(|c| c.iter())
+            .filter(|(_, c)| c.delta != 0)
+            .map(|(name, c)| format!("{name} {}", signed(c.delta)))
+            .collect();
+        if !moved.is_empty() {
+            writeln!(self.out, "{t}  kernel  {}", moved.join("  "))?;
+            printed = true;
+        }
+        if !printed && heartbeat {
+            writeln!(self.out, "{t}  {}", self.style.paint(Paint::Dim, "no change"))?;
+        }
+        Ok(())
+    }
+
+    fn listener_line(&self, l: &ListenerChange) -> String {
+        let x = &l.listener;
+        let mark = if x.full {
+            self.style.paint(Paint::Critical, " FULL").into_owned()
+        } else if x.near_full {
+            self.style.paint(Paint::Warning, " NEAR").into_owned()
+        } else {
+            String::new()
+        };
+        let drops = match (x.drops, l.drops_delta) {
+            (Some(d), Some(delta)) if delta != 0 => format!("  drops {d} ({})", signed(delta)),
+            (Some(d), _) => format!("  drops {d}"),
+            _ => String::new(),
+        };
+        format!(
+            "{} {}  accept {}/{}{mark}{drops}  {}",
+            x.proto.netid(),
+            endpoint_text(&x.local),
+            x.accept_queue,
+            x.backlog,
+            l.owners
+        )
+    }
+
+    pub fn finding(&mut self, at: SystemTime, f: &Finding) -> io::Result<()> {
+        if self.json {
+            return self.event("finding", at, f);
+        }
+        let tag = self.style.paint(super::severity_paint(f.severity), f.severity.label()).into_owned();
+        writeln!(self.out, "{}  FINDING {tag} {} {}: {}", clock(at), f.kind.name(), f.subject, f.message)?;
+        writeln!(self.out, "          {}", self.style.paint(Paint::Dim, &format!("hint: {}", f.hint)))
+    }
+
+    pub fn resolved(&mut self, at: SystemTime, f: &Finding, samples: u32) -> io::Result<()> {
+        #[derive(Serialize)]
+        struct Resolved<'a> {
+            kind: &'a str,
+            subject: String,
+            samples: u32,
+        }
+        if self.json {
+            let body = Resolved { kind: f.kind.name(), subject: f.subject.to_string(), samples };
+            return self.event("resolved", at, &body);
+        }
+        writeln!(self.out, "{}  RESOLVED {} {} (held {samples} samples)", clock(at), f.kind.name(), f.subject)
+    }
+
+    pub fn summary(&mut self, at: SystemTime, s: &Summary) -> io::Result<()> {
+        if self.json {
+            return self.event("summary", at, s);
+        }
+        let head = format!("summary: {} samples over {:.0} s", s.samples, s.duration_s);
+        writeln!(self.out, "{}", self.style.paint(Paint::Heading, &head))?;
+        for g in &s.grew {
+            writeln!(self.out, "grew    {}", g.text())?;
+        }
+        if s.grew.is_empty() {
+            writeln!(self.out, "grew    nothing tracked grew")?;
+        }
+        for f in &s.leaks {
+            writeln!(
+                self.out,
+                "leak    {} {} {}: {}",
+                f.severity.label(),
+                f.kind.name(),
+                f.subject,
+                f.message
+            )?;
+        }
+        if s.leaks.is_empty() {
+            writeln!(self.out, "leaks   none")?;
+        }
+        for f in s.findings.iter().filter(|f| !crate::analyze::leaks::is_leak(f.kind)) {
+            writeln!(
+                self.out,
+                "seen    {} {} {}: {}",
+                f.severity.label(),
+                f.kind.name(),
+                f.subject,
+                f.message
+            )?;
+        }
+        for w in &s.worst {
+            writeln!(self.out, "worst   {w}")?;
+        }
+        Ok(())
+    }
+}
+
+fn process_line(p: &ProcessChange) -> String {
+    let mut parts = vec![format!("pid {} {}", p.pid, escape::text(&p.comm))];
+    for (state, n) in &p.sockets_by_state {
+        match p.deltas.get(state) {
+            Some(d) => parts.push(format!("{state} {n} ({})", signed(*d))),
+            None if *n > 0 => parts.push(format!("{state} {n}")),
+            None => {}
+        }
+    }
+    for (state, d) in p.deltas.iter().filter(|(s, _)| !p.sockets_by_state.contains_key(*s)) {
+        parts.push(format!("{state} 0 ({})", signed(*d)));
+    }
+    let limit = p.fd_limit.and_then(|l| l.value()).map_or("unlimited".to_string(), |l| l.to_string());
+    match (p.fds, p.fds_delta) {
+        (Some(n), Some(d)) if d != 0 => parts.push(format!("fds {n}/{limit} ({})", signed(d))),
+        (Some(n), _) => parts.push(format!("fds {n}/{limit}")),
+        (None, _) => parts.push("fds ? (not root)".to_string()),
+    }
+    parts.join("  ")
+}

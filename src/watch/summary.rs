@@ -1,0 +1,113 @@
+//! The end-of-watch summary: what grew, what leaked, the worst offenders.
+
+use std::collections::HashMap;
+
+use serde::Serialize;
+
+use super::track::ProcessChange;
+use crate::analyze::Finding;
+use crate::analyze::leaks::is_leak;
+use crate::output::escape;
+
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct Growth {
+    pub pid: u32,
+    pub comm: String,
+    /// `CLOSE-WAIT`, `fds` or `sockets`.
+    pub what: &'static str,
+    pub from: u64,
+    pub to: u64,
+    pub rate_per_s: f64,
+}
+
+impl Growth {
+    pub fn text(&self) -> String {
+        format!(
+            "pid {} {}  {} {} → {} (+{}, {:.2}/s)",
+            self.pid,
+            escape::text(&self.comm),
+            self.what,
+            self.from,
+            self.to,
+            self.to - self.from,
+            self.rate_per_s
+        )
+    }
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct Summary {
+    pub duration_s: f64,
+    pub samples: u64,
+    pub grew: Vec<Growth>,
+    /// Leak findings that fired (first occurrence each).
+    pub leaks: Vec<Finding>,
+    /// Every finding that fired.
+    pub findings: Vec<Finding>,
+    pub worst: Vec<String>,
+}
+
+fn measures(p: &ProcessChange) -> [(&'static str, u64); 3] {
+    let total: u32 = p.sockets_by_state.values().sum();
+    [
+        ("CLOSE-WAIT", u64::from(p.sockets_by_state.get("CLOSE-WAIT").copied().unwrap_or(0))),
+        ("fds", u64::from(p.fds.unwrap_or(0))),
+        ("sockets", u64::from(total)),
+    ]
+}
+
+/// Builds the summary from the first and last view of each process.
+pub fn summarize(
+    first: &HashMap<u32, ProcessChange>,
+    last: &HashMap<u32, ProcessChange>,
+    fired: &[Finding],
+    duration_s: f64,
+    samples: u64,
+) -> Summary {
+    let mut grew = Vec::new();
+    for (pid, now) in last {
+        let Some(then) = first.get(pid) else { continue };
+        for ((what, from), (_, to)) in measures(then).into_iter().zip(measures(now)) {
+            if to > from {
+                let rate = if duration_s > 0.0 { (to - from) as f64 / duration_s } else { 0.0 };
+                grew.push(Growth {
+                    pid: *pid,
+                    comm: now.comm.clone(),
+                    what,
+                    from,
+                    to,
+                    rate_per_s: (rate * 100.0).round() / 100.0,
+                });
+            }
+        }
+    }
+    grew.sort_by(|a, b| (b.to - b.from).cmp(&(a.to - a.from)).then(a.pid.cmp(&b.pid)));
+    let leaks: Vec<Finding> = fired.iter().filter(|f| is_leak(f.kind)).cloned().collect();
+    let worst = worst_offenders(&grew, fired);
+    Summary { duration_s, samples, grew, leaks, findings: fired.to_vec(), worst }
+}
+
+/// Up to three processes, most leak findings first, then most growth.
+fn worst_offenders(grew: &[Growth], fired: &[Finding]) -> Vec<String> {
+    let mut score: HashMap<u32, (usize, u64, String, Vec<String>)> = HashMap::new();
+    for f in fired.iter().filter(|f| is_leak(f.kind)) {
+        for pid in f.subject.pids() {
+            let e = score.entry(*pid).or_default();
+            e.0 += 1;
+            e.3.push(f.kind.name().to_string());
+        }
+    }
+    for g in grew.iter().filter(|g| g.what != "sockets") {
+        let e = score.entry(g.pid).or_default();
+        e.1 += g.to - g.from;
+        e.2 = g.comm.clone();
+        e.3.push(format!("{} +{}", g.what, g.to - g.from));
+    }
+    let mut ranked: Vec<_> = score.into_iter().filter(|(_, s)| s.0 > 0 || s.1 > 0).collect();
+    ranked.sort_by(|a, b| (b.1.0, b.1.1).cmp(&(a.1.0, a.1.1)).then(a.0.cmp(&b.0)));
+    ranked
+        .into_iter()
+        .take(3)
+        .map(|(pid, (_, _, comm, what))| format!("pid {pid} {}: {}", escape::text(&comm), what.join(", ")))
+        .collect()
+}
