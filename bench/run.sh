@@ -5,7 +5,10 @@
 #   sockscope dump --json   vs  ss -tanp  and  ss -tan
 #   sockscope dump -l       vs  ss -ltnp
 # (plus a `true` baseline row, the harness floor), each run several times by
-# bench/measure.py, which reports medians and checks the targets:
+# bench/measure.py, which reports medians and checks the targets; then
+# bench/ticks.py measures the steady-state CPU per 1 s tick of `sockscope
+# watch` and of the dashboard (in tmux) against one `ss -tan`, and the
+# dashboard's frame render time (targets: < ss -tan, <= ss -tan, < 20 ms):
 #   dump --json wall <= 0.25 x ss -tanp wall,  <= 2 x ss -tan wall,
 #   dump --json peak RSS <= 64 MiB,  dump -l wall <= 0.5 x ss -ltnp wall.
 #
@@ -227,4 +230,6 @@ ip netns exec "$NS" python3 "$BENCH_DIR/measure.py" \
     --note "all commands run inside network namespace \`$NS\` (\`ip netns exec\`), made by bench/run.sh" \
     --note "load: $CONNECTIONS loopback connections from $CLIENTS client and $SERVERS server processes ($PORTS_PER_SERVER ports each), set up in ${SETUP} s" ||
     status=$?
+echo "== long-running modes: watch and dashboard ticks, frame render time" >&2
+ip netns exec "$NS" python3 "$BENCH_DIR/ticks.py" --sockscope "$BIN" --out "$OUT" || status=$?
 exit "$status"

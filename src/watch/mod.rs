@@ -89,7 +89,14 @@ pub fn run(settings: &Settings, out: &mut dyn Write, err: &mut dyn Write) -> Res
     loop {
         let tick = Instant::now();
         match collector.snapshot() {
-            Ok(snapshot) => state.tick(&snapshot, &mut printer)?,
+            Ok(snapshot) => {
+                if state.samples == 0 {
+                    for w in &snapshot.warnings {
+                        writeln!(err, "sockscope: warning: {}", w.message)?;
+                    }
+                }
+                state.tick(&snapshot, &mut printer)?
+            }
             Err(e) if state.samples == 0 => return Err(e.into()),
             Err(e) => writeln!(err, "sockscope: warning: collection failed: {:#}", anyhow::Error::from(e))?,
         }
