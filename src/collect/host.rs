@@ -63,6 +63,9 @@ pub fn read_netns_facts() -> NetnsFacts {
     }
 }
 
+/// Reads every sysctl. One that does not exist (older kernels, or a global
+/// one such as `tcp_max_orphans` seen from a child namespace) is simply
+/// absent; one that exists but cannot be read is reported.
 fn read_sysctls(missing: &mut Vec<String>) -> Sysctls {
     let mut sysctls = Sysctls::default();
     for name in SYSCTLS {
@@ -70,6 +73,7 @@ fn read_sysctls(missing: &mut Vec<String>) -> Sysctls {
             Ok(text) => {
                 sysctls.0.insert(name.to_string(), SysctlValue::parse(&text));
             }
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
             Err(_) => missing.push(name.to_string()),
         }
     }
