@@ -126,14 +126,6 @@ fn socket_line(report: &Report) -> String {
         .join("  ")
 }
 
-fn severity_paint(s: Severity) -> Paint {
-    match s {
-        Severity::Critical => Paint::Critical,
-        Severity::Warning => Paint::Warning,
-        Severity::Info => Paint::Info,
-    }
-}
-
 fn write_findings(out: &mut dyn Write, report: &Report, style: &Style) -> io::Result<()> {
     if report.findings.is_empty() {
         return heading(
@@ -176,7 +168,7 @@ fn write_finding(
     writeln!(
         out,
         "{}  {:<width$}  {}{owners}",
-        style.paint(severity_paint(f.severity), &tag),
+        style.paint(Paint::of(f.severity), &tag),
         f.kind.name(),
         f.subject
     )?;

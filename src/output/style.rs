@@ -22,6 +22,17 @@ pub enum Paint {
     Dim,
 }
 
+impl Paint {
+    /// The paint of a finding's severity tag.
+    pub fn of(severity: crate::analyze::Severity) -> Paint {
+        match severity {
+            crate::analyze::Severity::Critical => Paint::Critical,
+            crate::analyze::Severity::Warning => Paint::Warning,
+            crate::analyze::Severity::Info => Paint::Info,
+        }
+    }
+}
+
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct Style {
     pub color: bool,

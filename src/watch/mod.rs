@@ -19,7 +19,7 @@ use crate::analyze::leaks::{self, LeakThresholds};
 use crate::analyze::{self, Finding, Severity, Thresholds};
 use crate::app::{AppError, Outcome};
 use crate::collect::Collector;
-use crate::output::style::{Paint, Style};
+use crate::output::style::Style;
 use crate::report::Report;
 use crate::select::Selection;
 
@@ -64,14 +64,6 @@ pub struct Settings {
     pub heartbeat: u32,
     pub fail_on: Option<FailOn>,
     pub style: Style,
-}
-
-fn severity_paint(s: Severity) -> Paint {
-    match s {
-        Severity::Critical => Paint::Critical,
-        Severity::Warning => Paint::Warning,
-        Severity::Info => Paint::Info,
-    }
 }
 
 /// Runs until `--count`, `--duration`, Ctrl-C or SIGTERM, then summarizes.

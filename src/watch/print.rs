@@ -113,7 +113,7 @@ impl Printer<'_> {
         if self.json {
             return self.event("finding", at, f);
         }
-        let tag = self.style.paint(super::severity_paint(f.severity), f.severity.label()).into_owned();
+        let tag = self.style.paint(Paint::of(f.severity), f.severity.label()).into_owned();
         writeln!(self.out, "{}  FINDING {tag} {} {}: {}", clock(at), f.kind.name(), f.subject, f.message)?;
         writeln!(self.out, "          {}", self.style.paint(Paint::Dim, &format!("hint: {}", f.hint)))
     }

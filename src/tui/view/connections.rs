@@ -5,7 +5,7 @@ use ratatui::Frame;
 use ratatui::layout::{Constraint, Rect};
 use ratatui::widgets::{Row, Table};
 
-use super::{Theme, bar, block, visible};
+use super::{Theme, bar, block, mark_selected, visible};
 use crate::output::escape::endpoint_text;
 use crate::output::owners_text;
 use crate::tui::app::App;
@@ -38,10 +38,7 @@ fn draw_sockets(frame: &mut Frame, area: Rect, app: &App, theme: Theme) {
                 },
                 owners_text(&data.snapshot, s.inode),
             ]);
-            match i == cursor.selected {
-                true => row.style(theme.selected()),
-                false => row,
-            }
+            mark_selected(row, i == cursor.selected, theme)
         })
         .collect();
     let header =
@@ -77,10 +74,7 @@ fn draw_groups(frame: &mut Frame, area: Rect, app: &App, theme: Theme) {
                 count.to_string(),
                 format!("{} {:.1}%", bar(share, 12), share * 100.0),
             ]);
-            match i == cursor.selected {
-                true => row.style(theme.selected()),
-                false => row,
-            }
+            mark_selected(row, i == cursor.selected, theme)
         })
         .collect();
     let header = Row::new(["Group", "Sockets", "Share"]).style(theme.heading());

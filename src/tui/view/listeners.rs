@@ -6,7 +6,7 @@ use ratatui::layout::{Constraint, Rect};
 use ratatui::text::Span;
 use ratatui::widgets::{Cell, Row, Table};
 
-use super::{Theme, bar, block, visible};
+use super::{Theme, bar, block, mark_selected, visible};
 use crate::analyze::history::ListenerId;
 use crate::model::Proto;
 use crate::output::escape::endpoint_text;
@@ -52,10 +52,7 @@ pub fn draw(frame: &mut Frame, area: Rect, app: &App, theme: Theme) {
                 Cell::from(rate),
                 Cell::from(owners_text(&data.snapshot, l.inode)),
             ]);
-            match i == cursor.selected {
-                true => row.style(theme.selected()),
-                false => row,
-            }
+            mark_selected(row, i == cursor.selected, theme)
         })
         .collect();
     let header = Row::new(["Proto", "Local", "Accept-Q", "", "SYN-RECV", "Drops", "Drops/s", "Owners"])

@@ -200,6 +200,14 @@ pub fn bar(fraction: f64, width: usize) -> String {
     format!("{}{}", "█".repeat(filled), "░".repeat(width - filled))
 }
 
+/// Highlights `item` when it is the selected row.
+pub fn mark_selected<T: ratatui::style::Styled<Item = T>>(item: T, selected: bool, theme: Theme) -> T {
+    match selected {
+        true => item.set_style(theme.selected()),
+        false => item,
+    }
+}
+
 /// Rows `offset..offset + height` of a table with `len` rows.
 pub fn visible(len: usize, offset: usize, height: usize) -> std::ops::Range<usize> {
     let start = offset.min(len);

@@ -6,7 +6,7 @@ use ratatui::layout::{Constraint, Layout, Rect};
 use ratatui::text::{Line, Span};
 use ratatui::widgets::{Paragraph, Sparkline};
 
-use super::{Theme, block, severity_tag, visible};
+use super::{Theme, block, mark_selected, severity_tag, visible};
 use crate::analyze::summary;
 use crate::model::{ALL_STATES, Proto, State};
 use crate::output::escape;
@@ -51,10 +51,7 @@ fn draw_findings(frame: &mut Frame, area: Rect, app: &App, theme: Theme) {
                 Span::raw(format!("{}{owners}  ", f.subject)),
                 Span::styled(f.message.clone(), theme.dim()),
             ]);
-            match i == cursor.selected {
-                true => line.style(theme.selected()),
-                false => line,
-            }
+            mark_selected(line, i == cursor.selected, theme)
         })
         .collect();
     if findings.is_empty() {

@@ -6,7 +6,7 @@ use ratatui::layout::{Constraint, Rect};
 use ratatui::text::Span;
 use ratatui::widgets::{Cell, Row, Table};
 
-use super::{Theme, bar, block, visible};
+use super::{Theme, bar, block, mark_selected, visible};
 use crate::analyze::summary::ProcessSummary;
 use crate::model::State;
 use crate::output::escape;
@@ -54,10 +54,7 @@ pub fn draw(frame: &mut Frame, area: Rect, app: &App, theme: Theme) {
                 Cell::from(fd_gauge(p)),
                 Cell::from(p.listening.join(" ")),
             ]);
-            match i == cursor.selected {
-                true => row.style(theme.selected()),
-                false => row,
-            }
+            mark_selected(row, i == cursor.selected, theme)
         })
         .collect();
     let header =

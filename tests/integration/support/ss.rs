@@ -50,33 +50,24 @@ fn parse(text: &str) -> Vec<SsRow> {
 
 fn parse_row(line: &str) -> Option<SsRow> {
     let f: Vec<&str> = line.split_whitespace().collect();
-    if f.first()?.starts_with("u_") {
-        return parse_unix_row(&f);
-    }
-    let inode = f.iter().find_map(|w| w.strip_prefix("ino:")).and_then(|n| n.parse().ok()).unwrap_or(0);
+    let netid = *f.first()?;
+    // UNIX rows print `path inode` and `* peer-inode` as their endpoints.
+    let (peer, inode) = match netid.starts_with("u_") {
+        true => (f.get(7)?, f.get(5)?.parse().ok()?),
+        false => (
+            f.get(5)?,
+            f.iter().find_map(|w| w.strip_prefix("ino:")).and_then(|n| n.parse().ok()).unwrap_or(0),
+        ),
+    };
     Some(SsRow {
-        netid: f.first()?.to_string(),
+        netid: netid.to_string(),
         state: f.get(1)?.to_string(),
         recv_q: f.get(2)?.parse().ok()?,
         send_q: f.get(3)?.parse().ok()?,
         local: f.get(4)?.to_string(),
-        peer: f.get(5)?.to_string(),
+        peer: peer.to_string(),
         inode,
-        drops: skmem_drops(line),
-    })
-}
-
-/// UNIX rows print `path inode` and `* peer-inode` as endpoints.
-fn parse_unix_row(f: &[&str]) -> Option<SsRow> {
-    Some(SsRow {
-        netid: f.first()?.to_string(),
-        state: f.get(1)?.to_string(),
-        recv_q: f.get(2)?.parse().ok()?,
-        send_q: f.get(3)?.parse().ok()?,
-        local: f.get(4)?.to_string(),
-        inode: f.get(5)?.parse().ok()?,
-        peer: f.get(7)?.to_string(),
-        drops: None,
+        drops: if netid.starts_with("u_") { None } else { skmem_drops(line) },
     })
 }
 
