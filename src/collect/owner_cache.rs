@@ -132,7 +132,7 @@ impl OwnerCache {
         dumped: &DumpedInodes,
         previous: &DumpedInodes,
     ) -> Result<OwnerScan, CollectError> {
-        let full = self.entries.is_empty() || self.refreshes % self.full_every == 0;
+        let full = self.entries.is_empty() || self.refreshes.is_multiple_of(self.full_every);
         self.refreshes = self.refreshes.wrapping_add(1);
         let mut scan = self.update(options, dumped, previous, full)?;
         let ownerless = ownerless(dumped, &scan.index);

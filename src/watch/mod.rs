@@ -150,8 +150,9 @@ impl<'s> Watch<'s> {
             self.last.insert(p.pid, p.clone());
         }
         self.quiet = if changes.any() { 0 } else { self.quiet + 1 };
-        let heartbeat =
-            self.settings.heartbeat > 0 && self.quiet > 0 && self.quiet % self.settings.heartbeat == 0;
+        let heartbeat = self.settings.heartbeat > 0
+            && self.quiet > 0
+            && self.quiet.is_multiple_of(self.settings.heartbeat);
         printer.sample(snapshot.taken_at, &changes, heartbeat)?;
         let current = self.current_findings(&report, trends);
         let (started, resolved) = self.findings.update(current);
