@@ -19,7 +19,7 @@ use crate::select::Selection;
     about = "Inspect Linux sockets: full accept queues, CLOSE-WAIT leaks, TIME-WAIT buildup, fds against limits",
     long_about = "sockscope reads the kernel's socket tables through sock_diag netlink, joins every socket to \
                   the processes holding it, and judges queues and states against the sysctls that govern them.\n\n\
-                  Without a subcommand it prints the `dump` report.",
+                  Without a subcommand it opens the dashboard on a terminal, and prints the `dump` report otherwise.",
     after_help = "Exit status: 0 ok, 1 runtime error, 2 bad arguments, 3 a finding at or above --fail-on.\n\
                   Run as root to see the owners of every process's sockets."
 )]

@@ -23,6 +23,14 @@ pub enum Fed {
     Failed(String),
 }
 
+/// Debug builds only: `SOCKSCOPE_TEST_PANIC=1` panics this thread after the
+/// first snapshot, so a test can prove the panic hook restores the terminal.
+fn inject_test_panic() {
+    if cfg!(debug_assertions) && std::env::var_os("SOCKSCOPE_TEST_PANIC").is_some() {
+        panic!("SOCKSCOPE_TEST_PANIC: injected collector panic");
+    }
+}
+
 fn process_cpu() -> Duration {
     let t = clock_gettime(ClockId::ProcessCPUTime);
     Duration::new(t.tv_sec as u64, t.tv_nsec as u32)
@@ -62,6 +70,7 @@ fn run<M>(
             if tx.send(wrap(fed)).is_err() {
                 return;
             }
+            inject_test_panic();
         }
         loop {
             let wait = interval.saturating_sub(started.elapsed());

@@ -77,7 +77,7 @@ fn event_loop(
     let (mut paused, mut tcp_info) = (false, false);
     loop {
         let started = Instant::now();
-        terminal.draw(|frame| view::draw(frame, app))?;
+        terminal::with_screen(|| terminal.draw(|frame| view::draw(frame, app)))?;
         stats.frames.push(started.elapsed());
         let Ok(first) = rx.recv() else { return Ok(()) };
         for msg in std::iter::once(first).chain(rx.try_iter()) {

@@ -114,15 +114,24 @@ fn dashboard_shows_the_full_queue_and_quits_cleanly() {
 }
 
 #[test]
-fn ctrl_c_and_sigterm_restore_the_terminal() {
+fn ctrl_c_sigterm_and_panic_restore_the_terminal() {
     if skip_without_tmux("ctrl_c_and_sigterm_restore_the_terminal") {
         return;
     }
     let lab = Lab::new("tui_signals");
-    for (how, name) in [("ctrl-c", "C-c"), ("sigterm", "TERM")] {
+    for (how, name) in [("ctrl-c", "C-c"), ("sigterm", "TERM"), ("panic", "")] {
         let stty = std::env::temp_dir().join(format!("sockscope-stty-{how}-{}", std::process::id()));
         let tmux = Tmux::new(how);
-        tmux.start(&dashboard(&lab, &stty));
+        let env = if how == "panic" { "SOCKSCOPE_TEST_PANIC=1 RUST_BACKTRACE=0 " } else { "" };
+        tmux.start(&format!("{env}{}", dashboard(&lab, &stty)));
+        if how == "panic" {
+            let after = tmux.wait_for("the shell after the panic", |s| s.contains("FINISHED"));
+            assert!(after.contains("injected collector panic"), "the panic message is shown: {after}");
+            assert!(restored(&stty), "terminal left in raw mode after a panic");
+            let _ = std::fs::remove_file(format!("{}.pid", stty.display()));
+            let _ = std::fs::remove_file(&stty);
+            continue;
+        }
         tmux.wait_for("the dashboard", |s| s.contains("Overview"));
         match how {
             "ctrl-c" => tmux.keys(&[name]),

@@ -85,11 +85,11 @@ fn draw_states(frame: &mut Frame, area: Rect, app: &App) {
     let mut lines = Vec::new();
     if let Some(tcp) = by_proto.get(&Proto::Tcp) {
         for state in ALL_STATES.iter().filter(|s| tcp.get(**s) > 0) {
-            lines.push(Line::from(format!("tcp  {:<11} {:>7}", state.ss_name(), tcp.get(*state))));
+            lines.push(Line::from(format!("{:<5}{:<10} {:>7}", "tcp", state.ss_name(), tcp.get(*state))));
         }
     }
     for (proto, counts) in by_proto.iter().filter(|(p, _)| **p != Proto::Tcp) {
-        lines.push(Line::from(format!("{:<5}{:<11} {:>7}", proto.netid(), "all", counts.total())));
+        lines.push(Line::from(format!("{:<5}{:<10} {:>7}", proto.netid(), "all", counts.total())));
     }
     frame.render_widget(Paragraph::new(lines).block(block(" Sockets by state ")), area);
 }
