@@ -253,3 +253,21 @@ fn every_screen_renders_100k_sockets_by_windowing() {
         assert!(text.contains("sockscope"));
     }
 }
+
+#[test]
+fn tiny_terminals_do_not_break_any_screen() {
+    let mut app = app();
+    for (w, h) in [(1, 1), (10, 4), (20, 6), (40, 10)] {
+        app.resize(w, h);
+        for tab in ['1', '2', '3', '4', '5'] {
+            key(&mut app, KeyCode::Char(tab));
+            screen(&app, w, h);
+            key(&mut app, KeyCode::Enter);
+            screen(&app, w, h);
+            key(&mut app, KeyCode::Esc);
+        }
+        key(&mut app, KeyCode::Char('?'));
+        screen(&app, w, h);
+        key(&mut app, KeyCode::Esc);
+    }
+}
