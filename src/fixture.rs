@@ -66,6 +66,7 @@ impl SnapshotBuilder {
                 socket_fds: 0,
                 fd_limit: Some(FdLimit::Limited(limit)),
                 cmdline: None,
+                netns: None,
             },
         );
         self

@@ -1,12 +1,26 @@
 //! Per-process limits: open fds against RLIMIT_NOFILE.
 
+use std::collections::HashSet;
+
 use super::finding::{Evidence, Finding, FindingKind, Severity, Subject, pct};
 use super::thresholds::Thresholds;
 use crate::model::{Process, Snapshot};
 
 /// `fd_exhaustion_risk`: a process close to "Too many open files".
 pub fn fd_exhaustion(snapshot: &Snapshot, t: &Thresholds) -> Vec<Finding> {
-    snapshot.processes.values().filter_map(|p| fd_finding(p, t)).collect()
+    let mut dumped: Option<HashSet<u64>> = None;
+    let mut out = Vec::new();
+    for p in snapshot.processes.values() {
+        let Some(finding) = fd_finding(p, t) else { continue };
+        if !p.in_netns(snapshot.netns.inode) {
+            let here = dumped.get_or_insert_with(|| snapshot.sockets.iter().map(|s| s.inode).collect());
+            if !snapshot.owners.iter().any(|r| r.pid == p.pid && here.contains(&r.inode)) {
+                continue;
+            }
+        }
+        out.push(finding);
+    }
+    out
 }
 
 fn fd_finding(p: &Process, t: &Thresholds) -> Option<Finding> {

@@ -167,7 +167,8 @@ impl Collector {
         *diag = socket;
         let mut snapshot = assemble(request, net, scan, taken_at, started);
         if request.tcp == Some(StateSet::ALL) && request.owners.is_some() {
-            snapshot.ghosts = Some(ghosts.find(&snapshot.owners, previous));
+            let netns = snapshot.netns.inode;
+            snapshot.ghosts = Some(ghosts.find(&snapshot.owners, &snapshot.processes, previous, netns));
         }
         Ok(snapshot)
     }

@@ -125,6 +125,7 @@ pub(super) fn read_process_into(
         socket_fds: (refs.len() - before) as u32,
         fd_limit: fd_limit(process),
         cmdline: options.cmdline.then(|| cmdline(pid)).flatten(),
+        netns: netns_of(pid),
     })
 }
 
@@ -149,6 +150,12 @@ fn fd_limit(process: &ProcfsProcess) -> Option<FdLimit> {
         LimitValue::Value(n) => FdLimit::Limited(n),
         LimitValue::Unlimited => FdLimit::Unlimited,
     })
+}
+
+/// The inode of the process's network namespace (`stat` follows the
+/// `/proc/PID/ns/net` link to the namespace file).
+pub fn netns_of(pid: u32) -> Option<u64> {
+    rustix::fs::stat(format!("/proc/{pid}/ns/net")).ok().map(|st| st.st_ino)
 }
 
 /// `/proc/PID/cmdline` as text: NULs become spaces, invalid UTF-8 is replaced.

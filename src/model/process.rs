@@ -47,6 +47,18 @@ pub struct Process {
     pub fd_limit: Option<FdLimit>,
     /// Command line, read only when asked for (untrusted bytes, lossily decoded).
     pub cmdline: Option<String>,
+    /// Inode of the network namespace the process is in (`None` if unreadable).
+    pub netns: Option<u64>,
+}
+
+impl Process {
+    /// Whether the process may be in the namespace `netns` (unknown counts as yes).
+    pub fn in_netns(&self, netns: Option<u64>) -> bool {
+        match (self.netns, netns) {
+            (Some(mine), Some(theirs)) => mine == theirs,
+            _ => true,
+        }
+    }
 }
 
 impl Process {
@@ -178,6 +190,7 @@ mod tests {
             socket_fds: 0,
             fd_limit: Some(FdLimit::Limited(1000)),
             cmdline: None,
+            netns: None,
         };
         assert_eq!(p.fd_usage_pct(), Some(80.0));
         p.fd_limit = Some(FdLimit::Unlimited);

@@ -485,3 +485,22 @@ fn a_reset_socket_still_held_is_a_ghost() {
     let lsof_like = snapshot.owners.owners(inode);
     assert_eq!(lsof_like.len(), 1, "the fd is still held");
 }
+
+#[test]
+fn sockets_of_another_namespace_are_no_ghosts() {
+    let lab = Lab::new("ghost_elsewhere");
+    if !lab.is_private() {
+        support::loud(
+            "SKIPPED sockets_of_another_namespace_are_no_ghosts: needs root (a second network namespace)",
+        );
+        return;
+    }
+    // This process lives in the host namespace and holds a healthy listener
+    // of the lab's: the host's dump cannot show it, and it is no ghost.
+    let listener = lab.run(|| std::net::TcpListener::bind("127.0.0.1:0").expect("bind"));
+    let host = sockscope::collect::collect(&Default::default()).expect("host snapshot");
+    let ghosts = host.ghosts.as_ref().expect("checked");
+    assert!(!ghosts.iter().any(|g| g.inode == inode_of(&listener)), "{ghosts:?}");
+    let lab_view = lab.snapshot();
+    assert!(!lab_view.ghosts.as_ref().expect("checked").iter().any(|g| g.inode == inode_of(&listener)));
+}
