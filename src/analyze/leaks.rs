@@ -17,6 +17,8 @@ pub struct LeakThresholds {
     pub window: Duration,
     /// Samples needed in the window before judging a trend.
     pub min_samples: usize,
+    /// History needed before judging a rate (a rate from 0.6 s is noise).
+    pub min_span: Duration,
     /// `close_wait_leak` from this much growth across the window.
     pub close_wait_growth: u32,
     /// `fd_leak` from this much growth across the window.
@@ -31,6 +33,7 @@ impl Default for LeakThresholds {
         LeakThresholds {
             window: Duration::from_secs(60),
             min_samples: 3,
+            min_span: Duration::from_secs(2),
             close_wait_growth: 3,
             fd_growth: 5,
             time_wait_pct: 50.0,
@@ -48,10 +51,13 @@ pub fn leaks(history: &History, latest: &Snapshot, t: &LeakThresholds) -> Vec<Fi
         return Vec::new();
     }
     let mut out = Vec::new();
-    out.extend(process_leaks(&window, latest, t));
     out.extend(ghosts(&window, latest));
-    out.extend(time_wait_churn(&window, latest, t));
     out.extend(listen_overflow(&window, latest));
+    let span = seconds(window[0], window[window.len() - 1]);
+    if span >= t.min_span.as_secs_f64() {
+        out.extend(process_leaks(&window, latest, t));
+        out.extend(time_wait_churn(&window, latest, t));
+    }
     Finding::sort(&mut out);
     out
 }
@@ -248,8 +254,11 @@ fn time_wait_churn(window: &[&Sample], latest: &Snapshot, t: &LeakThresholds) ->
     if span <= 0.0 {
         return Vec::new();
     }
-    let mut dests: Vec<&SocketAddr> = last.time_wait_new.keys().collect();
+    // Every destination that gained TIME-WAIT anywhere in the window, so a
+    // bursty client does not flap between finding and resolved.
+    let mut dests: Vec<&SocketAddr> = window.iter().skip(1).flat_map(|s| s.time_wait_new.keys()).collect();
     dests.sort();
+    dests.dedup();
     dests
         .into_iter()
         .filter_map(|dest| {
@@ -438,6 +447,25 @@ mod tests {
         assert_eq!(f.evidence.get("rate_per_s").and_then(|v| v.as_f64()), Some(20.0));
         assert_eq!(f.severity, Severity::Critical, "1200 ports needed, 1000 in range");
         assert!(f.message.contains("runs out in"), "{}", f.message);
+    }
+
+    #[test]
+    fn bursty_time_wait_churn_does_not_flap() {
+        let mut history = History::new(Duration::from_secs(300));
+        let mut held = Vec::new();
+        for i in 0..8u64 {
+            // New TIME-WAIT only on even samples: 40 every 2 s, 1200 ports a minute.
+            let n = 40 * (i as u32 / 2 + 1);
+            let mut s = SnapshotBuilder::new()
+                .sysctl("net.ipv4.ip_local_port_range", SysctlValue::Ints(vec![40000, 40999]))
+                .many(n, State::TimeWait, "10.0.0.1", "10.0.0.9:443", &[])
+                .build();
+            at(&mut s, i);
+            history.push(&s, &analyze(&s, &Thresholds::default()));
+            let found = leaks(&history, &s, &LeakThresholds::default());
+            held.push(found.iter().any(|f| f.kind == FindingKind::TimeWaitChurn));
+        }
+        assert_eq!(held[2..], [true; 6], "{held:?}");
     }
 
     #[test]

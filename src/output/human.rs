@@ -177,7 +177,8 @@ fn write_finding(
     writeln!(out, "          {}", style.paint(Paint::Dim, &format!("hint: {}", f.hint)))
 }
 
-fn evidence_text(f: &Finding) -> String {
+/// A finding's evidence as `key=value` pairs (nulls left out).
+pub fn evidence_text(f: &Finding) -> String {
     f.evidence
         .0
         .iter()

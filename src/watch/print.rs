@@ -99,8 +99,12 @@ impl Printer<'_> {
             (Some(d), _) => format!("  drops {d}"),
             _ => String::new(),
         };
+        let queue_delta = match l.accept_queue_delta {
+            Some(d) if d != 0 => format!(" ({})", signed(d)),
+            _ => String::new(),
+        };
         format!(
-            "{} {}  accept {}/{}{mark}{drops}  {}",
+            "{} {}  accept {}/{}{queue_delta}{mark}{drops}  {}",
             x.proto.netid(),
             endpoint_text(&x.local),
             x.accept_queue,
@@ -115,6 +119,7 @@ impl Printer<'_> {
         }
         let tag = self.style.paint(Paint::of(f.severity), f.severity.label()).into_owned();
         writeln!(self.out, "{}  FINDING {tag} {} {}: {}", clock(at), f.kind.name(), f.subject, f.message)?;
+        writeln!(self.out, "          evidence: {}", crate::output::human::evidence_text(f))?;
         writeln!(self.out, "          {}", self.style.paint(Paint::Dim, &format!("hint: {}", f.hint)))
     }
 

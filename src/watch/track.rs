@@ -32,6 +32,7 @@ pub struct ProcessChange {
 pub struct ListenerChange {
     #[serde(flatten)]
     pub listener: Listener,
+    pub accept_queue_delta: Option<i64>,
     pub drops_delta: Option<i64>,
     pub owners: String,
     #[serde(skip)]
@@ -65,12 +66,21 @@ impl Changes {
 #[derive(Default)]
 pub struct Tracker {
     processes: HashMap<u32, (StateMap, Option<u32>)>,
-    listeners: HashMap<u64, Option<u32>>,
+    listeners: HashMap<u64, ListenerSeen>,
     counters: HashMap<(&'static str, &'static str), i64>,
     started: bool,
 }
 
 type StateMap = BTreeMap<&'static str, u32>;
+
+/// What a listener looked like at the previous sample.
+#[derive(Clone, Copy)]
+struct ListenerSeen {
+    accept_queue: u32,
+    drops: Option<u32>,
+    full: bool,
+    near_full: bool,
+}
 
 fn state_map(p: &ProcessSummary) -> StateMap {
     p.states.0.iter().map(|(s, n)| (s.ss_name(), *n)).collect()
@@ -138,11 +148,23 @@ impl Tracker {
             .iter()
             .map(|l| {
                 let before = self.listeners.get(&l.inode).copied();
-                let drops_delta = before.and_then(|b| Some(i64::from(l.drops?) - i64::from(b?)));
-                seen.insert(l.inode, l.drops);
-                let changed = first || l.full || l.near_full || drops_delta.is_some_and(|d| d != 0);
+                let drops_delta = before.and_then(|b| Some(i64::from(l.drops?) - i64::from(b.drops?)));
+                let accept_queue_delta =
+                    before.map(|b| i64::from(l.accept_queue) - i64::from(b.accept_queue));
+                let flipped = before.is_some_and(|b| b.full != l.full || b.near_full != l.near_full);
+                let seen_now = ListenerSeen {
+                    accept_queue: l.accept_queue,
+                    drops: l.drops,
+                    full: l.full,
+                    near_full: l.near_full,
+                };
+                seen.insert(l.inode, seen_now);
+                let moved = |d: Option<i64>| d.is_some_and(|d| d != 0);
+                let changed =
+                    first || before.is_none() || flipped || moved(drops_delta) || moved(accept_queue_delta);
                 ListenerChange {
                     listener: l.clone(),
+                    accept_queue_delta,
                     drops_delta,
                     owners: crate::output::owners_text(report.snapshot, l.inode),
                     changed,
@@ -166,11 +188,17 @@ impl Tracker {
 }
 
 /// Findings that started and stopped holding between two evaluations.
+/// Samples a finding must be absent before it counts as resolved, so a
+/// value hovering at a threshold does not flap.
+const RESOLVE_AFTER: u32 = 2;
+
 #[derive(Default)]
 pub struct FindingTracker {
-    active: BTreeMap<(String, String), (Finding, u32)>,
-    /// Every finding that ever fired, first occurrence, for the summary.
+    /// Active findings: the finding, samples it held, samples it has been absent.
+    active: BTreeMap<(String, String), (Finding, u32, u32)>,
+    /// Every finding that ever fired, with its latest evidence, for the summary.
     pub fired: Vec<Finding>,
+    fired_at: HashMap<(String, String), usize>,
 }
 
 impl FindingTracker {
@@ -180,21 +208,66 @@ impl FindingTracker {
         let mut started = Vec::new();
         for f in findings {
             let key = (f.kind.name().to_string(), f.subject.to_string());
+            match self.fired_at.get(&key) {
+                Some(&i) => self.fired[i] = f.clone(),
+                None => {
+                    self.fired_at.insert(key.clone(), self.fired.len());
+                    self.fired.push(f.clone());
+                }
+            }
             let held = match self.active.remove(&key) {
-                Some((_, n)) => n + 1,
+                Some((_, n, _)) => n + 1,
                 None => {
                     started.push(f.clone());
-                    self.fired.push(f.clone());
                     1
                 }
             };
-            next.insert(key, (f, held));
+            next.insert(key, (f, held, 0));
         }
-        let resolved = std::mem::replace(&mut self.active, next).into_values().collect();
+        let mut resolved = Vec::new();
+        for (key, (f, held, absent)) in std::mem::take(&mut self.active) {
+            match absent + 1 >= RESOLVE_AFTER {
+                true => resolved.push((f, held)),
+                false => {
+                    next.insert(key, (f, held, absent + 1));
+                }
+            }
+        }
+        self.active = next;
         (started, resolved)
     }
+}
 
-    pub fn active(&self) -> impl Iterator<Item = &Finding> {
-        self.active.values().map(|(f, _)| f)
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::analyze::{Evidence, FindingKind, Severity, Subject};
+
+    fn finding(message: &str) -> Finding {
+        Finding {
+            kind: FindingKind::CloseWaitLeak,
+            severity: Severity::Warning,
+            subject: Subject::Process { pid: 7, comm: "api".into() },
+            message: message.into(),
+            evidence: Evidence::default(),
+            hint: String::new(),
+        }
+    }
+
+    #[test]
+    fn findings_start_once_and_resolve_after_two_absent_samples() {
+        let mut t = FindingTracker::default();
+        let (started, resolved) = t.update(vec![finding("1/s")]);
+        assert_eq!((started.len(), resolved.len()), (1, 0));
+        let (started, resolved) = t.update(vec![]);
+        assert_eq!((started.len(), resolved.len()), (0, 0), "one absent sample is not a resolution");
+        let (started, _) = t.update(vec![finding("2/s")]);
+        assert!(started.is_empty(), "still the same finding");
+        t.update(vec![]);
+        let (_, resolved) = t.update(vec![]);
+        assert_eq!(resolved.len(), 1);
+        assert_eq!(resolved[0].1, 2, "held two samples");
+        assert_eq!(t.fired.len(), 1);
+        assert_eq!(t.fired[0].message, "2/s", "the summary keeps the latest evidence");
     }
 }

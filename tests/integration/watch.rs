@@ -134,7 +134,7 @@ fn close_wait_leak_names_the_server_and_its_rate() {
             drop(TcpStream::connect(server).unwrap());
             std::thread::sleep(Duration::from_millis(100));
         },
-        || watch(&lab, &["--interval", "300ms", "--count", "8", "--pid", &pid, "--fail-on", "leak"]),
+        || watch(&lab, &["--interval", "300ms", "--count", "10", "--pid", &pid, "--fail-on", "leak"]),
     );
     let leak = findings(&events, "close_wait_leak");
     assert_eq!(leak.len(), 1, "{events:#?}");
@@ -159,7 +159,7 @@ fn fd_leak_projects_the_time_to_the_limit() {
     let (child, _) = helper(&lab, "fd_opener");
     let child = Killed(child);
     let pid = child.0.id().to_string();
-    let (events, status) = watch(&lab, &["--interval", "300ms", "--count", "6", "--pid", &pid]);
+    let (events, status) = watch(&lab, &["--interval", "300ms", "--count", "10", "--pid", &pid]);
     assert_eq!(status, Some(0));
     let leak = findings(&events, "fd_leak");
     assert_eq!(leak.len(), 1, "{events:#?}");
@@ -170,7 +170,7 @@ fn fd_leak_projects_the_time_to_the_limit() {
     assert_eq!(f["severity"], "critical");
     assert!(f["message"].as_str().unwrap().contains("RLIMIT_NOFILE 1024 reached in"));
     let samples: Vec<&Value> = events.iter().filter(|e| e["type"] == "sample").collect();
-    assert_eq!(samples.len(), 6);
+    assert_eq!(samples.len(), 10);
     assert!(samples[1]["processes"][0]["fds_delta"].as_i64().unwrap() > 0);
 }
 
@@ -218,7 +218,7 @@ fn listen_overflow_names_exactly_the_overflowing_listener() {
 #[test]
 fn time_wait_churn_projects_port_exhaustion() {
     let lab = Lab::new("watch_time_wait");
-    let mut args = vec!["--interval", "300ms", "--count", "6"];
+    let mut args = vec!["--interval", "300ms", "--count", "10"];
     if lab.is_private() {
         lab.sysctl("net.ipv4.ip_local_port_range", "40000 40199");
         lab.sysctl("net.ipv4.tcp_tw_reuse", "0");
