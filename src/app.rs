@@ -17,12 +17,20 @@ pub enum AppError {
     Io(#[from] io::Error),
     #[error("writing JSON")]
     Json(#[from] serde_json::Error),
+    #[error(
+        "the dashboard needs a terminal on stdin and stdout; use `sockscope dump` or `sockscope watch` instead"
+    )]
+    NotATerminal,
 }
 
 impl AppError {
     /// Bad user input (exit status 2) rather than a failure of the system.
     pub fn is_bad_input(&self) -> bool {
-        matches!(self, AppError::Collect(e) if e.is_bad_input())
+        match self {
+            AppError::Collect(e) => e.is_bad_input(),
+            AppError::NotATerminal => true,
+            _ => false,
+        }
     }
 
     /// The reader went away (`sockscope dump | head`): not an error.
@@ -30,7 +38,7 @@ impl AppError {
         match self {
             AppError::Io(e) => e.kind() == io::ErrorKind::BrokenPipe,
             AppError::Json(e) => e.io_error_kind() == Some(io::ErrorKind::BrokenPipe),
-            AppError::Collect(_) => false,
+            AppError::Collect(_) | AppError::NotATerminal => false,
         }
     }
 }
@@ -76,6 +84,10 @@ pub fn dump(args: &DumpArgs, io: Io) -> Result<Outcome, AppError> {
 
 /// `sockscope tui`: the dashboard, until the user quits.
 pub fn tui(args: &TuiArgs, out_is_terminal: bool) -> Result<Outcome, AppError> {
+    use std::io::IsTerminal;
+    if !out_is_terminal || !std::io::stdin().is_terminal() {
+        return Err(AppError::NotATerminal);
+    }
     let selection = args.select.selection()?;
     let settings = crate::tui::Settings {
         request: selection.request(false, false),

@@ -54,10 +54,17 @@ impl NetnsTarget {
         let NetnsTarget::File { label, path } = self else {
             return Ok(None);
         };
-        File::open(path).map(Some).map_err(|e| match e.kind() {
+        let file = File::open(path).map_err(|e| match e.kind() {
             io::ErrorKind::NotFound => CollectError::NoSuchNetns(not_found(label, path)),
             _ => enter_error(label, e),
-        })
+        })?;
+        match is_network_namespace(&file) {
+            true => Ok(Some(file)),
+            false => Err(CollectError::NoSuchNetns(format!(
+                "--netns {label}: {} is not a network namespace (expected an `ip netns` name, a pid, or a file such as /proc/PID/ns/net)",
+                path.display()
+            ))),
+        }
     }
 
     /// Runs `work` inside the namespace and returns its result.
@@ -75,6 +82,15 @@ impl NetnsTarget {
             thread.join().map_err(|_| CollectError::ThreadPanicked)?
         })
     }
+}
+
+/// Whether `file` is a namespace file (nsfs) of a network namespace.
+fn is_network_namespace(file: &File) -> bool {
+    const NSFS_MAGIC: i64 = 0x6e73_6673;
+    const NS_GET_NSTYPE: libc::c_ulong = 0xb703;
+    let nsfs = rustix::fs::fstatfs(file).is_ok_and(|st| st.f_type as i64 == NSFS_MAGIC);
+    // SAFETY: NS_GET_NSTYPE takes no argument and only returns the namespace type.
+    nsfs && unsafe { libc::ioctl(std::os::fd::AsRawFd::as_raw_fd(file), NS_GET_NSTYPE) } == libc::CLONE_NEWNET
 }
 
 fn not_found(label: &str, path: &std::path::Path) -> String {
@@ -126,12 +142,11 @@ mod tests {
     }
 
     #[test]
-    fn a_file_that_is_not_a_namespace_is_refused() {
-        let target = NetnsTarget::parse("/proc/self/status").unwrap();
-        let err = target.run(|| ()).unwrap_err();
-        assert!(
-            err.to_string().contains("not a network namespace") || err.to_string().contains("root"),
-            "{err}"
-        );
+    fn a_file_that_is_not_a_network_namespace_is_bad_input() {
+        for path in ["/proc/self/status", "/proc/self/ns/mnt"] {
+            let err = NetnsTarget::parse(path).unwrap_err();
+            assert!(err.is_bad_input(), "{err}");
+            assert!(err.to_string().contains("is not a network namespace"), "{err}");
+        }
     }
 }

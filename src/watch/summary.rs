@@ -95,6 +95,9 @@ fn worst_offenders(grew: &[Growth], fired: &[Finding]) -> Vec<String> {
             let e = score.entry(*pid).or_default();
             e.0 += 1;
             e.3.push(f.kind.name().to_string());
+            if let crate::analyze::Subject::Process { comm, .. } = &f.subject {
+                e.2 = comm.clone();
+            }
         }
     }
     for g in grew.iter().filter(|g| g.what != "sockets") {

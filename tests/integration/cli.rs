@@ -142,6 +142,8 @@ fn bad_arguments_are_one_line_and_exit_2() {
         &["dump", "--pid", "0"],
         &["dump", "--netns", "no-such-namespace"],
         &["dump", "--netns", "4000000000"],
+        &["dump", "--netns", "/etc/passwd"],
+        &["tui"],
         &["dump", "--fail-on", "sometimes"],
         &["dump", "--near-full", "150"],
         &["dump", "-l", "--state", "listen"],

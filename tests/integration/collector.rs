@@ -164,6 +164,9 @@ fn client_closed_connections_leave_time_wait_towards_the_port() {
         .collect();
     assert_eq!(tw.len(), rounds, "one TIME-WAIT per client-closed connection");
     assert!(tw.iter().all(|s| s.inode == 0 && snapshot.owners.owners(s.inode).is_empty()));
+    let timer = tw[0].timer.expect("a TIME-WAIT timer");
+    assert_eq!(timer.kind, sockscope::model::TimerKind::TimeWait);
+    assert!(timer.expires_ms > 0 && timer.expires_ms <= 60_000, "time left in TIME-WAIT: {timer:?}");
     let finding = analysis
         .findings
         .iter()

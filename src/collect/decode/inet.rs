@@ -25,6 +25,11 @@ pub fn decode(payload: &[u8], proto: Proto) -> Result<Decoded, String> {
     let header = InetResponseHeader::parse(header_bytes).map_err(|e| e.to_string())?;
     let family = family_of(header.family)?;
     let mut socket = socket_from_header(&header, proto, family);
+    if let Some(timer) = socket.timer.as_mut() {
+        // The crate keeps no expiry for TIME-WAIT timers; read idiag_expires.
+        timer.expires_ms =
+            u32::from_ne_bytes([header_bytes[52], header_bytes[53], header_bytes[54], header_bytes[55]]);
+    }
     let bad_attributes = decode_attributes(&payload[HEADER_LEN..], &mut socket);
     Ok(Decoded { socket, bad_attributes })
 }
