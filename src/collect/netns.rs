@@ -88,6 +88,8 @@ impl NetnsTarget {
 fn is_network_namespace(file: &File) -> bool {
     const NSFS_MAGIC: i64 = 0x6e73_6673;
     const NS_GET_NSTYPE: libc::c_ulong = 0xb703;
+    // `f_type`'s width differs between architectures.
+    #[allow(clippy::unnecessary_cast)]
     let nsfs = rustix::fs::fstatfs(file).is_ok_and(|st| st.f_type as i64 == NSFS_MAGIC);
     // SAFETY: NS_GET_NSTYPE takes no argument and only returns the namespace type.
     nsfs && unsafe { libc::ioctl(std::os::fd::AsRawFd::as_raw_fd(file), NS_GET_NSTYPE) } == libc::CLONE_NEWNET
