@@ -271,3 +271,15 @@ fn tiny_terminals_do_not_break_any_screen() {
         key(&mut app, KeyCode::Esc);
     }
 }
+
+#[test]
+fn status_line_names_hidden_owners_first() {
+    let mut app = App::new(Duration::from_secs(1), Thresholds::default(), false);
+    let mut snap = outage(0, 3, 0);
+    snap.scan.unreadable = 12;
+    snap.warnings.push(crate::collect::unreadable_warning(12).unwrap());
+    app.apply(Update { snapshot: Box::new(snap), tick_cpu: None });
+    let text = screen(&app, 80, 24);
+    let status = text.lines().last().unwrap();
+    assert!(status.starts_with(" not root: owners of 12 processes hidden"), "{status}");
+}

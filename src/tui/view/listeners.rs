@@ -38,7 +38,11 @@ pub fn draw(frame: &mut Frame, area: Rect, app: &App, theme: Theme) {
                 (false, true) => ("NEAR", theme.warning()),
                 _ => ("", ratatui::style::Style::default()),
             };
-            let rate = app.history.listener_drop_rate(&id).map_or("-".to_string(), |r| format!("{r:.1}"));
+            let drops = match (l.drops, app.history.listener_drop_rate(&id)) {
+                (Some(d), Some(r)) if r > 0.0 => format!("{d} +{r:.1}/s"),
+                (Some(d), _) => d.to_string(),
+                (None, _) => "-".to_string(),
+            };
             let row = Row::new(vec![
                 Cell::from(l.proto.netid()),
                 Cell::from(endpoint_text(&l.local)),
@@ -48,14 +52,13 @@ pub fn draw(frame: &mut Frame, area: Rect, app: &App, theme: Theme) {
                     Proto::Tcp => l.syn_recv.to_string(),
                     _ => "-".to_string(),
                 }),
-                Cell::from(l.drops.map_or("-".to_string(), |d| d.to_string())),
-                Cell::from(rate),
+                Cell::from(drops),
                 Cell::from(owners_text(&data.snapshot, l.inode)),
             ]);
             mark_selected(row, i == cursor.selected, theme)
         })
         .collect();
-    let header = Row::new(["Proto", "Local", "Accept-Q", "", "SYN-RECV", "Drops", "Drops/s", "Owners"])
+    let header = Row::new(["Proto", "Local", "Accept-Q", "", "SYN-RECV", "Drops, /s", "Owners"])
         .style(theme.heading());
     let widths = [
         Constraint::Length(5),
@@ -63,8 +66,7 @@ pub fn draw(frame: &mut Frame, area: Rect, app: &App, theme: Theme) {
         Constraint::Length(14),
         Constraint::Length(4),
         Constraint::Length(8),
-        Constraint::Length(6),
-        Constraint::Length(7),
+        Constraint::Length(11),
         Constraint::Fill(1),
     ];
     let title = format!(

@@ -142,13 +142,6 @@ fn draw_header(frame: &mut Frame, area: Rect, app: &App, theme: Theme) {
 }
 
 fn draw_status(frame: &mut Frame, area: Rect, app: &App, theme: Theme) {
-    let mut parts = vec![format!("every {}", human_duration(app.interval))];
-    if let Some(data) = &app.data {
-        let snap = &data.snapshot;
-        parts.push(format!("collect {} ms", snap.timings.total.as_millis()));
-        parts.push(format!("{} sockets", snap.sockets.len()));
-        parts.extend(snap.warnings.iter().map(|w| short_warning(&w.message)));
-    }
     let mut spans = Vec::new();
     if app.paused {
         spans.push(Span::styled(" PAUSED ", theme.warning().add_modifier(Modifier::REVERSED)));
@@ -160,13 +153,39 @@ fn draw_status(frame: &mut Frame, area: Rect, app: &App, theme: Theme) {
             theme.accent(),
         ));
     }
+    let mut parts = vec![format!("every {}", human_duration(app.interval))];
+    if let Some(data) = &app.data {
+        let snap = &data.snapshot;
+        for w in &snap.warnings {
+            spans.push(Span::styled(format!(" {} ·", short_warning(snap, w)), theme.warning()));
+        }
+        parts.push(format!("collect {} ms", snap.timings.total.as_millis()));
+        parts.push(format!("{} sockets", snap.sockets.len()));
+    }
+    if let Some(e) = &app.error {
+        spans.push(Span::styled(format!(" collection failed: {e} ·"), theme.critical()));
+    }
     spans.push(Span::raw(format!(" {} ", parts.join(" · "))));
     spans.push(Span::styled("· ? help  q quit", theme.dim()));
     frame.render_widget(Paragraph::new(Line::from(spans)), area);
 }
 
-/// The first clause of a warning, for the one-line status bar.
-fn short_warning(message: &str) -> String {
+/// A warning in a few words, for the one-line status bar.
+fn short_warning(snap: &crate::model::Snapshot, w: &crate::model::Warning) -> String {
+    use crate::model::WarningKind;
+    match w.kind {
+        WarningKind::ProcessesUnreadable => {
+            format!("not root: owners of {} processes hidden", snap.scan.unreadable)
+        }
+        WarningKind::DecodeErrors => "some netlink messages undecodable".to_string(),
+        WarningKind::DumpInterrupted => "dump interrupted".to_string(),
+        WarningKind::ProtocolUnavailable => first_clause(&w.message),
+        WarningKind::HostFactsIncomplete => first_clause(&w.message),
+    }
+}
+
+/// The first clause of a message.
+fn first_clause(message: &str) -> String {
     message.split([';', ',']).next().unwrap_or(message).trim().to_string()
 }
 

@@ -8,17 +8,28 @@ use ratatui::widgets::{Paragraph, Sparkline};
 
 use super::{Theme, block, mark_selected, severity_tag, visible};
 use crate::analyze::summary;
-use crate::model::{ALL_STATES, Proto, State};
+use crate::model::{ALL_STATES, State};
 use crate::output::escape;
-use crate::output::human::HEADER_SYSCTLS;
+
+/// The sysctls the overview shows beside the findings.
+const OVERVIEW_SYSCTLS: &[&str] = &[
+    "net.core.somaxconn",
+    "net.ipv4.tcp_max_syn_backlog",
+    "net.ipv4.tcp_syncookies",
+    "net.ipv4.tcp_abort_on_overflow",
+    "net.ipv4.ip_local_port_range",
+    "net.ipv4.tcp_max_tw_buckets",
+    "net.ipv4.tcp_fin_timeout",
+];
 use crate::tui::app::App;
 
 pub fn draw(frame: &mut Frame, area: Rect, app: &App, theme: Theme) {
     let Some(data) = &app.data else { return };
     let wanted = data.analysis.findings.len().max(1) as u16 + 2;
+    let room = area.height.saturating_sub(9 + 4).max(3);
     let [findings, middle, trends] = Layout::vertical([
-        Constraint::Length(wanted.clamp(3, (area.height / 2).max(3))),
-        Constraint::Min(4),
+        Constraint::Length(wanted.clamp(3, room)),
+        Constraint::Min(9),
         Constraint::Length(4),
     ])
     .areas(area);
@@ -36,7 +47,9 @@ fn draw_findings(frame: &mut Frame, area: Rect, app: &App, theme: Theme) {
     let title = format!(" Findings ({}) — Enter: go to subject ", findings.len());
     let cursor = app.cursor();
     let height = area.height.saturating_sub(2) as usize;
-    let mut lines: Vec<Line> = visible(findings.len(), cursor.offset, height)
+    let shown = visible(findings.len(), cursor.offset, height);
+    let kind_width = shown.clone().map(|i| findings[i].kind.name().len()).max().unwrap_or(0);
+    let mut lines: Vec<Line> = shown
         .map(|i| {
             let f = &findings[i];
             let owners = match &f.subject {
@@ -47,7 +60,7 @@ fn draw_findings(frame: &mut Frame, area: Rect, app: &App, theme: Theme) {
             };
             let line = Line::from(vec![
                 Span::styled(format!("{:<4} ", severity_tag(f.severity)), theme.severity(f.severity)),
-                Span::styled(format!("{:<22} ", f.kind.name()), theme.heading()),
+                Span::styled(format!("{:<kind_width$} ", f.kind.name()), theme.heading()),
                 Span::raw(format!("{}{owners}  ", f.subject)),
                 Span::styled(f.message.clone(), theme.dim()),
             ]);
@@ -64,7 +77,7 @@ fn draw_sysctls(frame: &mut Frame, area: Rect, app: &App, theme: Theme) {
     let Some(data) = &app.data else { return };
     let implicated: Vec<&str> =
         data.analysis.findings.iter().flat_map(|f| f.kind.sysctls().iter().copied()).collect();
-    let lines: Vec<Line> = HEADER_SYSCTLS
+    let lines: Vec<Line> = OVERVIEW_SYSCTLS
         .iter()
         .map(|name| {
             let value = data.snapshot.sysctls.get(name).map_or("?".to_string(), |v| v.to_string());
@@ -83,13 +96,11 @@ fn draw_states(frame: &mut Frame, area: Rect, app: &App) {
     let Some(data) = &app.data else { return };
     let by_proto = summary::by_proto_and_state(data.snapshot.sockets.iter());
     let mut lines = Vec::new();
-    if let Some(tcp) = by_proto.get(&Proto::Tcp) {
-        for state in ALL_STATES.iter().filter(|s| tcp.get(**s) > 0) {
-            lines.push(Line::from(format!("{:<5}{:<10} {:>7}", "tcp", state.ss_name(), tcp.get(*state))));
+    for (proto, counts) in &by_proto {
+        for state in ALL_STATES.iter().filter(|s| counts.get(**s) > 0) {
+            let line = format!("{:<6}{:<11}{:>8}", proto.netid(), state.ss_name(), counts.get(*state));
+            lines.push(Line::from(line));
         }
-    }
-    for (proto, counts) in by_proto.iter().filter(|(p, _)| **p != Proto::Tcp) {
-        lines.push(Line::from(format!("{:<5}{:<10} {:>7}", proto.netid(), "all", counts.total())));
     }
     frame.render_widget(Paragraph::new(lines).block(block(" Sockets by state ")), area);
 }
