@@ -240,7 +240,8 @@ fn drops(l: &Listener, subject: &Subject) -> Option<Finding> {
         message: format!("listener has dropped {dropped} connection attempts since it was opened"),
         evidence: queue_evidence(l),
         hint:
-            "a listener drops SYNs and handshakes when its accept queue overflows (TcpExt.ListenOverflows); \
+            "a listener drops SYNs and handshakes when its accept queue overflows (TcpExt.ListenOverflows), \
+               and with net.ipv4.tcp_syncookies=0 when its SYN queue is full (TcpExt.TCPReqQFullDrop); \
                `sockscope watch` shows whether the count still grows"
                 .to_string(),
     })

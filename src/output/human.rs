@@ -281,9 +281,8 @@ fn write_processes(out: &mut dyn Write, report: &Report, style: &Style) -> io::R
         ("PID", Align::Right),
         ("Command", Align::Left),
         ("Sockets", Align::Right),
-        ("ESTAB", Align::Right),
         ("CLOSE-WAIT", Align::Right),
-        ("LISTEN", Align::Right),
+        ("Other states", Align::Left),
         ("FDs/Limit", Align::Right),
         ("Listening on", Align::Left),
     ]);
@@ -304,12 +303,18 @@ fn process_row(p: &ProcessSummary) -> Vec<Cell> {
         p.pid.to_string().into(),
         escape::text(&p.comm).into_owned().into(),
         p.states.total().to_string().into(),
-        p.states.get(State::Established).to_string().into(),
         Cell::painted(cw.to_string(), (cw > 0).then_some(Paint::Warning)),
-        p.states.get(State::Listen).to_string().into(),
+        other_states(p).into(),
         fds.into(),
         listening_text(&p.listening).into(),
     ]
+}
+
+/// Every state but CLOSE-WAIT (which has its own column): `ESTAB 8 LISTEN 2`.
+fn other_states(p: &ProcessSummary) -> String {
+    let parts: Vec<String> =
+        p.states.0.iter().filter(|(s, _)| **s != State::CloseWait).map(|(s, n)| format!("{s} {n}")).collect();
+    parts.join(" ")
 }
 
 fn listening_text(listening: &[String]) -> String {
