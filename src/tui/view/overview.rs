@@ -11,16 +11,7 @@ use crate::analyze::summary;
 use crate::model::{ALL_STATES, State};
 use crate::output::escape;
 
-/// The sysctls the overview shows beside the findings.
-const OVERVIEW_SYSCTLS: &[&str] = &[
-    "net.core.somaxconn",
-    "net.ipv4.tcp_max_syn_backlog",
-    "net.ipv4.tcp_syncookies",
-    "net.ipv4.tcp_abort_on_overflow",
-    "net.ipv4.ip_local_port_range",
-    "net.ipv4.tcp_max_tw_buckets",
-    "net.ipv4.tcp_fin_timeout",
-];
+use crate::output::human::HEADER_SYSCTLS;
 use crate::tui::app::App;
 
 pub fn draw(frame: &mut Frame, area: Rect, app: &App, theme: Theme) {
@@ -77,8 +68,10 @@ fn draw_sysctls(frame: &mut Frame, area: Rect, app: &App, theme: Theme) {
     let Some(data) = &app.data else { return };
     let implicated: Vec<&str> =
         data.analysis.findings.iter().flat_map(|f| f.kind.sysctls().iter().copied()).collect();
-    let lines: Vec<Line> = OVERVIEW_SYSCTLS
+    // The dump header's sysctls but tcp_tw_reuse (on the Sysctls screen), to fit 80x24.
+    let lines: Vec<Line> = HEADER_SYSCTLS
         .iter()
+        .filter(|name| **name != "net.ipv4.tcp_tw_reuse")
         .map(|name| {
             let value = data.snapshot.sysctls.get(name).map_or("?".to_string(), |v| v.to_string());
             let short = name.trim_start_matches("net.core.").trim_start_matches("net.ipv4.");
