@@ -101,16 +101,22 @@ fn full_accept_queue_is_five_over_four_and_critical() {
     drop(clients);
 }
 
-#[test]
-fn close_wait_is_owned_by_the_process_holding_the_fd() {
-    let lab = Lab::new("close_wait");
-    let (listener, accepted) = lab.run(|| {
+/// In the lab: a listener and one accepted connection whose client side
+/// `end` closes (drop: FIN, the server goes CLOSE-WAIT; `reset`: RST).
+fn accepted_pair(lab: &Lab, end: fn(TcpStream)) -> (std::net::TcpListener, TcpStream) {
+    lab.run(|| {
         let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
         let client = TcpStream::connect(listener.local_addr().expect("addr")).expect("connect");
         let (accepted, _) = listener.accept().expect("accept");
-        drop(client);
+        end(client);
         (listener, accepted)
-    });
+    })
+}
+
+#[test]
+fn close_wait_is_owned_by_the_process_holding_the_fd() {
+    let lab = Lab::new("close_wait");
+    let (listener, accepted) = accepted_pair(&lab, drop);
     let port = listener.local_addr().expect("addr").port();
     let inode = inode_of(&accepted);
     let (snapshot, analysis) = eventually("CLOSE-WAIT", || {
@@ -467,13 +473,7 @@ pub fn reset(stream: TcpStream) {
 #[test]
 fn a_reset_socket_still_held_is_a_ghost() {
     let lab = Lab::new("ghost");
-    let (listener, accepted) = lab.run(|| {
-        let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
-        let client = TcpStream::connect(listener.local_addr().expect("addr")).expect("connect");
-        let (accepted, _) = listener.accept().expect("accept");
-        reset(client);
-        (listener, accepted)
-    });
+    let (listener, accepted) = accepted_pair(&lab, reset);
     let inode = inode_of(&accepted);
     let snapshot = eventually("the reset socket to leave the dump", || {
         let snap = lab.snapshot();
