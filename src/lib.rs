@@ -1,28 +1,25 @@
 //! sockscope: a Linux socket-state inspector.
 //!
-//! Data flows one way:
+//! Data flows one way (see `docs/architecture.md`):
 //!
 //! ```text
 //! netlink bytes ──► decode ──► Socket records ─┐
-//! /proc fds ──────► owners ────────────────────┼─► Snapshot ─► analyze (findings)
+//! /proc fds ──────► owners ────────────────────┼─► Snapshot ─► analyze (findings, trends)
 //! /proc/sys, /proc/net/netstat ─► host facts ──┘        │            │
 //!                                                       ▼            ▼
-//!                                        front-ends: dump (table/JSON), ...
+//!                      faces: output (report, listing, JSON) · watch · tui
 //! ```
 //!
-//! [`collect`] owns every read of the OS; [`model`] holds plain data;
-//! [`analyze`] is pure; [`output`] only formats.
+//! [`collect`] owns every read of the OS and implements [`model::Source`];
+//! [`model`] holds plain data; [`analyze`] is pure; the faces ([`output`],
+//! [`watch`], [`tui`]) only format and interact, taking a `Source` and typed
+//! settings. The command line lives in the binary (`src/main.rs`, `src/cli/`).
 
 pub mod analyze;
-pub mod app;
-pub mod cli;
 pub mod collect;
-#[doc(hidden)]
-pub mod fixture;
+#[cfg(test)]
+pub(crate) mod fixture;
 pub mod model;
 pub mod output;
-pub mod report;
-pub mod select;
-pub mod signals;
 pub mod tui;
 pub mod watch;

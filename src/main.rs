@@ -1,13 +1,16 @@
 //! The `sockscope` binary: parse arguments, run a command, map the result to
 //! an exit status (0 ok, 1 error, 2 bad arguments, 3 `--fail-on` triggered).
 
+mod cli;
+
 use std::io::{self, BufWriter, IsTerminal, Write};
 use std::process::ExitCode;
 
 use clap::Parser;
 use clap::error::ErrorKind;
-use sockscope::app::{self, AppError, Io, Outcome};
-use sockscope::cli::{self, Cli, Command, DumpArgs, TuiArgs};
+
+use crate::cli::run::{self, AppError, Io, Outcome};
+use crate::cli::{Cli, Command, DumpArgs, TuiArgs};
 
 fn main() -> ExitCode {
     let cli = match Cli::try_parse() {
@@ -21,26 +24,26 @@ fn main() -> ExitCode {
             return ExitCode::from(2);
         }
     };
-    match run(cli) {
+    match dispatch(cli) {
         Ok(Outcome::Ok) => ExitCode::SUCCESS,
         Ok(Outcome::FailOn) => ExitCode::from(3),
         Err(e) if e.is_broken_pipe() => ExitCode::SUCCESS,
         Err(e) => {
             let status = if e.is_bad_input() { 2 } else { 1 };
-            eprintln!("sockscope: error: {:#}", anyhow::Error::from(e));
+            eprintln!("sockscope: error: {}", sockscope::output::error_chain(&e));
             ExitCode::from(status)
         }
     }
 }
 
-fn run(cli: Cli) -> Result<Outcome, AppError> {
+fn dispatch(cli: Cli) -> Result<Outcome, AppError> {
     let out_is_terminal = io::stdout().is_terminal();
     match cli.command {
-        Some(Command::Tui(args)) => app::tui(&args, out_is_terminal),
-        None if out_is_terminal && io::stdin().is_terminal() => app::tui(&TuiArgs::default(), true),
-        Some(Command::Dump(args)) => with_stdout(out_is_terminal, |io| app::dump(&args, io)),
-        Some(Command::Watch(args)) => with_stdout(out_is_terminal, |io| app::watch(&args, io)),
-        None => with_stdout(out_is_terminal, |io| app::dump(&DumpArgs::default(), io)),
+        Some(Command::Tui(args)) => run::tui(&args, out_is_terminal),
+        None if out_is_terminal && io::stdin().is_terminal() => run::tui(&TuiArgs::default(), true),
+        Some(Command::Dump(args)) => with_stdout(out_is_terminal, |io| run::dump(&args, io)),
+        Some(Command::Watch(args)) => with_stdout(out_is_terminal, |io| run::watch(&args, io)),
+        None => with_stdout(out_is_terminal, |io| run::dump(&DumpArgs::default(), io)),
     }
 }
 

@@ -28,16 +28,21 @@ pub struct LeakThresholds {
     pub time_wait_pct: f64,
 }
 
+impl LeakThresholds {
+    /// The defaults watch mode and the dashboard start from.
+    pub const DEFAULT: LeakThresholds = LeakThresholds {
+        window: Duration::from_secs(60),
+        min_samples: 3,
+        min_span: Duration::from_secs(2),
+        close_wait_growth: 3,
+        fd_growth: 5,
+        time_wait_pct: 50.0,
+    };
+}
+
 impl Default for LeakThresholds {
     fn default() -> LeakThresholds {
-        LeakThresholds {
-            window: Duration::from_secs(60),
-            min_samples: 3,
-            min_span: Duration::from_secs(2),
-            close_wait_growth: 3,
-            fd_growth: 5,
-            time_wait_pct: 50.0,
-        }
+        LeakThresholds::DEFAULT
     }
 }
 

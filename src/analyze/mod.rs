@@ -10,12 +10,14 @@ pub mod history;
 pub mod leaks;
 pub mod listeners;
 mod processes;
+pub mod report;
 pub mod summary;
 mod thresholds;
 mod udp;
 
 pub use finding::{Evidence, Finding, FindingKind, Severity, Subject};
 pub use listeners::{Listener, listeners};
+pub use report::Report;
 pub use thresholds::Thresholds;
 
 use crate::model::Snapshot;

@@ -22,16 +22,21 @@ pub struct Thresholds {
     pub syn_sent: u32,
 }
 
+impl Thresholds {
+    /// The defaults every face starts from (and the CLI shows in `--help`).
+    pub const DEFAULT: Thresholds = Thresholds {
+        near_full_pct: 80.0,
+        syn_queue_pct: 80.0,
+        close_wait: 10,
+        time_wait_pct: 50.0,
+        tw_buckets_pct: 80.0,
+        fd_pct: 80.0,
+        syn_sent: 10,
+    };
+}
+
 impl Default for Thresholds {
     fn default() -> Thresholds {
-        Thresholds {
-            near_full_pct: 80.0,
-            syn_queue_pct: 80.0,
-            close_wait: 10,
-            time_wait_pct: 50.0,
-            tw_buckets_pct: 80.0,
-            fd_pct: 80.0,
-            syn_sent: 10,
-        }
+        Thresholds::DEFAULT
     }
 }

@@ -8,31 +8,7 @@ use std::fs;
 use std::os::unix::fs::MetadataExt;
 
 use super::proc_text::{self, Sections};
-use crate::model::{Counters, HostInfo, SysctlValue, Sysctls, Warning, WarningKind};
-
-/// Every sysctl a socket diagnosis should show, in display order.
-pub const SYSCTLS: &[&str] = &[
-    "net.core.somaxconn",
-    "net.ipv4.tcp_max_syn_backlog",
-    "net.ipv4.tcp_syncookies",
-    "net.ipv4.tcp_abort_on_overflow",
-    "net.ipv4.tcp_fin_timeout",
-    "net.ipv4.tcp_max_tw_buckets",
-    "net.ipv4.tcp_tw_reuse",
-    "net.ipv4.ip_local_port_range",
-    "net.ipv4.ip_local_reserved_ports",
-    "net.ipv4.tcp_max_orphans",
-    "net.ipv4.tcp_syn_retries",
-    "net.ipv4.tcp_synack_retries",
-    "net.ipv4.tcp_keepalive_time",
-    "net.ipv4.tcp_keepalive_intvl",
-    "net.ipv4.tcp_keepalive_probes",
-    "net.core.rmem_default",
-    "net.core.rmem_max",
-    "fs.file-nr",
-    "fs.file-max",
-    "fs.nr_open",
-];
+use crate::model::{Counters, HostInfo, SYSCTLS, SysctlValue, Sysctls, Warning, WarningKind};
 
 const SNMP_SECTIONS: &[&str] = &["TcpExt", "Tcp", "Udp"];
 

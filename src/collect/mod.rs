@@ -21,7 +21,7 @@ mod query;
 use std::time::{Duration, Instant, SystemTime};
 
 pub use error::CollectError;
-pub use host::{SYSCTLS, sysctl_path};
+pub use host::sysctl_path;
 pub use netlink::{DiagSocket, DumpStats, Progress, consume_datagram};
 pub use netns::NetnsTarget;
 pub use owner_cache::{DumpedInodes, OwnerCache, RefreshStats};
@@ -29,7 +29,8 @@ pub use owners::{OwnerScan, ScanOptions, ScanScope};
 pub use query::{Extras, Query};
 
 use crate::model::{
-    Family, NetnsInfo, Proto, Snapshot, Socket, State, StateSet, Timings, Warning, WarningKind,
+    Family, NetnsInfo, Proto, Selection, Snapshot, Socket, Source, SourceError, State, StateSet, Timings,
+    Warning, WarningKind,
 };
 
 /// What to collect. A `None` state set means "do not dump that protocol".
@@ -59,6 +60,40 @@ impl Default for Request {
 }
 
 impl Request {
+    /// The collection a selection needs, in the namespace `netns`: the
+    /// protocols and states it shows (pushed down to the kernel), and an
+    /// owner scan limited to `--pid`/`--process` when given.
+    pub fn for_selection(selection: &Selection, netns: NetnsTarget) -> Request {
+        let pick = |on: bool, proto| on.then(|| selection.kernel_states(proto));
+        let scope = match (&selection.pid, &selection.process) {
+            (Some(pid), _) => ScanScope::Pids(vec![*pid]),
+            (None, Some(name)) => ScanScope::CommContains(name.clone()),
+            (None, None) => ScanScope::All,
+        };
+        Request {
+            tcp: pick(selection.tcp, Proto::Tcp),
+            udp: pick(selection.udp, Proto::Udp),
+            unix: pick(selection.unix, Proto::UnixStream),
+            tcp_info: false,
+            owners: Some(ScanOptions { scope, cmdline: false }),
+            netns,
+        }
+    }
+
+    /// Also asks for `tcp_info` (`-i`).
+    pub fn with_tcp_info(mut self, on: bool) -> Request {
+        self.tcp_info = on;
+        self
+    }
+
+    /// Also reads each process's command line.
+    pub fn with_cmdline(mut self, on: bool) -> Request {
+        if let Some(owners) = &mut self.owners {
+            owners.cmdline = on;
+        }
+        self
+    }
+
     /// The dumps this request needs, in output order.
     ///
     /// Listeners come from their own dump with SKMEMINFO (their drop counter
@@ -171,6 +206,17 @@ impl Collector {
             snapshot.ghosts = Some(ghosts.find(&snapshot.owners, &snapshot.processes, previous, netns));
         }
         Ok(snapshot)
+    }
+}
+
+/// The kernel as a [`Source`] of snapshots.
+impl Source for Collector {
+    fn snapshot(&mut self) -> Result<Snapshot, SourceError> {
+        Collector::snapshot(self).map_err(|e| Box::new(e) as SourceError)
+    }
+
+    fn set_tcp_info(&mut self, on: bool) {
+        Collector::set_tcp_info(self, on);
     }
 }
 
@@ -297,4 +343,33 @@ pub fn unreadable_warning(unreadable: u32) -> Option<Warning> {
             ),
         )
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn listening_asks_the_kernel_for_listen_and_syn_recv_only() {
+        let sel = Selection { listening: true, ..Selection::all() };
+        let req = Request::for_selection(&sel, NetnsTarget::Current);
+        assert_eq!(req.tcp, Some(StateSet::of(&[State::Listen, State::SynRecv])));
+        assert_eq!(req.udp, Some(StateSet::of(&[State::Close])));
+        assert_eq!(req.unix, Some(StateSet::of(&[State::Listen])));
+    }
+
+    #[test]
+    fn unselected_protocols_are_not_dumped() {
+        let sel = Selection { tcp: true, ..Selection::default() };
+        let req = Request::for_selection(&sel, NetnsTarget::Current);
+        assert!(req.udp.is_none() && req.unix.is_none());
+        assert_eq!(req.tcp, Some(StateSet::ALL));
+    }
+
+    #[test]
+    fn owner_filters_narrow_the_scan() {
+        let sel = Selection { pid: Some(42), ..Selection::all() };
+        let req = Request::for_selection(&sel, NetnsTarget::Current).with_cmdline(true);
+        assert_eq!(req.owners, Some(ScanOptions { scope: ScanScope::Pids(vec![42]), cmdline: true }));
+    }
 }

@@ -9,6 +9,31 @@ use std::collections::BTreeMap;
 
 use serde::Serialize;
 
+/// The sysctl catalogue: every sysctl a socket diagnosis should show, in
+/// display order. Collection reads these; faces show them in this order.
+pub const SYSCTLS: &[&str] = &[
+    "net.core.somaxconn",
+    "net.ipv4.tcp_max_syn_backlog",
+    "net.ipv4.tcp_syncookies",
+    "net.ipv4.tcp_abort_on_overflow",
+    "net.ipv4.tcp_fin_timeout",
+    "net.ipv4.tcp_max_tw_buckets",
+    "net.ipv4.tcp_tw_reuse",
+    "net.ipv4.ip_local_port_range",
+    "net.ipv4.ip_local_reserved_ports",
+    "net.ipv4.tcp_max_orphans",
+    "net.ipv4.tcp_syn_retries",
+    "net.ipv4.tcp_synack_retries",
+    "net.ipv4.tcp_keepalive_time",
+    "net.ipv4.tcp_keepalive_intvl",
+    "net.ipv4.tcp_keepalive_probes",
+    "net.core.rmem_default",
+    "net.core.rmem_max",
+    "fs.file-nr",
+    "fs.file-max",
+    "fs.nr_open",
+];
+
 /// A sysctl value: one integer, several integers, or text.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
 #[serde(untagged)]

@@ -2,12 +2,16 @@
 
 mod host;
 mod process;
+mod selection;
 mod snapshot;
 mod socket;
+pub mod source;
 mod state;
 
-pub use host::{Counters, HostInfo, NetnsInfo, SysctlValue, Sysctls};
+pub use host::{Counters, HostInfo, NetnsInfo, SYSCTLS, SysctlValue, Sysctls};
 pub use process::{FdLimit, FdRef, OwnerIndex, Process, ProcessTable, ScanStats};
+pub use selection::Selection;
 pub use snapshot::{Snapshot, Timings, Warning, WarningKind};
 pub use socket::{Endpoint, Family, Proto, SkMem, Socket, TcpInfo, Timer, TimerKind};
+pub use source::{Replay, Source, SourceError};
 pub use state::{ALL_STATES, State, StateSet};

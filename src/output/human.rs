@@ -10,10 +10,10 @@ use super::escape;
 use super::style::{Paint, Style};
 use super::table::{Align, Cell, Table};
 use super::{owners_text, time};
+use crate::analyze::Report;
 use crate::analyze::summary::{self, ProcessSummary};
 use crate::analyze::{Finding, Listener, Severity, Subject};
 use crate::model::{ALL_STATES, Proto, Snapshot, State};
-use crate::report::Report;
 
 /// The sysctls in the header line, by dotted name.
 pub const HEADER_SYSCTLS: &[&str] = &[

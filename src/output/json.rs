@@ -10,13 +10,13 @@ use std::io::Write;
 use serde::{Serialize, Serializer};
 
 use super::time;
+use crate::analyze::Report;
 use crate::analyze::summary::StateCounts;
 use crate::analyze::{Finding, Listener};
 use crate::model::{
     Counters, Endpoint, Family, FdLimit, NetnsInfo, Process, Proto, ScanStats, SkMem, Snapshot, Socket,
     State, Sysctls, TcpInfo, Timer, Warning,
 };
-use crate::report::Report;
 
 /// Bumped on any incompatible change to the documents.
 pub const SCHEMA_VERSION: u32 = 1;

@@ -28,3 +28,15 @@ pub fn owners_text(snapshot: &Snapshot, inode: u64) -> String {
     }
     text
 }
+
+/// An error and its causes on one line (`cannot enter ...: Permission denied`).
+pub fn error_chain(e: &(dyn std::error::Error + 'static)) -> String {
+    let mut text = e.to_string();
+    let mut cause = e.source();
+    while let Some(c) = cause {
+        text.push_str(": ");
+        text.push_str(&c.to_string());
+        cause = c.source();
+    }
+    text
+}

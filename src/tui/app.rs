@@ -213,7 +213,7 @@ impl App {
             Tab::Connections if self.group != GroupBy::None => self.groups.len(),
             Tab::Connections => self.connection_rows.len(),
             Tab::Processes => self.process_rows().len(),
-            Tab::Sysctls => crate::collect::SYSCTLS.len(),
+            Tab::Sysctls => crate::model::SYSCTLS.len(),
         }
     }
 

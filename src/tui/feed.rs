@@ -8,7 +8,7 @@ use std::time::{Duration, Instant};
 use rustix::time::{ClockId, clock_gettime};
 
 use super::app::Update;
-use crate::collect::{Collector, Request};
+use crate::model::Source;
 
 /// What the UI tells the collector.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -38,18 +38,18 @@ fn process_cpu() -> Duration {
 
 /// Starts the thread; it ends when the returned sender is dropped.
 pub fn spawn<M: Send + 'static>(
-    request: Request,
+    source: Box<dyn Source>,
     interval: Duration,
     tx: Sender<M>,
     wrap: fn(Fed) -> M,
 ) -> Sender<Control> {
     let (control_tx, control_rx) = channel();
-    std::thread::spawn(move || run(Collector::new(request), interval, &tx, wrap, &control_rx));
+    std::thread::spawn(move || run(source, interval, &tx, wrap, &control_rx));
     control_tx
 }
 
 fn run<M>(
-    mut collector: Collector,
+    mut source: Box<dyn Source>,
     interval: Duration,
     tx: &Sender<M>,
     wrap: fn(Fed) -> M,
@@ -60,12 +60,12 @@ fn run<M>(
         let started = Instant::now();
         if !paused {
             let cpu = process_cpu();
-            let fed = match collector.snapshot() {
+            let fed = match source.snapshot() {
                 Ok(snapshot) => Fed::Update(Update {
                     snapshot: Box::new(snapshot),
                     tick_cpu: Some(process_cpu().saturating_sub(cpu)),
                 }),
-                Err(e) => Fed::Failed(format!("{:#}", anyhow::Error::from(e))),
+                Err(e) => Fed::Failed(crate::output::error_chain(e.as_ref())),
             };
             if tx.send(wrap(fed)).is_err() {
                 return;
@@ -81,7 +81,7 @@ fn run<M>(
                         break;
                     }
                 }
-                Ok(Control::TcpInfo(on)) => collector.set_tcp_info(on),
+                Ok(Control::TcpInfo(on)) => source.set_tcp_info(on),
                 Err(RecvTimeoutError::Timeout) if !paused => break,
                 Err(RecvTimeoutError::Timeout) => {}
                 Err(RecvTimeoutError::Disconnected) => return,

@@ -1,8 +1,8 @@
 //! The interactive dashboard (`sockscope`, `sockscope tui`).
 //!
-//! Threads: a collector takes a snapshot every interval and sends it boxed;
-//! an input thread forwards terminal events; a signal thread forwards
-//! SIGTERM/SIGHUP/SIGINT. The UI thread owns all state ([`app::App`]),
+//! Threads: a collector takes a snapshot from its [`Source`] every interval
+//! and sends it boxed; an input thread forwards terminal events; a third
+//! forwards the binary's stop requests (SIGTERM, SIGHUP, SIGINT). The UI thread owns all state ([`app::App`]),
 //! blocks on one channel, applies messages, and redraws — so keys stay
 //! responsive while a slow collection runs.
 
@@ -22,12 +22,10 @@ use crossterm::event::{self, Event};
 use self::app::{App, Detail};
 use self::feed::{Control, Fed};
 use crate::analyze::Thresholds;
-use crate::app::AppError;
-use crate::collect::Request;
+use crate::model::Source;
 
 /// What the dashboard was asked to do.
 pub struct Settings {
-    pub request: Request,
     pub thresholds: Thresholds,
     pub interval: Duration,
     pub color: bool,
@@ -41,10 +39,15 @@ enum Msg {
     Signal,
 }
 
-/// Runs the dashboard until the user quits or a signal arrives.
-pub fn run(settings: Settings) -> Result<(), AppError> {
+/// Runs the dashboard on `source` until the user quits or `stop` says so.
+pub fn run(settings: Settings, source: Box<dyn Source>, stop: Receiver<()>) -> std::io::Result<()> {
     let (tx, rx) = channel();
-    crate::signals::forward(tx.clone(), |_| Msg::Signal);
+    let stopper = tx.clone();
+    std::thread::spawn(move || {
+        if stop.recv().is_ok() {
+            let _ = stopper.send(Msg::Signal);
+        }
+    });
     let (guard, mut terminal) = terminal::TerminalGuard::enter()?;
     let input = tx.clone();
     std::thread::spawn(move || {
@@ -54,7 +57,7 @@ pub fn run(settings: Settings) -> Result<(), AppError> {
             }
         }
     });
-    let control = feed::spawn(settings.request.clone(), settings.interval, tx, Msg::Fed);
+    let control = feed::spawn(source, settings.interval, tx, Msg::Fed);
     let mut app = App::new(settings.interval, settings.thresholds.clone(), settings.color);
     let size = terminal.size()?;
     app.resize(size.width, size.height);
@@ -73,7 +76,7 @@ fn event_loop(
     rx: &Receiver<Msg>,
     control: &std::sync::mpsc::Sender<Control>,
     stats: &mut Stats,
-) -> Result<(), AppError> {
+) -> std::io::Result<()> {
     let (mut paused, mut tcp_info) = (false, false);
     loop {
         let started = Instant::now();

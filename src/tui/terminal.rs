@@ -2,7 +2,7 @@
 //!
 //! Every way out restores it: a normal quit and any error (the guard's
 //! `Drop`), a panic on any thread (the panic hook), and SIGTERM, SIGHUP or
-//! SIGINT, which [`crate::signals`] turns into an ordinary quit message.
+//! SIGINT, which the binary turns into an ordinary quit message.
 
 use std::cell::Cell;
 use std::io::{self, Stdout};

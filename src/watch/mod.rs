@@ -11,17 +11,16 @@ pub mod track;
 
 use std::collections::HashMap;
 use std::io::Write;
-use std::sync::mpsc::{RecvTimeoutError, channel};
+use std::sync::mpsc::{Receiver, RecvTimeoutError};
 use std::time::{Duration, Instant, SystemTime};
 
 use crate::analyze::history::History;
 use crate::analyze::leaks::{self, LeakThresholds};
-use crate::analyze::{self, Finding, Severity, Thresholds};
-use crate::app::{AppError, Outcome};
-use crate::collect::Collector;
+use crate::analyze::report::keeps_finding;
+use crate::analyze::{self, Finding, Report, Severity, Thresholds};
+use crate::model::{Selection, Source, SourceError};
 use crate::output::style::Style;
-use crate::report::Report;
-use crate::select::Selection;
+use crate::output::time::human_duration;
 
 use self::print::Printer;
 use self::track::{FindingTracker, ProcessChange, Tracker};
@@ -66,21 +65,66 @@ pub struct Settings {
     pub style: Style,
 }
 
-/// Runs until `--count`, `--duration`, Ctrl-C or SIGTERM, then summarizes.
-pub fn run(settings: &Settings, out: &mut dyn Write, err: &mut dyn Write) -> Result<Outcome, AppError> {
-    let (tx, rx) = channel();
-    crate::signals::forward(tx, |_| ());
-    let mut collector = Collector::new(settings.selection.request(false, false));
+/// How a watch ended.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Ending {
+    Clean,
+    /// A finding matching `--fail-on` fired (exit status 3).
+    FailOn,
+}
+
+/// Why a watch stopped early.
+#[derive(Debug)]
+pub enum WatchError {
+    /// Writing events failed (a closed pipe included).
+    Io(std::io::Error),
+    /// The very first collection failed: there is nothing to watch.
+    Source(SourceError),
+}
+
+impl std::fmt::Display for WatchError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            WatchError::Io(_) => f.write_str("writing output"),
+            WatchError::Source(e) => e.fmt(f),
+        }
+    }
+}
+
+impl std::error::Error for WatchError {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        match self {
+            WatchError::Io(e) => Some(e),
+            WatchError::Source(e) => e.source(),
+        }
+    }
+}
+
+impl From<std::io::Error> for WatchError {
+    fn from(e: std::io::Error) -> WatchError {
+        WatchError::Io(e)
+    }
+}
+
+/// Runs until `--count`, `--duration` or a message on `stop` (the binary
+/// sends one on Ctrl-C or SIGTERM), then summarizes.
+pub fn run(
+    settings: &Settings,
+    source: &mut dyn Source,
+    out: &mut dyn Write,
+    err: &mut dyn Write,
+    stop: &Receiver<()>,
+) -> Result<Ending, WatchError> {
     let mut printer = Printer { out, json: settings.json, style: settings.style };
     let mut state = Watch::new(settings);
     let started = Instant::now();
     printer.start(&format!(
         "watching every {} (Ctrl-C to stop and summarize)",
-        crate::tui::view::human_duration(settings.interval)
+        human_duration(settings.interval)
     ))?;
     loop {
         let tick = Instant::now();
-        match collector.snapshot() {
+        match source.snapshot() {
             Ok(snapshot) => {
                 if state.samples == 0 {
                     for w in &snapshot.warnings {
@@ -89,8 +133,12 @@ pub fn run(settings: &Settings, out: &mut dyn Write, err: &mut dyn Write) -> Res
                 }
                 state.tick(&snapshot, &mut printer)?
             }
-            Err(e) if state.samples == 0 => return Err(e.into()),
-            Err(e) => writeln!(err, "sockscope: warning: collection failed: {:#}", anyhow::Error::from(e))?,
+            Err(e) if state.samples == 0 => return Err(WatchError::Source(e)),
+            Err(e) => writeln!(
+                err,
+                "sockscope: warning: collection failed: {}",
+                crate::output::error_chain(e.as_ref())
+            )?,
         }
         printer.out.flush()?;
         if settings.count.is_some_and(|n| state.samples >= n)
@@ -98,7 +146,7 @@ pub fn run(settings: &Settings, out: &mut dyn Write, err: &mut dyn Write) -> Res
         {
             break;
         }
-        match rx.recv_timeout(settings.interval.saturating_sub(tick.elapsed())) {
+        match stop.recv_timeout(settings.interval.saturating_sub(tick.elapsed())) {
             Err(RecvTimeoutError::Timeout) => {}
             _ => break,
         }
@@ -107,8 +155,8 @@ pub fn run(settings: &Settings, out: &mut dyn Write, err: &mut dyn Write) -> Res
     printer.summary(SystemTime::now(), &summary)?;
     printer.out.flush()?;
     Ok(match settings.fail_on.is_some_and(|f| f.triggered(&state.findings.fired)) {
-        true => Outcome::FailOn,
-        false => Outcome::Ok,
+        true => Ending::FailOn,
+        false => Ending::Clean,
     })
 }
 
@@ -172,7 +220,9 @@ impl<'s> Watch<'s> {
         let mut all: Vec<Finding> =
             report.findings.iter().filter(|f| f.severity >= Severity::Warning).cloned().collect();
         all.extend(
-            trends.into_iter().filter(|f| self.settings.selection.keeps_finding(f, report.snapshot, &owning)),
+            trends
+                .into_iter()
+                .filter(|f| keeps_finding(&self.settings.selection, f, report.snapshot, &owning)),
         );
         all
     }

@@ -6,11 +6,11 @@ use std::collections::{BTreeMap, HashMap};
 
 use serde::Serialize;
 
+use crate::analyze::Report;
 use crate::analyze::history::SAMPLED_COUNTERS;
 use crate::analyze::summary::{self, ProcessSummary};
 use crate::analyze::{Finding, Listener};
 use crate::model::{FdLimit, Snapshot};
-use crate::report::Report;
 
 /// One tracked process at one sample, with changes since the previous one.
 #[derive(Clone, Debug, PartialEq, Serialize)]

@@ -379,12 +379,9 @@ fn collecting_only_listeners_asks_the_kernel_for_less() {
         (listener, client, accepted)
     });
     let port = listener.local_addr().expect("addr").port();
-    let selection = sockscope::select::Selection {
-        listening: true,
-        netns: lab.target(),
-        ..sockscope::select::Selection::all()
-    };
-    let snapshot = sockscope::collect::collect(&selection.request(false, false)).expect("collect");
+    let selection = sockscope::model::Selection { listening: true, ..sockscope::model::Selection::all() };
+    let request = sockscope::collect::Request::for_selection(&selection, lab.target());
+    let snapshot = sockscope::collect::collect(&request).expect("collect");
     let mine = on_port(&snapshot, port);
     assert_eq!(mine.len(), 1, "only the listener came back from the kernel: {mine:?}");
     assert_eq!(mine[0].state, State::Listen);

@@ -153,7 +153,7 @@ fn draw_status(frame: &mut Frame, area: Rect, app: &App, theme: Theme) {
             theme.accent(),
         ));
     }
-    let mut parts = vec![format!("every {}", human_duration(app.interval))];
+    let mut parts = vec![format!("every {}", crate::output::time::human_duration(app.interval))];
     if let Some(data) = &app.data {
         let snap = &data.snapshot;
         for w in &snap.warnings {
@@ -187,13 +187,6 @@ fn short_warning(snap: &crate::model::Snapshot, w: &crate::model::Warning) -> St
 /// The first clause of a message.
 fn first_clause(message: &str) -> String {
     message.split([';', ',']).next().unwrap_or(message).trim().to_string()
-}
-
-pub fn human_duration(d: std::time::Duration) -> String {
-    match d.as_millis() {
-        ms if ms % 1000 == 0 => format!("{}s", ms / 1000),
-        ms => format!("{ms}ms"),
-    }
 }
 
 /// A bordered block with a title.

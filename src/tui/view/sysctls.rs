@@ -6,7 +6,7 @@ use ratatui::layout::{Constraint, Rect};
 use ratatui::widgets::{Row, Table};
 
 use super::{Theme, block, visible};
-use crate::collect::SYSCTLS;
+use crate::model::SYSCTLS;
 use crate::output::escape;
 use crate::tui::app::App;
 

@@ -1,16 +1,19 @@
 //! Command-line arguments, turned once into typed, validated settings.
 //!
-//! Every value is checked here (ports, pids, state names, percentages,
-//! namespaces), so a bad value is one clear line and exit status 2 before
-//! anything is collected.
+//! Every value is checked here (ports, pids, state names, percentages), so a
+//! bad value is one clear line and exit status 2 before anything is
+//! collected. Parsing does no I/O: `--netns` is resolved when the command
+//! runs ([`super::run`]). Defaults come from [`super::defaults`].
 
 use clap::{Args, Parser, Subcommand, ValueEnum};
+use sockscope::analyze::Severity;
+use sockscope::analyze::Thresholds;
+use sockscope::analyze::leaks::LeakThresholds;
+use sockscope::model::{Selection, StateSet};
+use sockscope::output::style::ColorChoice;
+use sockscope::watch::FailOn;
 
-use crate::analyze::{Severity, Thresholds};
-use crate::collect::NetnsTarget;
-use crate::model::StateSet;
-use crate::output::style::ColorChoice;
-use crate::select::Selection;
+use super::defaults;
 
 #[derive(Parser, Debug)]
 #[command(
@@ -45,7 +48,7 @@ pub struct WatchArgs {
     #[command(flatten)]
     pub thresholds: ThresholdArgs,
     /// Time between samples: 2s, 500ms, 1m (at least 100ms)
-    #[arg(long, value_name = "DURATION", default_value = "2s", value_parser = parse_interval)]
+    #[arg(long, value_name = "DURATION", default_value = defaults::WATCH_INTERVAL, value_parser = parse_interval)]
     pub interval: std::time::Duration,
     /// Stop after N samples
     #[arg(long, value_name = "N", value_parser = clap::value_parser!(u64).range(1..))]
@@ -54,23 +57,23 @@ pub struct WatchArgs {
     #[arg(long, value_name = "DURATION", value_parser = parse_duration)]
     pub duration: Option<std::time::Duration>,
     /// Judge trends (leaks, rates) over this much history
-    #[arg(long, value_name = "DURATION", default_value = "60s", value_parser = parse_duration)]
+    #[arg(long, value_name = "DURATION", default_value = defaults::WINDOW, value_parser = parse_duration)]
     pub window: std::time::Duration,
     /// close_wait_leak from this much CLOSE-WAIT growth across the window
-    #[arg(long, value_name = "N", default_value = "3", value_parser = clap::value_parser!(u32).range(1..))]
+    #[arg(long, value_name = "N", default_value_t = defaults::LEAKS.close_wait_growth, value_parser = clap::value_parser!(u32).range(1..))]
     pub cw_growth: u32,
     /// fd_leak from this much fd growth across the window
-    #[arg(long, value_name = "N", default_value = "5", value_parser = clap::value_parser!(u32).range(1..))]
+    #[arg(long, value_name = "N", default_value_t = defaults::LEAKS.fd_growth, value_parser = clap::value_parser!(u32).range(1..))]
     pub fd_growth: u32,
     /// Print one NDJSON event per line (schema: docs/json.md)
     #[arg(long)]
     pub json: bool,
     /// Print "no change" after N quiet intervals (0: never)
-    #[arg(long, value_name = "N", default_value = "10")]
+    #[arg(long, value_name = "N", default_value_t = defaults::HEARTBEAT)]
     pub heartbeat: u32,
     /// Exit with status 3 if a leak (close_wait_leak, fd_leak, ghost_sockets), or a finding of this severity, fired
-    #[arg(long, value_name = "leak|warning|critical", value_parser = crate::watch::FailOn::parse)]
-    pub fail_on: Option<crate::watch::FailOn>,
+    #[arg(long, value_name = "leak|warning|critical", value_parser = FailOn::parse)]
+    pub fail_on: Option<FailOn>,
     /// Colour: auto (only on a terminal), always, never. NO_COLOR always wins
     #[arg(long, value_name = "WHEN", default_value = "auto")]
     pub color: ColorArg,
@@ -83,7 +86,7 @@ pub struct TuiArgs {
     #[command(flatten)]
     pub thresholds: ThresholdArgs,
     /// Time between snapshots: 1s, 500ms, 2m (at least 100ms)
-    #[arg(long, value_name = "DURATION", default_value = "1s", value_parser = parse_interval)]
+    #[arg(long, value_name = "DURATION", default_value = defaults::TUI_INTERVAL, value_parser = parse_interval)]
     pub interval: std::time::Duration,
     /// Colour: auto (only on a terminal), always, never. NO_COLOR always wins
     #[arg(long, value_name = "WHEN", default_value = "auto")]
@@ -97,8 +100,8 @@ impl Default for TuiArgs {
     fn default() -> TuiArgs {
         TuiArgs {
             select: SelectArgs::default(),
-            thresholds: ThresholdArgs::from(&Thresholds::default()),
-            interval: std::time::Duration::from_secs(1),
+            thresholds: ThresholdArgs::from(&defaults::THRESHOLDS),
+            interval: defaults::tui_interval(),
             color: ColorArg::Auto,
             stats: None,
         }
@@ -171,25 +174,25 @@ pub struct SelectArgs {
 #[derive(Args, Debug, Clone)]
 pub struct ThresholdArgs {
     /// accept_queue_near_full from this share of the backlog, in percent
-    #[arg(long, value_name = "PCT", default_value = "80", value_parser = percent)]
+    #[arg(long, value_name = "PCT", default_value_t = defaults::THRESHOLDS.near_full_pct, value_parser = percent)]
     pub near_full: f64,
     /// syn_queue_pressure from this share of min(backlog, somaxconn), in percent
-    #[arg(long, value_name = "PCT", default_value = "80", value_parser = percent)]
+    #[arg(long, value_name = "PCT", default_value_t = defaults::THRESHOLDS.syn_queue_pct, value_parser = percent)]
     pub syn_queue: f64,
     /// close_wait is a warning from N sockets per process (critical from 10 x N, info below)
-    #[arg(long, value_name = "N", default_value = "10", value_parser = clap::value_parser!(u32).range(1..))]
+    #[arg(long, value_name = "N", default_value_t = defaults::THRESHOLDS.close_wait, value_parser = clap::value_parser!(u32).range(1..))]
     pub close_wait: u32,
     /// time_wait_buildup when TIME-WAIT towards one destination pins this share of the ephemeral ports, in percent
-    #[arg(long, value_name = "PCT", default_value = "50", value_parser = percent)]
+    #[arg(long, value_name = "PCT", default_value_t = defaults::THRESHOLDS.time_wait_pct, value_parser = percent)]
     pub time_wait: f64,
     /// time_wait_buildup when all TIME-WAIT reach this share of tcp_max_tw_buckets, in percent
-    #[arg(long, value_name = "PCT", default_value = "80", value_parser = percent)]
+    #[arg(long, value_name = "PCT", default_value_t = defaults::THRESHOLDS.tw_buckets_pct, value_parser = percent)]
     pub tw_buckets: f64,
     /// fd_exhaustion_risk from this share of RLIMIT_NOFILE, in percent
-    #[arg(long, value_name = "PCT", default_value = "80", value_parser = percent)]
+    #[arg(long, value_name = "PCT", default_value_t = defaults::THRESHOLDS.fd_pct, value_parser = percent)]
     pub fd_usage: f64,
     /// syn_sent_pileup from N SYN-SENT sockets towards one destination
-    #[arg(long, value_name = "N", default_value = "10", value_parser = clap::value_parser!(u32).range(1..))]
+    #[arg(long, value_name = "N", default_value_t = defaults::THRESHOLDS.syn_sent, value_parser = clap::value_parser!(u32).range(1..))]
     pub syn_sent: u32,
 }
 
@@ -230,7 +233,7 @@ impl Default for DumpArgs {
     fn default() -> DumpArgs {
         DumpArgs {
             select: SelectArgs::default(),
-            thresholds: ThresholdArgs::from(&Thresholds::default()),
+            thresholds: ThresholdArgs::from(&defaults::THRESHOLDS),
             json: false,
             sockets: false,
             info: false,
@@ -257,10 +260,10 @@ fn percent(text: &str) -> Result<f64, String> {
 }
 
 impl SelectArgs {
-    /// The validated selection; fails on a namespace that does not exist.
-    pub fn selection(&self) -> Result<Selection, crate::collect::CollectError> {
+    /// The validated selection (protocols default to all three).
+    pub fn selection(&self) -> Selection {
         let none = !(self.tcp || self.udp || self.unix);
-        Ok(Selection {
+        Selection {
             tcp: self.tcp || none,
             udp: self.udp || none,
             unix: self.unix || none,
@@ -269,11 +272,20 @@ impl SelectArgs {
             port: self.port,
             pid: self.pid,
             process: self.process.clone(),
-            netns: match &self.netns {
-                Some(spec) => NetnsTarget::parse(spec)?,
-                None => NetnsTarget::Current,
-            },
-        })
+        }
+    }
+}
+
+impl WatchArgs {
+    /// The leak thresholds these flags set.
+    pub fn leak_thresholds(&self) -> LeakThresholds {
+        LeakThresholds {
+            window: self.window,
+            close_wait_growth: self.cw_growth,
+            fd_growth: self.fd_growth,
+            time_wait_pct: self.thresholds.time_wait,
+            ..defaults::LEAKS
+        }
     }
 }
 

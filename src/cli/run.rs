@@ -1,18 +1,27 @@
-//! The commands, from validated arguments to bytes on stdout.
+//! The commands, from validated arguments to bytes on stdout: resolve the
+//! namespace, build the kernel source and typed settings, run a face, and
+//! say how it ended (the exit status is decided in `main`).
 
-use std::io::{self, Write};
+use std::io::{self, IsTerminal, Write};
+use std::sync::mpsc::{Receiver, channel};
 
-use crate::analyze::{self, Severity, Thresholds};
-use crate::cli::{DumpArgs, TuiArgs, WatchArgs};
-use crate::collect::{self, CollectError};
-use crate::output::style::Style;
-use crate::output::{human, json, sockets};
-use crate::report::Report;
+use signal_hook::consts::{SIGHUP, SIGINT, SIGTERM};
+use signal_hook::iterator::Signals;
+use sockscope::analyze::{self, Report, Severity, Thresholds};
+use sockscope::collect::{self, CollectError, Collector, NetnsTarget, Request};
+use sockscope::model::SourceError;
+use sockscope::output::style::Style;
+use sockscope::output::{human, json, sockets};
+use sockscope::{tui, watch};
+
+use super::args::{DumpArgs, SelectArgs, TuiArgs, WatchArgs};
 
 #[derive(Debug, thiserror::Error)]
 pub enum AppError {
     #[error(transparent)]
     Collect(#[from] CollectError),
+    #[error("{0}")]
+    Source(String, #[source] SourceError),
     #[error("writing output")]
     Io(#[from] io::Error),
     #[error("writing JSON")]
@@ -28,6 +37,9 @@ impl AppError {
     pub fn is_bad_input(&self) -> bool {
         match self {
             AppError::Collect(e) => e.is_bad_input(),
+            AppError::Source(_, e) => {
+                e.downcast_ref::<CollectError>().is_some_and(CollectError::is_bad_input)
+            }
             AppError::NotATerminal => true,
             _ => false,
         }
@@ -38,7 +50,19 @@ impl AppError {
         match self {
             AppError::Io(e) => e.kind() == io::ErrorKind::BrokenPipe,
             AppError::Json(e) => e.io_error_kind() == Some(io::ErrorKind::BrokenPipe),
-            AppError::Collect(_) | AppError::NotATerminal => false,
+            _ => false,
+        }
+    }
+}
+
+impl From<watch::WatchError> for AppError {
+    fn from(e: watch::WatchError) -> AppError {
+        match e {
+            watch::WatchError::Io(e) => AppError::Io(e),
+            watch::WatchError::Source(e) => match e.downcast::<CollectError>() {
+                Ok(e) => AppError::Collect(*e),
+                Err(e) => AppError::Source(e.to_string(), e),
+            },
         }
     }
 }
@@ -58,11 +82,36 @@ pub struct Io<'a> {
     pub out_is_terminal: bool,
 }
 
+/// The kernel collection a command's selection asks for, in the namespace
+/// `--netns` names (resolved and checked here, before anything runs).
+fn request(select: &SelectArgs) -> Result<Request, CollectError> {
+    let netns = match &select.netns {
+        Some(spec) => NetnsTarget::parse(spec)?,
+        None => NetnsTarget::Current,
+    };
+    Ok(Request::for_selection(&select.selection(), netns))
+}
+
+/// A channel that receives one message per SIGTERM, SIGHUP or SIGINT, so a
+/// face can end cleanly (restore the terminal, print its summary).
+fn stop_on_signals() -> io::Result<Receiver<()>> {
+    let mut signals = Signals::new([SIGTERM, SIGHUP, SIGINT])?;
+    let (tx, rx) = channel();
+    std::thread::spawn(move || {
+        for _ in signals.forever() {
+            if tx.send(()).is_err() {
+                return;
+            }
+        }
+    });
+    Ok(rx)
+}
+
 /// `sockscope dump`.
 pub fn dump(args: &DumpArgs, io: Io) -> Result<Outcome, AppError> {
-    let selection = args.select.selection()?;
+    let selection = args.select.selection();
     let thresholds = Thresholds::from(&args.thresholds);
-    let request = selection.request(args.info, args.cmdline);
+    let request = request(&args.select)?.with_tcp_info(args.info).with_cmdline(args.cmdline);
     let snapshot = collect::collect(&request)?;
     let analysis = analyze::analyze(&snapshot, &thresholds);
     let report = Report::build(&snapshot, &selection, analysis);
@@ -84,34 +133,27 @@ pub fn dump(args: &DumpArgs, io: Io) -> Result<Outcome, AppError> {
 
 /// `sockscope tui`: the dashboard, until the user quits.
 pub fn tui(args: &TuiArgs, out_is_terminal: bool) -> Result<Outcome, AppError> {
-    use std::io::IsTerminal;
-    if !out_is_terminal || !std::io::stdin().is_terminal() {
+    if !out_is_terminal || !io::stdin().is_terminal() {
         return Err(AppError::NotATerminal);
     }
-    let selection = args.select.selection()?;
-    let settings = crate::tui::Settings {
-        request: selection.request(false, false),
+    let source = Box::new(Collector::new(request(&args.select)?));
+    let settings = tui::Settings {
         thresholds: Thresholds::from(&args.thresholds),
         interval: args.interval,
         color: Style::detect(args.color.into(), out_is_terminal).color,
         stats: args.stats.clone(),
     };
-    crate::tui::run(settings)?;
+    tui::run(settings, source, stop_on_signals()?)?;
     Ok(Outcome::Ok)
 }
 
 /// `sockscope watch`.
 pub fn watch(args: &WatchArgs, io: Io) -> Result<Outcome, AppError> {
-    let settings = crate::watch::Settings {
-        selection: args.select.selection()?,
+    let mut source = Collector::new(request(&args.select)?);
+    let settings = watch::Settings {
+        selection: args.select.selection(),
         thresholds: Thresholds::from(&args.thresholds),
-        leaks: crate::analyze::leaks::LeakThresholds {
-            window: args.window,
-            close_wait_growth: args.cw_growth,
-            fd_growth: args.fd_growth,
-            time_wait_pct: args.thresholds.time_wait,
-            ..Default::default()
-        },
+        leaks: args.leak_thresholds(),
         interval: args.interval,
         count: args.count,
         duration: args.duration,
@@ -120,7 +162,11 @@ pub fn watch(args: &WatchArgs, io: Io) -> Result<Outcome, AppError> {
         fail_on: args.fail_on,
         style: Style::detect(args.color.into(), io.out_is_terminal),
     };
-    crate::watch::run(&settings, io.out, io.err)
+    let stop = stop_on_signals()?;
+    match watch::run(&settings, &mut source, io.out, io.err, &stop)? {
+        watch::Ending::Clean => Ok(Outcome::Ok),
+        watch::Ending::FailOn => Ok(Outcome::FailOn),
+    }
 }
 
 fn fail_on(level: Option<Severity>, report: &Report) -> Outcome {

@@ -1,0 +1,78 @@
+//! The selected part of a snapshot and its analysis, ready to format.
+//!
+//! Built once per output; every formatter (table, JSON, dashboard panes)
+//! reads the same selected sockets, listeners, findings and processes.
+
+use std::collections::HashSet;
+
+use super::{Analysis, Finding, Listener, Subject};
+use crate::model::{Process, Selection, Snapshot, Socket, State};
+
+pub struct Report<'a> {
+    pub snapshot: &'a Snapshot,
+    pub sockets: Vec<&'a Socket>,
+    pub listeners: Vec<Listener>,
+    /// Worst first.
+    pub findings: Vec<Finding>,
+    /// Processes holding a selected socket, named by a finding, or named by
+    /// the user (`--pid`, `--process`), by pid.
+    pub processes: Vec<&'a Process>,
+}
+
+impl<'a> Report<'a> {
+    pub fn build(snapshot: &'a Snapshot, selection: &Selection, analysis: Analysis) -> Report<'a> {
+        let sockets: Vec<&Socket> =
+            snapshot.sockets.iter().filter(|s| selection.keeps_socket(s, snapshot)).collect();
+        let owning: HashSet<u32> =
+            sockets.iter().flat_map(|s| snapshot.owners.owners(s.inode)).map(|o| o.pid).collect();
+        let findings: Vec<Finding> = analysis
+            .findings
+            .into_iter()
+            .filter(|f| keeps_finding(selection, f, snapshot, &owning))
+            .collect();
+        let named: HashSet<u32> = findings.iter().flat_map(|f| f.subject.pids().to_vec()).collect();
+        let named_by_user = selection.pid.is_some() || selection.process.is_some();
+        let processes = snapshot
+            .processes
+            .values()
+            .filter(|p| named_by_user || owning.contains(&p.pid) || named.contains(&p.pid))
+            .filter(|p| selection.keeps_process(p, snapshot))
+            .collect();
+        let listeners =
+            analysis.listeners.into_iter().filter(|l| keeps_listener(selection, l, snapshot)).collect();
+        Report { snapshot, sockets, listeners, findings, processes }
+    }
+}
+
+/// Whether a listener is shown.
+pub fn keeps_listener(selection: &Selection, l: &Listener, snapshot: &Snapshot) -> bool {
+    let state_ok = selection.shown_states(l.proto).is_none_or(|set| set.contains(State::Listen));
+    state_ok
+        && selection.port.is_none_or(|p| l.local.port() == Some(p))
+        && selection.keeps_owners(l.inode, snapshot)
+}
+
+/// Whether a finding concerns the selection. `owning_pids` are the pids
+/// holding at least one selected socket.
+pub fn keeps_finding(
+    selection: &Selection,
+    f: &Finding,
+    snapshot: &Snapshot,
+    owning_pids: &HashSet<u32>,
+) -> bool {
+    let port_ok = |port: Option<u16>| selection.port.is_none_or(|p| port == Some(p));
+    match &f.subject {
+        Subject::Socket { inode, local, .. } => {
+            port_ok(local.port()) && selection.keeps_owners(*inode, snapshot)
+        }
+        Subject::Process { pid, .. } => {
+            selection.keeps_pid(*pid, snapshot) && (selection.port.is_none() || owning_pids.contains(pid))
+        }
+        Subject::Destination(addr) => {
+            port_ok(Some(addr.port()))
+                && (!selection.filters_owners()
+                    || f.subject.pids().iter().any(|&pid| selection.keeps_pid(pid, snapshot)))
+        }
+        Subject::Host => !selection.filters_owners() && selection.port.is_none(),
+    }
+}
