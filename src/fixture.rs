@@ -44,6 +44,13 @@ impl SnapshotBuilder {
             .sysctl("net.ipv4.ip_local_port_range", SysctlValue::Ints(vec![32768, 60999]))
     }
 
+    /// Takes the snapshot `secs` seconds after the builder's epoch (scripted time).
+    pub fn at(mut self, secs: f64) -> SnapshotBuilder {
+        self.snapshot.taken_at =
+            SystemTime::UNIX_EPOCH + Duration::from_secs(1_790_000_000) + Duration::from_secs_f64(secs);
+        self
+    }
+
     pub fn sysctl(mut self, name: &str, value: SysctlValue) -> SnapshotBuilder {
         self.snapshot.sysctls.0.insert(name.to_string(), value);
         self

@@ -4,6 +4,8 @@
 
 use std::io::{self, Write};
 
+use unicode_width::UnicodeWidthStr;
+
 use super::escape::endpoint_text;
 use super::owners_text;
 use super::style::Style;
@@ -45,10 +47,10 @@ pub fn write_sockets(
     snapshot: &Snapshot,
     style: &Style,
 ) -> io::Result<()> {
-    let mut widths: Vec<usize> = COLUMNS.iter().map(|c| c.0.len()).collect();
+    let mut widths: Vec<usize> = COLUMNS.iter().map(|c| c.0.width()).collect();
     for s in sockets {
         for (w, text) in widths.iter_mut().zip(row(s, snapshot)) {
-            *w = (*w).max(text.chars().count());
+            *w = (*w).max(text.width());
         }
     }
     let aligns: Vec<Align> = COLUMNS.iter().map(|c| c.1).collect();

@@ -1,8 +1,11 @@
 //! Aligned text tables: measure every cell, then print padded rows, the way
-//! `ss` does. Widths are taken from the plain text; colour is added after
+//! `ss` does. Widths are terminal columns of the plain text (`unicode-width`:
+//! a CJK character takes two, a combining mark none); colour is added after
 //! padding so escape codes never skew alignment.
 
 use std::io::{self, Write};
+
+use unicode_width::UnicodeWidthStr;
 
 use super::style::{Paint, Style};
 
@@ -54,10 +57,10 @@ impl Table {
     }
 
     fn widths(&self) -> Vec<usize> {
-        let mut widths: Vec<usize> = self.headers.iter().map(|h| h.chars().count()).collect();
+        let mut widths: Vec<usize> = self.headers.iter().map(|h| h.width()).collect();
         for row in &self.rows {
             for (w, cell) in widths.iter_mut().zip(row) {
-                *w = (*w).max(cell.text.chars().count());
+                *w = (*w).max(cell.text.width());
             }
         }
         widths
@@ -86,7 +89,7 @@ pub fn write_row(
     let last = row.len().saturating_sub(1);
     for (i, cell) in row.iter().enumerate() {
         let width = widths.get(i).copied().unwrap_or(0);
-        let pad = width.saturating_sub(cell.text.chars().count());
+        let pad = width.saturating_sub(cell.text.width());
         let text = match cell.paint {
             Some(p) => style.paint(p, &cell.text),
             None => cell.text.as_str().into(),
@@ -115,5 +118,16 @@ mod tests {
         t.write(&mut out, &Style::default()).unwrap();
         let text = String::from_utf8(out).unwrap();
         assert_eq!(text, "Name    N  Owners\na       5  x(1)\nlong  100  y(22)\n");
+    }
+
+    #[test]
+    fn wide_characters_count_as_two_columns() {
+        let mut t = Table::new(&[("Owner", Align::Left), ("N", Align::Right)]);
+        t.push(vec!["服务".into(), "1".into()]);
+        t.push(vec!["abcde".into(), "2".into()]);
+        let mut out = Vec::new();
+        t.write(&mut out, &Style::default()).unwrap();
+        let text = String::from_utf8(out).unwrap();
+        assert_eq!(text, "Owner  N\n服务   1\nabcde  2\n", "服务 is four columns wide");
     }
 }

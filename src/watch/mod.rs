@@ -1,9 +1,10 @@
 //! `sockscope watch`: samples repeatedly and reports what changes, which
 //! findings start and stop holding, and at the end what grew and leaked.
 //!
-//! Each interval reuses the previous owner map and re-reads only processes
-//! whose fd table changed (see [`crate::collect::OwnerCache`]), so watching a
-//! busy host costs about one socket dump per interval.
+//! It takes a [`Source`]: the binary hands it the kernel collector (which
+//! re-reads only processes whose fd table changed, so watching a busy host
+//! costs about one socket dump per interval); tests hand it a scripted
+//! [`Replay`](crate::model::Replay) and check events over time in milliseconds.
 
 mod print;
 mod summary;
@@ -118,12 +119,14 @@ pub fn run(
     let mut printer = Printer { out, json: settings.json, style: settings.style };
     let mut state = Watch::new(settings);
     let started = Instant::now();
+    let mut ticks = 0u64;
     printer.start(&format!(
         "watching every {} (Ctrl-C to stop and summarize)",
         human_duration(settings.interval)
     ))?;
     loop {
         let tick = Instant::now();
+        ticks += 1;
         match source.snapshot() {
             Ok(snapshot) => {
                 if state.samples == 0 {
@@ -141,7 +144,8 @@ pub fn run(
             )?,
         }
         printer.out.flush()?;
-        if settings.count.is_some_and(|n| state.samples >= n)
+        // `--count` counts ticks, failed ones included: a run always ends.
+        if settings.count.is_some_and(|n| ticks >= n)
             || settings.duration.is_some_and(|d| started.elapsed() + settings.interval > d)
         {
             break;
@@ -231,3 +235,6 @@ impl<'s> Watch<'s> {
         summary::summarize(&self.first, &self.last, &self.findings.fired, elapsed.as_secs_f64(), self.samples)
     }
 }
+
+#[cfg(test)]
+mod tests;

@@ -9,6 +9,8 @@ use ratatui::widgets::{Cell, Row, Table};
 use super::{Theme, bar, block, mark_selected, visible};
 use crate::analyze::history::ListenerId;
 use crate::model::Proto;
+use unicode_width::UnicodeWidthStr;
+
 use crate::output::escape::endpoint_text;
 use crate::output::owners_text;
 use crate::tui::app::App;
@@ -21,7 +23,7 @@ pub fn draw(frame: &mut Frame, area: Rect, app: &App, theme: Theme) {
     let shown = visible(rows.len(), cursor.offset, height);
     let local_width = shown
         .clone()
-        .map(|i| endpoint_text(&data.analysis.listeners[rows[i]].local).chars().count())
+        .map(|i| endpoint_text(&data.analysis.listeners[rows[i]].local).width())
         .max()
         .unwrap_or(5)
         .clamp(5, 40) as u16;

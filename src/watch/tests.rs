@@ -1,0 +1,249 @@
+//! Watch mode over time, driven by scripted snapshots: each test replays a
+//! sequence with chosen timestamps and reads the NDJSON events watch writes,
+//! so rates, ETAs, resolutions and endings are checked in milliseconds.
+
+use std::sync::mpsc::channel;
+use std::time::Duration;
+
+use serde_json::Value;
+
+use super::*;
+use crate::fixture::SnapshotBuilder;
+use crate::model::{FdRef, Replay, Snapshot, State, SysctlValue};
+
+/// What one watch run wrote and how it ended.
+struct Run {
+    events: Vec<Value>,
+    text: String,
+    err: String,
+    ending: Result<Ending, String>,
+}
+
+impl Run {
+    fn of(&self, kind: &str) -> Vec<&Value> {
+        self.events.iter().filter(|e| e["type"] == kind).collect()
+    }
+
+    fn findings(&self, kind: &str) -> Vec<&Value> {
+        self.of("finding").into_iter().filter(|e| e["kind"] == kind).collect()
+    }
+
+    fn summary(&self) -> &Value {
+        self.of("summary").into_iter().next().expect("a summary event")
+    }
+}
+
+fn settings(json: bool) -> Settings {
+    Settings {
+        selection: Selection::all(),
+        thresholds: Thresholds::default(),
+        leaks: LeakThresholds::default(),
+        interval: Duration::ZERO,
+        count: None,
+        duration: None,
+        json,
+        heartbeat: 0,
+        fail_on: None,
+        style: Style::default(),
+    }
+}
+
+fn watch_with(mut source: Replay, mut settings: Settings, stopped: bool) -> Run {
+    settings.count = settings.count.or(Some(source.remaining() as u64));
+    let (tx, stop) = channel();
+    if stopped {
+        tx.send(()).expect("stop");
+    }
+    let (mut out, mut err) = (Vec::new(), Vec::new());
+    let ending = run(&settings, &mut source, &mut out, &mut err, &stop).map_err(|e| e.to_string());
+    let text = String::from_utf8(out).expect("utf-8");
+    let events = match settings.json {
+        true => text.lines().map(|l| serde_json::from_str(l).expect("one JSON event per line")).collect(),
+        false => Vec::new(),
+    };
+    Run { events, text, err: String::from_utf8(err).expect("utf-8"), ending }
+}
+
+fn watch(snapshots: Vec<Snapshot>) -> Run {
+    watch_with(Replay::new(snapshots), settings(true), false)
+}
+
+/// pid 7 "api" with `cw` CLOSE-WAIT sockets and `fds` open fds of `limit`.
+fn server(secs: f64, cw: u32, fds: u32, limit: u64) -> Snapshot {
+    SnapshotBuilder::new()
+        .at(secs)
+        .process(7, "api", fds, limit)
+        .listener("0.0.0.0:80", 0, 128, 0, &[7])
+        .many(cw, State::CloseWait, "10.0.0.1", "10.0.0.2:5432", &[7])
+        .build()
+}
+
+fn number(v: &Value) -> f64 {
+    v.as_f64().unwrap_or_else(|| panic!("a number: {v}"))
+}
+
+#[test]
+fn a_steady_close_wait_leak_is_reported_once_with_its_rate() {
+    let run = watch((0..8).map(|i| server(f64::from(i) * 2.0, 10 + 2 * i, 100 + 2 * i, 65536)).collect());
+    let leaks = run.findings("close_wait_leak");
+    assert_eq!(leaks.len(), 1, "announced once, not every sample: {:?}", run.events);
+    assert!((number(&leaks[0]["evidence"]["rate_per_s"]) - 1.0).abs() < 0.01, "2 more every 2 s");
+    assert_eq!(leaks[0]["subject"], "pid 7 (api)");
+    assert_eq!(run.ending, Ok(Ending::Clean));
+}
+
+#[test]
+fn an_fd_leak_projects_the_time_to_its_limit() {
+    let run = watch((0..7).map(|i| server(f64::from(i) * 10.0, 0, 900 + 10 * i, 1024)).collect());
+    let leak = run.findings("fd_leak");
+    assert_eq!(leak.len(), 1, "{:?}", run.events);
+    let evidence = &leak[0]["evidence"];
+    let (eta, fds) = (number(&evidence["eta_s"]), number(&evidence["fds"]));
+    assert!((number(&evidence["rate_per_s"]) - 1.0).abs() < 0.01, "10 fds every 10 s");
+    assert!((eta - (1024.0 - fds)).abs() < 1.0, "the fds left at 1/s: {eta} s with {fds} open");
+    assert_eq!(leak[0]["severity"], "critical", "the limit is under five minutes away");
+}
+
+#[test]
+fn a_flat_but_high_close_wait_count_is_no_leak() {
+    let run = watch((0..8).map(|i| server(f64::from(i) * 2.0, 40, 100, 65536)).collect());
+    assert!(run.findings("close_wait_leak").is_empty());
+    assert_eq!(run.findings("close_wait").len(), 1, "the snapshot finding still stands");
+}
+
+#[test]
+fn findings_of_a_process_that_exits_are_resolved() {
+    let mut snaps: Vec<Snapshot> =
+        (0..6).map(|i| server(f64::from(i) * 2.0, 10 + 2 * i, 100 + 2 * i, 65536)).collect();
+    for i in 6..9 {
+        snaps.push(SnapshotBuilder::new().at(f64::from(i) * 2.0).build());
+    }
+    let run = watch(snaps);
+    assert_eq!(run.findings("close_wait_leak").len(), 1);
+    let resolved: Vec<&Value> =
+        run.of("resolved").into_iter().filter(|e| e["kind"] == "close_wait_leak").collect();
+    assert_eq!(resolved.len(), 1, "resolved once the process is gone: {:?}", run.events);
+    assert_eq!(resolved[0]["subject"], "pid 7 (api)");
+}
+
+fn with_ghost(mut s: Snapshot, inode: u64) -> Snapshot {
+    s.ghosts = Some(vec![FdRef { inode, pid: 7, fd: 9 }]);
+    s
+}
+
+#[test]
+fn a_ghost_counts_only_once_it_lasts_two_samples() {
+    let flicker = watch(vec![
+        server(0.0, 0, 10, 1024),
+        with_ghost(server(2.0, 0, 10, 1024), 555),
+        server(4.0, 0, 10, 1024),
+    ]);
+    assert!(flicker.findings("ghost_sockets").is_empty(), "a socket being created is a ghost for one sample");
+    let lasting = watch((0..3).map(|i| with_ghost(server(f64::from(i) * 2.0, 0, 10, 1024), 555)).collect());
+    let ghosts = lasting.findings("ghost_sockets");
+    assert_eq!(ghosts.len(), 1);
+    assert_eq!(ghosts[0]["evidence"]["ghost_sockets"], 1);
+}
+
+#[test]
+fn fail_on_leak_ends_with_status_three_only_after_a_leak() {
+    let leaking: Vec<Snapshot> = (0..8).map(|i| server(f64::from(i) * 2.0, 10 + 2 * i, 100, 65536)).collect();
+    let mut s = settings(true);
+    s.fail_on = Some(FailOn::Leak);
+    assert_eq!(watch_with(Replay::new(leaking), s, false).ending, Ok(Ending::FailOn));
+    let steady: Vec<Snapshot> = (0..8).map(|i| server(f64::from(i) * 2.0, 10, 100, 65536)).collect();
+    let mut s = settings(true);
+    s.fail_on = Some(FailOn::Leak);
+    assert_eq!(watch_with(Replay::new(steady), s, false).ending, Ok(Ending::Clean));
+}
+
+#[test]
+fn a_failed_collection_mid_run_is_a_warning_and_the_watch_goes_on() {
+    let source =
+        Replay::new([server(0.0, 1, 10, 1024)]).then_fail("dump interrupted").then(server(2.0, 1, 10, 1024));
+    let run = watch_with(source, settings(true), false);
+    assert!(run.err.contains("collection failed: dump interrupted"), "{}", run.err);
+    assert_eq!(run.of("sample").len(), 2);
+    assert_eq!(run.summary()["samples"], 2);
+}
+
+#[test]
+fn a_first_collection_that_fails_is_an_error() {
+    let run =
+        watch_with(Replay::default().then_fail("cannot enter network namespace blue"), settings(true), false);
+    assert_eq!(run.ending, Err("cannot enter network namespace blue".to_string()));
+}
+
+#[test]
+fn count_bounds_the_run_even_when_every_collection_fails() {
+    let mut source = Replay::new([server(0.0, 1, 10, 1024)]);
+    for _ in 0..50 {
+        source = source.then_fail("the target namespace is gone");
+    }
+    let mut s = settings(true);
+    s.count = Some(5);
+    let run = watch_with(source, s, false);
+    assert_eq!(run.ending, Ok(Ending::Clean));
+    assert_eq!(run.summary()["samples"], 1, "one good sample of five ticks");
+}
+
+#[test]
+fn a_stop_request_ends_the_watch_with_a_summary() {
+    let snaps: Vec<Snapshot> = (0..5).map(|i| server(f64::from(i), 1, 10, 1024)).collect();
+    let run = watch_with(Replay::new(snaps), settings(true), true);
+    assert_eq!(run.of("sample").len(), 1, "stopped after the first sample");
+    assert_eq!(run.summary()["samples"], 1);
+}
+
+#[test]
+fn only_the_listener_whose_drops_rise_overflows() {
+    let snaps = (0..4)
+        .map(|i| {
+            SnapshotBuilder::new()
+                .at(f64::from(i) * 2.0)
+                .listener("0.0.0.0:80", 5, 4, 10 + 7 * i, &[])
+                .listener("0.0.0.0:81", 0, 128, 3, &[])
+                .build()
+        })
+        .collect();
+    let run = watch(snaps);
+    let overflow = run.findings("listen_overflow");
+    assert_eq!(overflow.len(), 1, "{:?}", run.events);
+    assert_eq!(overflow[0]["subject"], "tcp 0.0.0.0:80");
+    assert_eq!(overflow[0]["severity"], "critical", "its queue is full (5 > 4)");
+}
+
+#[test]
+fn time_wait_churn_projects_when_the_port_range_runs_out() {
+    let snaps = (0..5)
+        .map(|i| {
+            SnapshotBuilder::new()
+                .at(f64::from(i))
+                .sysctl("net.ipv4.ip_local_port_range", SysctlValue::Ints(vec![40000, 40999]))
+                .sysctl("net.ipv4.tcp_tw_reuse", SysctlValue::Int(0))
+                .many(20 * (i + 1), State::TimeWait, "10.0.0.1", "10.0.0.9:443", &[])
+                .build()
+        })
+        .collect();
+    let run = watch(snaps);
+    let churn = run.findings("time_wait_churn");
+    assert_eq!(churn.len(), 1, "{:?}", run.events);
+    assert_eq!(churn[0]["severity"], "critical", "1200 ports a minute, 1000 in range");
+    assert!(churn[0]["evidence"]["eta_s"].is_number());
+}
+
+#[test]
+fn the_summary_reports_what_grew_from_first_to_last_sample() {
+    let run = watch((0..6).map(|i| server(f64::from(i) * 2.0, 10 + 2 * i, 100 + 2 * i, 65536)).collect());
+    let grew = run.summary()["grew"].as_array().expect("grew").clone();
+    let cw = grew.iter().find(|g| g["what"] == "CLOSE-WAIT").expect("CLOSE-WAIT grew");
+    assert_eq!((cw["from"].clone(), cw["to"].clone()), (Value::from(10), Value::from(20)));
+}
+
+#[test]
+fn quiet_intervals_print_a_heartbeat_for_humans() {
+    let mut s = settings(false);
+    s.heartbeat = 2;
+    let run = watch_with(Replay::new((0..5).map(|i| server(f64::from(i), 1, 10, 1024))), s, false);
+    assert_eq!(run.text.matches("no change").count(), 2, "{}", run.text);
+}
