@@ -89,3 +89,27 @@ fn run<M>(
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::model::{Replay, Snapshot};
+
+    #[test]
+    fn the_feed_sends_each_scripted_snapshot_then_the_failure() {
+        let (first, mut second) = (Snapshot::empty(), Snapshot::empty());
+        second.host.hostname = "second".into();
+        let source = Box::new(Replay::new([first, second]).then_fail("namespace gone"));
+        let (tx, rx) = channel();
+        let control = spawn(source, Duration::ZERO, tx, |fed| fed);
+        let mut got = Vec::new();
+        for fed in rx.iter().take(3) {
+            got.push(match fed {
+                Fed::Update(u) => u.snapshot.host.hostname.clone(),
+                Fed::Failed(e) => format!("failed: {e}"),
+            });
+        }
+        drop(control);
+        assert_eq!(got, ["", "second", "failed: namespace gone"]);
+    }
+}
