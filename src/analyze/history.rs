@@ -11,7 +11,7 @@ use std::net::SocketAddr;
 use std::time::{Duration, SystemTime};
 
 use super::Analysis;
-use crate::model::{Endpoint, Proto, Snapshot, State};
+use crate::model::{Endpoint, Proto, Snapshot, State, TimerKind};
 
 /// Identifies one listening socket across snapshots.
 #[derive(Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
@@ -66,7 +66,8 @@ pub struct Sample {
     pub counters: HashMap<(&'static str, &'static str), i64>,
     /// TIME-WAIT sockets per destination.
     pub time_wait: HashMap<SocketAddr, u32>,
-    /// TIME-WAIT sockets per destination that were not there in the previous sample.
+    /// TIME-WAIT sockets per destination that arrived since the previous sample
+    /// (dated by their timers; see [`arrived_within`]).
     pub time_wait_new: HashMap<SocketAddr, u32>,
     /// Ghost socket inodes per pid (held TCP sockets no dump shows), when checked.
     pub ghosts: HashMap<u32, Vec<u64>>,
@@ -120,10 +121,16 @@ impl History {
 
     /// Reduces a snapshot into a sample and appends it, dropping old ones.
     pub fn push(&mut self, snapshot: &Snapshot, analysis: &Analysis) {
+        let since = self.latest().and_then(|last| snapshot.taken_at.duration_since(last.at).ok());
         let tuples = time_wait_tuples(snapshot);
-        let first = self.samples.is_empty();
-        let sample = reduce(snapshot, analysis, |hash| first || self.time_wait_tuples.contains(&hash));
-        self.time_wait_tuples = tuples.into_iter().map(|(hash, _)| hash).collect();
+        let sample = reduce(snapshot, analysis, |row| match (since, row.timer_ms) {
+            // The row's remaining TIME-WAIT timer dates its arrival exactly.
+            (Some(since), Some(remaining)) => arrived_within(remaining, since),
+            // No timer: new if its 4-tuple was not there last time.
+            (Some(_), None) => !self.time_wait_tuples.contains(&row.hash),
+            (None, _) => false,
+        });
+        self.time_wait_tuples = tuples.into_iter().map(|row| row.hash).collect();
         self.samples.push_back(sample);
         self.evict();
     }
@@ -191,16 +198,43 @@ fn tuple_hash(local: &Endpoint, remote: &Endpoint) -> u64 {
     h.finish()
 }
 
-fn time_wait_tuples(snapshot: &Snapshot) -> Vec<(u64, SocketAddr)> {
+/// How long Linux keeps a socket in TIME-WAIT (`TCP_TIMEWAIT_LEN`, not
+/// `tcp_fin_timeout`).
+pub const TIME_WAIT_LEN: Duration = Duration::from_secs(60);
+
+/// Whether a TIME-WAIT row whose timer has `remaining_ms` left entered
+/// TIME-WAIT within the last `since`: its timer started at 60 s, so it is
+/// `60 s - remaining` old. Counting arrivals this way sees every short-lived
+/// connection, where a difference of two dumps misses those that came and
+/// went between them.
+pub fn arrived_within(remaining_ms: u32, since: Duration) -> bool {
+    let age = TIME_WAIT_LEN.saturating_sub(Duration::from_millis(u64::from(remaining_ms)));
+    age < since
+}
+
+/// A TIME-WAIT row as history needs it.
+struct TimeWaitRow {
+    hash: u64,
+    dest: SocketAddr,
+    timer_ms: Option<u32>,
+}
+
+fn time_wait_tuples(snapshot: &Snapshot) -> Vec<TimeWaitRow> {
     snapshot
         .sockets
         .iter()
         .filter(|s| s.proto == Proto::Tcp && s.state == State::TimeWait)
-        .filter_map(|s| Some((tuple_hash(&s.local, &s.remote), s.remote.ip()?)))
+        .filter_map(|s| {
+            Some(TimeWaitRow {
+                hash: tuple_hash(&s.local, &s.remote),
+                dest: s.remote.ip()?,
+                timer_ms: s.timer.filter(|t| t.kind == TimerKind::TimeWait).map(|t| t.expires_ms),
+            })
+        })
         .collect()
 }
 
-fn reduce(snapshot: &Snapshot, analysis: &Analysis, seen_before: impl Fn(u64) -> bool) -> Sample {
+fn reduce(snapshot: &Snapshot, analysis: &Analysis, is_new: impl Fn(&TimeWaitRow) -> bool) -> Sample {
     let mut sample = Sample {
         at: snapshot.taken_at,
         listeners: analysis
@@ -230,10 +264,10 @@ fn reduce(snapshot: &Snapshot, analysis: &Analysis, seen_before: impl Fn(u64) ->
     for g in snapshot.ghosts.iter().flatten() {
         sample.ghosts.entry(g.pid).or_default().push(g.inode);
     }
-    for (hash, dest) in time_wait_tuples(snapshot) {
-        *sample.time_wait.entry(dest).or_insert(0) += 1;
-        if !seen_before(hash) {
-            *sample.time_wait_new.entry(dest).or_insert(0) += 1;
+    for row in time_wait_tuples(snapshot) {
+        *sample.time_wait.entry(row.dest).or_insert(0) += 1;
+        if is_new(&row) {
+            *sample.time_wait_new.entry(row.dest).or_insert(0) += 1;
         }
     }
     for s in snapshot.sockets.iter().filter(|s| s.proto == Proto::Tcp) {
@@ -316,6 +350,33 @@ mod tests {
         let last = h.latest().unwrap();
         assert_eq!(last.time_wait[&dest], 10);
         assert_eq!(last.time_wait_new[&dest], 5, "ports 40010..40014 are new");
+    }
+
+    #[test]
+    fn time_wait_timers_date_arrivals_between_samples() {
+        use crate::model::Timer;
+        let dest: SocketAddr = "10.0.0.9:443".parse().unwrap();
+        let at_t = |secs: u64, remaining: &[u32]| {
+            let mut s = snap(secs, 0, 0, 40000, remaining.len() as u32);
+            let rows = s.sockets.iter_mut().filter(|s| s.state == State::TimeWait);
+            for (row, &ms) in rows.zip(remaining) {
+                row.timer = Some(Timer { kind: TimerKind::TimeWait, expires_ms: ms });
+            }
+            s
+        };
+        let mut h = History::new(Duration::from_secs(300));
+        push(&mut h, at_t(0, &[59_000, 30_000]));
+        // 10 s later the two old rows have aged by 10 s and three rows are
+        // younger than 10 s: they arrived since.
+        push(&mut h, at_t(10, &[49_000, 20_000, 59_900, 55_000, 50_100]));
+        assert_eq!(h.latest().unwrap().time_wait_new[&dest], 3);
+    }
+
+    #[test]
+    fn arrival_is_judged_by_age() {
+        assert!(arrived_within(59_500, Duration::from_secs(1)));
+        assert!(!arrived_within(58_000, Duration::from_secs(1)));
+        assert!(arrived_within(0, Duration::from_secs(61)));
     }
 
     #[test]
