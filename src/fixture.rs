@@ -51,6 +51,20 @@ impl SnapshotBuilder {
         self
     }
 
+    /// The snapshot describes the network namespace `inode`.
+    pub fn netns(mut self, inode: u64) -> SnapshotBuilder {
+        self.snapshot.netns.inode = Some(inode);
+        self
+    }
+
+    /// Puts process `pid` (added before) in the network namespace `inode`.
+    pub fn in_netns(mut self, pid: u32, inode: u64) -> SnapshotBuilder {
+        if let Some(p) = self.snapshot.processes.get_mut(&pid) {
+            p.netns = Some(inode);
+        }
+        self
+    }
+
     pub fn sysctl(mut self, name: &str, value: SysctlValue) -> SnapshotBuilder {
         self.snapshot.sysctls.0.insert(name.to_string(), value);
         self

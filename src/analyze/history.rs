@@ -50,6 +50,9 @@ pub const SAMPLED_COUNTERS: &[(&str, &str)] = &[
     ("TcpExt", "ListenDrops"),
     ("TcpExt", "TCPReqQFullDrop"),
     ("TcpExt", "TCPReqQFullDoCookies"),
+    ("TcpExt", "SyncookiesSent"),
+    ("TcpExt", "SyncookiesRecv"),
+    ("TcpExt", "SyncookiesFailed"),
     ("TcpExt", "TCPTimeWaitOverflow"),
     ("Udp", "RcvbufErrors"),
 ];
@@ -277,8 +280,20 @@ fn reduce(snapshot: &Snapshot, analysis: &Analysis, is_new: impl Fn(&TimeWaitRow
     sample
 }
 
+/// Processes of the inspected namespace: those holding one of its sockets,
+/// or living in it. A host process leaking fds is no finding of a watch on
+/// some container's namespace.
 fn add_processes(snapshot: &Snapshot, out: &mut HashMap<u32, ProcessSample>) {
-    for p in snapshot.processes.values() {
+    let holders: HashSet<u32> = snapshot
+        .sockets
+        .iter()
+        .filter(|s| s.inode != 0)
+        .flat_map(|s| snapshot.owner_pid_iter(s.inode))
+        .collect();
+    let in_scope = |p: &crate::model::Process| {
+        holders.contains(&p.pid) || (snapshot.netns.inode.is_some() && p.netns == snapshot.netns.inode)
+    };
+    for p in snapshot.processes.values().filter(|p| in_scope(p)) {
         out.insert(
             p.pid,
             ProcessSample {

@@ -6,6 +6,7 @@
 //! costs about one socket dump per interval); tests hand it a scripted
 //! [`Replay`](crate::model::Replay) and check events over time in milliseconds.
 
+mod peaks;
 mod print;
 mod summary;
 pub mod track;
@@ -172,6 +173,7 @@ struct Watch<'s> {
     findings: FindingTracker,
     first: HashMap<u32, ProcessChange>,
     last: HashMap<u32, ProcessChange>,
+    peaks: peaks::Peaks,
     samples: u64,
     quiet: u32,
 }
@@ -185,6 +187,7 @@ impl<'s> Watch<'s> {
             findings: FindingTracker::default(),
             first: HashMap::new(),
             last: HashMap::new(),
+            peaks: peaks::Peaks::default(),
             samples: 0,
             quiet: 0,
         }
@@ -197,6 +200,7 @@ impl<'s> Watch<'s> {
         let report = Report::build(snapshot, &self.settings.selection, analysis);
         let changes = self.tracker.update(&report);
         self.samples += 1;
+        self.peaks.update(&changes);
         for p in &changes.processes {
             self.first.entry(p.pid).or_insert_with(|| p.clone());
             self.last.insert(p.pid, p.clone());
@@ -232,7 +236,14 @@ impl<'s> Watch<'s> {
     }
 
     fn summary(&self, elapsed: Duration) -> summary::Summary {
-        summary::summarize(&self.first, &self.last, &self.findings.fired, elapsed.as_secs_f64(), self.samples)
+        summary::summarize(
+            &self.first,
+            &self.last,
+            &self.findings.fired,
+            &self.peaks,
+            elapsed.as_secs_f64(),
+            self.samples,
+        )
     }
 }
 

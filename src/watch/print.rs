@@ -172,6 +172,15 @@ impl Printer<'_> {
                 f.message
             )?;
         }
+        for q in &s.peak_queues {
+            let full = if q.full { " FULL" } else { "" };
+            let (proto, local) = (q.proto.netid(), endpoint_text(&q.local));
+            writeln!(self.out, "peak    {proto} {local}  accept {}/{}{full}", q.accept_queue, q.backlog)?;
+        }
+        for p in s.peak_fds.iter().filter(|p| p.fd_limit.is_some_and(|l| u64::from(p.fds) * 2 >= l)) {
+            let limit = p.fd_limit.map_or("unlimited".into(), |l| l.to_string());
+            writeln!(self.out, "peak    pid {} {}  fds {}/{limit}", p.pid, escape::text(&p.comm), p.fds)?;
+        }
         for w in &s.worst {
             writeln!(self.out, "worst   {w}")?;
         }

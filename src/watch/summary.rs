@@ -4,6 +4,7 @@ use std::collections::HashMap;
 
 use serde::Serialize;
 
+use super::peaks::{FdPeak, Peaks, QueuePeak};
 use super::track::ProcessChange;
 use crate::analyze::Finding;
 use crate::analyze::leaks::is_leak;
@@ -45,6 +46,10 @@ pub struct Summary {
     /// Every finding that fired.
     pub findings: Vec<Finding>,
     pub worst: Vec<String>,
+    /// Each listener's deepest accept queue during the watch (non-empty ones).
+    pub peak_queues: Vec<QueuePeak>,
+    /// The processes with the most open fds at their peak.
+    pub peak_fds: Vec<FdPeak>,
 }
 
 fn measures(p: &ProcessChange) -> [(&'static str, u64); 3] {
@@ -61,6 +66,7 @@ pub fn summarize(
     first: &HashMap<u32, ProcessChange>,
     last: &HashMap<u32, ProcessChange>,
     fired: &[Finding],
+    peaks: &Peaks,
     duration_s: f64,
     samples: u64,
 ) -> Summary {
@@ -84,7 +90,16 @@ pub fn summarize(
     grew.sort_by(|a, b| (b.to - b.from).cmp(&(a.to - a.from)).then(a.pid.cmp(&b.pid)));
     let leaks: Vec<Finding> = fired.iter().filter(|f| is_leak(f.kind)).cloned().collect();
     let worst = worst_offenders(&grew, fired);
-    Summary { duration_s, samples, grew, leaks, findings: fired.to_vec(), worst }
+    Summary {
+        duration_s,
+        samples,
+        grew,
+        leaks,
+        findings: fired.to_vec(),
+        worst,
+        peak_queues: peaks.queues(),
+        peak_fds: peaks.fds(5),
+    }
 }
 
 /// Up to three processes, most leak findings first, then most growth.

@@ -247,3 +247,55 @@ fn quiet_intervals_print_a_heartbeat_for_humans() {
     let run = watch_with(Replay::new((0..5).map(|i| server(f64::from(i), 1, 10, 1024))), s, false);
     assert_eq!(run.text.matches("no change").count(), 2, "{}", run.text);
 }
+
+#[test]
+fn the_summary_keeps_the_peak_queue_not_the_last_one() {
+    let depth = [0, 3, 5, 2, 0];
+    let snaps = depth.iter().enumerate().map(|(i, &q)| {
+        SnapshotBuilder::new()
+            .at(i as f64)
+            .process(7, "api", 100 + q * 10, 1024)
+            .listener("127.0.0.1:8080", q, 4, 0, &[7])
+            .build()
+    });
+    let run = watch_with(Replay::new(snaps), settings(true), false);
+    let peaks = run.summary()["peak_queues"].as_array().expect("peak_queues").clone();
+    assert_eq!(peaks.len(), 1);
+    assert_eq!(
+        (peaks[0]["accept_queue"].clone(), peaks[0]["full"].clone()),
+        (Value::from(5), Value::from(true))
+    );
+    assert_eq!(run.summary()["peak_fds"][0]["fds"], 150, "the highest fd count, not the last (100)");
+}
+
+#[test]
+fn syn_cookie_counters_move_in_the_kernel_line() {
+    let snaps = (0..3).map(|i| {
+        SnapshotBuilder::new()
+            .at(f64::from(i))
+            .counter("TcpExt", "SyncookiesSent", 100 + 40 * i64::from(i))
+            .build()
+    });
+    let run = watch_with(Replay::new(snaps), settings(false), false);
+    assert!(run.text.contains("kernel  SyncookiesSent +40"), "{}", run.text);
+}
+
+#[test]
+fn trends_name_only_processes_of_the_inspected_namespace() {
+    const WATCHED: u64 = 4_026_532_999;
+    const HOST: u64 = 4_026_531_840;
+    let snaps = (0..7).map(|i| {
+        SnapshotBuilder::new()
+            .at(f64::from(i) * 10.0)
+            .netns(WATCHED)
+            .process(1, "host-daemon", 900 + 10 * i, 1024)
+            .in_netns(1, HOST)
+            .process(7, "app", 500 + 10 * i, 1024)
+            .in_netns(7, WATCHED)
+            .build()
+    });
+    let run = watch_with(Replay::new(snaps), settings(true), false);
+    let leaks: Vec<&Value> = run.findings("fd_leak");
+    assert_eq!(leaks.len(), 1, "{:?}", run.events);
+    assert_eq!(leaks[0]["subject"], "pid 7 (app)", "the host daemon leaks elsewhere");
+}
