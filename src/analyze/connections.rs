@@ -4,9 +4,11 @@
 use std::collections::{BTreeMap, HashMap, HashSet};
 use std::net::SocketAddr;
 
-use serde_json::json;
-
-use super::finding::{Evidence, Finding, FindingKind, Severity, Subject, pct};
+use super::evidence::{
+    CloseWaitEvidence, Evidence, FdUsage, Peer, Remote, SynSentEvidence, TimeWaitEvidence, TwBucketsEvidence,
+    UnownedCloseWaitEvidence,
+};
+use super::finding::{Finding, Severity, Subject, pct};
 use super::thresholds::Thresholds;
 use crate::model::{Proto, Snapshot, Socket, State};
 
@@ -19,8 +21,8 @@ fn top_remotes<'a>(sockets: impl Iterator<Item = &'a Socket>, n: usize) -> Vec<(
     top(sockets.filter_map(|s| s.remote.ip()), n)
 }
 
-pub(super) fn peers_json<K: ToString>(peers: &[(K, u32)]) -> serde_json::Value {
-    peers.iter().map(|(addr, count)| json!({ "remote": addr.to_string(), "count": count })).collect()
+fn peers(counted: Vec<(Remote, u32)>) -> Vec<Peer> {
+    counted.into_iter().map(|(remote, count)| Peer { remote, count }).collect()
 }
 
 /// `close_wait`: per process holding CLOSE-WAIT sockets.
@@ -54,11 +56,11 @@ fn close_wait_severity(count: u32, t: &Thresholds) -> Severity {
 /// socket accepted on a listening port the client's port is noise, so only
 /// its address counts; for an outgoing connection the remote ip:port is the
 /// service that closed on us.
-fn peer_key(s: &Socket, listening: &HashSet<u16>) -> Option<String> {
+fn peer_key(s: &Socket, listening: &HashSet<u16>) -> Option<Remote> {
     let remote = s.remote.ip()?;
     match s.local.port().is_some_and(|p| listening.contains(&p)) {
-        true => Some(remote.ip().to_string()),
-        false => Some(remote.to_string()),
+        true => Some(Remote::Address(remote.ip())),
+        false => Some(Remote::Endpoint(remote)),
     }
 }
 
@@ -79,54 +81,41 @@ fn top<K: Ord + std::hash::Hash>(keys: impl Iterator<Item = K>, n: usize) -> Vec
 }
 
 /// The top peers of a process's CLOSE-WAIT sockets (see [`peer_key`]).
-pub(super) fn close_wait_peers(snapshot: &Snapshot, pid: u32) -> Vec<(String, u32)> {
+pub(super) fn close_wait_peers(snapshot: &Snapshot, pid: u32) -> Vec<Peer> {
     let listening = listening_ports(snapshot);
     let mine =
         tcp_in(snapshot, State::CloseWait).filter(|s| snapshot.owner_pid_iter(s.inode).any(|p| p == pid));
-    top(mine.filter_map(|s| peer_key(s, &listening)), 5)
+    peers(top(mine.filter_map(|s| peer_key(s, &listening)), 5))
 }
 
 fn process_close_wait(snapshot: &Snapshot, pid: u32, sockets: &[&Socket], t: &Thresholds) -> Finding {
     let count = sockets.len() as u32;
     let process = snapshot.processes.get(&pid);
     let listening = listening_ports(snapshot);
-    let peers = top(sockets.iter().filter_map(|s| peer_key(s, &listening)), 5);
     let ports = top(sockets.iter().filter_map(|s| s.local.port()), 5);
-    let mut evidence = Evidence::default()
-        .with("close_wait", count)
-        .with("pid", pid)
-        .with("local_ports", ports.iter().map(|p| p.0).collect::<Vec<u16>>())
-        .with("peers", peers_json(&peers));
-    if let Some(p) = process {
-        evidence = evidence.with("fds", p.fd_count).with("fd_limit", p.fd_limit.and_then(|l| l.value()));
-    }
+    let evidence = CloseWaitEvidence {
+        close_wait: count,
+        pid,
+        local_ports: ports.iter().map(|p| p.0).collect(),
+        peers: peers(top(sockets.iter().filter_map(|s| peer_key(s, &listening)), 5)),
+        fd_usage: process.map(|p| FdUsage { fds: p.fd_count, fd_limit: p.fd_limit.and_then(|l| l.value()) }),
+    };
     Finding {
-        kind: FindingKind::CloseWait,
         severity: close_wait_severity(count, t),
         subject: Subject::Process { pid, comm: snapshot.comm(pid).to_string() },
-        message: format!(
-            "holds {count} CLOSE-WAIT socket{}: the peer closed, this process never called close()",
-            if count == 1 { "" } else { "s" }
-        ),
-        evidence,
-        hint: "CLOSE-WAIT never times out: a code path reads EOF (or errors) and does not close the socket; \
-               each one keeps an fd until the process hits RLIMIT_NOFILE (\"Too many open files\"). \
-               `sockscope watch --pid PID` shows whether it grows"
-            .to_string(),
+        evidence: Evidence::CloseWait(evidence),
     }
 }
 
 fn unowned_close_wait(sockets: &[&Socket], t: &Thresholds) -> Option<Finding> {
     let count = sockets.len() as u32;
     (count > 0).then(|| Finding {
-        kind: FindingKind::CloseWait,
         severity: close_wait_severity(count, t),
         subject: Subject::Host,
-        message: format!("{count} CLOSE-WAIT sockets whose owning process could not be seen"),
-        evidence: Evidence::default()
-            .with("close_wait", count)
-            .with("peers", peers_json(&top_remotes(sockets.iter().copied(), 5))),
-        hint: "run as root (or in the owner's pid namespace) to see which process leaks them".to_string(),
+        evidence: Evidence::UnownedCloseWait(UnownedCloseWaitEvidence {
+            close_wait: count,
+            peers: peers(top(sockets.iter().filter_map(|s| s.remote.ip()).map(Remote::Endpoint), 5)),
+        }),
     })
 }
 
@@ -155,23 +144,15 @@ fn destination_time_wait(
     if share < t.time_wait_pct {
         return None;
     }
-    let reuse = snapshot.sysctls.int("net.ipv4.tcp_tw_reuse");
     Some(Finding {
-        kind: FindingKind::TimeWaitBuildup,
         severity: if share >= 90.0 { Severity::Critical } else { Severity::Warning },
         subject: Subject::Destination(dest),
-        message: format!(
-            "{count} TIME-WAIT sockets towards {dest} pin {share}% of the {ports} ephemeral ports; \
-             connect() fails with EADDRNOTAVAIL when they run out"
-        ),
-        evidence: Evidence::default()
-            .with("time_wait", count)
-            .with("ephemeral_ports", ports)
-            .with("share_pct", share)
-            .with("tcp_tw_reuse", reuse),
-        hint: "connections to this destination are opened and closed faster than TIME-WAIT (60 s) expires: \
-               reuse them (keep-alive, pooling), set net.ipv4.tcp_tw_reuse=1, or widen net.ipv4.ip_local_port_range"
-            .to_string(),
+        evidence: Evidence::TimeWaitBuildup(TimeWaitEvidence {
+            time_wait: count,
+            ephemeral_ports: ports,
+            share_pct: share,
+            tcp_tw_reuse: snapshot.sysctls.int("net.ipv4.tcp_tw_reuse"),
+        }),
     })
 }
 
@@ -179,17 +160,18 @@ fn total_time_wait(snapshot: &Snapshot, t: &Thresholds) -> Option<Finding> {
     let max = snapshot.sysctls.int("net.ipv4.tcp_max_tw_buckets").filter(|&m| m > 0)?;
     let counted = tcp_in(snapshot, State::TimeWait).count() as i64;
     let total = snapshot.counters.sockstat("TCP", "tw").unwrap_or(counted).max(counted);
-    let share = pct(total as f64, max as f64);
-    (share >= t.tw_buckets_pct).then(|| Finding {
-        kind: FindingKind::TimeWaitBuildup,
+    let evidence = TwBucketsEvidence {
+        time_wait: total,
+        tcp_max_tw_buckets: max,
+        time_wait_overflow: snapshot.counters.get("TcpExt", "TCPTimeWaitOverflow"),
+    };
+    if evidence.share_pct() < t.tw_buckets_pct {
+        return None;
+    }
+    Some(Finding {
         severity: if total >= max { Severity::Critical } else { Severity::Warning },
         subject: Subject::Host,
-        message: format!("{total} TIME-WAIT sockets reach {share}% of net.ipv4.tcp_max_tw_buckets ({max}); beyond it the kernel skips TIME-WAIT"),
-        evidence: Evidence::default()
-            .with("time_wait", total)
-            .with("tcp_max_tw_buckets", max)
-            .with("TCPTimeWaitOverflow", snapshot.counters.get("TcpExt", "TCPTimeWaitOverflow")),
-        hint: "many short connections end here; reuse connections, or raise net.ipv4.tcp_max_tw_buckets".to_string(),
+        evidence: Evidence::TimeWaitBuckets(evidence),
     })
 }
 
@@ -214,16 +196,12 @@ fn syn_sent_finding(snapshot: &Snapshot, dest: SocketAddr, sockets: &[&Socket], 
     pids.sort_unstable();
     pids.dedup();
     Finding {
-        kind: FindingKind::SynSentPileup,
         severity: if count >= t.syn_sent.saturating_mul(10) { Severity::Critical } else { Severity::Warning },
         subject: Subject::Destination(dest),
-        message: format!("{count} connections stuck in SYN-SENT towards {dest}: it does not answer SYNs"),
-        evidence: Evidence::default()
-            .with("syn_sent", count)
-            .with("pids", pids)
-            .with("tcp_syn_retries", snapshot.sysctls.int("net.ipv4.tcp_syn_retries")),
-        hint: "the destination is unreachable, filtered, or its accept queue is full (it drops SYNs); \
-               run sockscope on that host to check its listener"
-            .to_string(),
+        evidence: Evidence::SynSentPileup(SynSentEvidence {
+            syn_sent: count,
+            pids,
+            tcp_syn_retries: snapshot.sysctls.int("net.ipv4.tcp_syn_retries"),
+        }),
     }
 }

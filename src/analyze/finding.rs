@@ -1,14 +1,12 @@
-//! A finding: one diagnosed problem, with the numbers behind it and what to do.
+//! A finding: one diagnosed problem, its subject and the typed facts behind it.
 
 use std::fmt;
 use std::net::SocketAddr;
 
-use serde::ser::SerializeMap;
-use serde::{Serialize, Serializer};
-use serde_json::Value;
+use serde::Serialize;
 
+use super::evidence::Evidence;
 use crate::model::{Endpoint, Proto};
-use crate::output::escape::endpoint_text;
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
 #[serde(rename_all = "lowercase")]
@@ -139,6 +137,17 @@ pub enum Subject {
     Host,
 }
 
+/// What identifies a subject across snapshots: a socket by protocol and
+/// address (its owners may change), a process by pid and name. Ordered
+/// destinations, host, processes, sockets.
+#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum SubjectKey {
+    Destination(SocketAddr),
+    Host,
+    Process { pid: u32, comm: String },
+    Socket { proto: Proto, local: Endpoint },
+}
+
 impl Subject {
     /// Pids this subject concerns (for `--pid`/`--process` filtering).
     pub fn pids(&self) -> &[u32] {
@@ -157,77 +166,41 @@ impl Subject {
             _ => None,
         }
     }
-}
 
-impl fmt::Display for Subject {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+    /// The stable identity of this subject (see [`SubjectKey`]).
+    pub fn key(&self) -> SubjectKey {
         match self {
             Subject::Socket { proto, local, .. } => {
-                write!(f, "{} {}", proto.netid(), endpoint_text(local))
+                SubjectKey::Socket { proto: *proto, local: local.clone() }
             }
-            Subject::Process { pid, comm } => {
-                write!(f, "pid {pid} ({})", crate::output::escape::text(comm))
-            }
-            Subject::Destination(addr) => write!(f, "{addr}"),
-            Subject::Host => f.write_str("host"),
+            Subject::Process { pid, comm } => SubjectKey::Process { pid: *pid, comm: comm.clone() },
+            Subject::Destination(addr) => SubjectKey::Destination(*addr),
+            Subject::Host => SubjectKey::Host,
         }
     }
 }
 
-impl Serialize for Subject {
-    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-        s.collect_str(self)
-    }
-}
-
-/// The numbers behind a finding, in a stable order.
-#[derive(Clone, Debug, Default, PartialEq)]
-pub struct Evidence(pub Vec<(&'static str, Value)>);
-
-impl Evidence {
-    pub fn with(mut self, key: &'static str, value: impl Into<Value>) -> Evidence {
-        self.0.push((key, value.into()));
-        self
-    }
-
-    pub fn get(&self, key: &str) -> Option<&Value> {
-        self.0.iter().find(|(k, _)| *k == key).map(|(_, v)| v)
-    }
-
-    pub fn u64(&self, key: &str) -> Option<u64> {
-        self.get(key).and_then(Value::as_u64)
-    }
-}
-
-impl Serialize for Evidence {
-    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-        let mut map = s.serialize_map(Some(self.0.len()))?;
-        for (k, v) in &self.0 {
-            map.serialize_entry(k, v)?;
-        }
-        map.end()
-    }
-}
-
-/// One diagnosed problem.
-#[derive(Clone, Debug, PartialEq, Serialize)]
+/// One diagnosed problem: how bad, about what, and the facts behind it.
+/// Front-ends word it (`output::wording`); its kind follows from the evidence.
+#[derive(Clone, Debug, PartialEq)]
 pub struct Finding {
-    pub kind: FindingKind,
     pub severity: Severity,
     pub subject: Subject,
-    pub message: String,
     pub evidence: Evidence,
-    pub hint: String,
 }
 
 impl Finding {
-    /// Worst first; then by kind; then by subject text for a stable order.
+    pub fn kind(&self) -> FindingKind {
+        self.evidence.kind()
+    }
+
+    /// Worst first; then by kind; then by subject for a stable order.
     pub fn sort(findings: &mut [Finding]) {
         findings.sort_by(|a, b| {
             b.severity
                 .cmp(&a.severity)
-                .then(a.kind.cmp(&b.kind))
-                .then_with(|| a.subject.to_string().cmp(&b.subject.to_string()))
+                .then(a.kind().cmp(&b.kind()))
+                .then_with(|| a.subject.key().cmp(&b.subject.key()))
         });
     }
 }

@@ -5,9 +5,13 @@
 use std::net::SocketAddr;
 use std::time::Duration;
 
-use super::connections::{close_wait_peers, peers_json};
-use super::finding::{Evidence, Finding, FindingKind, Severity, Subject, pct};
-use super::history::{History, ListenerId, Sample};
+use super::connections::close_wait_peers;
+use super::evidence::{
+    ChurnEvidence, CloseWaitLeakEvidence, Evidence, FdLeakEvidence, GhostEvidence, ListenOverflowEvidence,
+    Peer,
+};
+use super::finding::{Finding, FindingKind, Severity, Subject, pct};
+use super::history::{History, ListenerId, ProcessSample, Sample};
 use crate::model::Snapshot;
 
 /// When growth counts as a leak.
@@ -106,18 +110,6 @@ fn steady_growth(points: &Series, min_samples: usize) -> Option<(f64, f64)> {
     (steps * 3 >= (points.len() - 1) * 2 && rate > 0.0 && growth > 0.0).then_some((growth, rate))
 }
 
-fn round2(x: f64) -> f64 {
-    (x * 100.0).round() / 100.0
-}
-
-fn eta_text(secs: f64) -> String {
-    match secs {
-        s if s < 90.0 => format!("~{:.0} s", s.max(0.0)),
-        s if s < 5400.0 => format!("~{:.0} min", s / 60.0),
-        s => format!("~{:.1} h", s / 3600.0),
-    }
-}
-
 /// Seconds until `used` reaches `limit` at `rate` per second.
 fn eta(used: f64, limit: Option<u64>, rate: f64) -> Option<f64> {
     let limit = limit? as f64;
@@ -136,7 +128,7 @@ fn process_leaks(window: &[&Sample], latest: &Snapshot, t: &LeakThresholds) -> V
             steady_growth(&cw, t.min_samples).filter(|g| g.0 >= f64::from(t.close_wait_growth))
         {
             let peers = close_wait_peers(latest, pid);
-            out.push(close_wait_leak(subject.clone(), now, &cw, trend, fd_trend, peers_json(&peers)));
+            out.push(close_wait_leak(subject.clone(), now, &cw, trend, fd_trend, peers));
         }
         if let Some(trend) = fd_trend.filter(|g| g.0 >= f64::from(t.fd_growth)) {
             out.push(fd_leak(subject, now, &fds, trend));
@@ -147,74 +139,49 @@ fn process_leaks(window: &[&Sample], latest: &Snapshot, t: &LeakThresholds) -> V
 
 fn close_wait_leak(
     subject: Subject,
-    now: &super::history::ProcessSample,
+    now: &ProcessSample,
     cw: &Series,
     (growth, rate): (f64, f64),
     fd_trend: Option<(f64, f64)>,
-    peers: serde_json::Value,
+    peers: Vec<Peer>,
 ) -> Finding {
-    let span = cw.last().map_or(0.0, |p| p.0);
     let fd_rate = fd_trend.map(|t| t.1);
     let fds = now.fds.map(f64::from);
     let eta = fds.zip(fd_rate).and_then(|(used, r)| eta(used, now.fd_limit, r));
-    let when = eta.map_or(String::new(), |e| format!("; fds reach RLIMIT_NOFILE in {}", eta_text(e)));
     Finding {
-        kind: FindingKind::CloseWaitLeak,
         severity: if eta.is_some_and(|e| e < 600.0) { Severity::Critical } else { Severity::Warning },
         subject,
-        message: format!(
-            "CLOSE-WAIT grows by {:.2}/s ({:.0} → {} in {span:.0} s){when}",
-            rate,
-            cw.first().map_or(0.0, |p| p.1),
-            now.close_wait
-        ),
-        evidence: Evidence::default()
-            .with("close_wait", now.close_wait)
-            .with("growth", growth)
-            .with("rate_per_s", round2(rate))
-            .with("window_s", round2(span))
-            .with("fds", now.fds)
-            .with("fd_rate_per_s", fd_rate.map(round2))
-            .with("fd_limit", now.fd_limit)
-            .with("eta_s", eta.map(round2))
-            .with("peers", peers),
-        hint: "the process reads EOF from these peers but never closes the sockets; find the code path that \
-               returns without close() (error handling, timeouts) — the peers listed are where it happens"
-            .to_string(),
+        evidence: Evidence::CloseWaitLeak(CloseWaitLeakEvidence {
+            close_wait: now.close_wait,
+            growth,
+            rate_per_s: rate,
+            window_s: cw.last().map_or(0.0, |p| p.0),
+            fds: now.fds,
+            fd_rate_per_s: fd_rate,
+            fd_limit: now.fd_limit,
+            eta_s: eta,
+            peers,
+        }),
     }
 }
 
-fn fd_leak(
-    subject: Subject,
-    now: &super::history::ProcessSample,
-    fds: &Series,
-    (growth, rate): (f64, f64),
-) -> Finding {
+fn fd_leak(subject: Subject, now: &ProcessSample, fds: &Series, (growth, rate): (f64, f64)) -> Finding {
     let used = now.fds.map_or(0.0, f64::from);
     let eta = eta(used, now.fd_limit, rate);
-    let span = fds.last().map_or(0.0, |p| p.0);
-    let limit = now.fd_limit.map_or("no limit".to_string(), |l| format!("RLIMIT_NOFILE {l}"));
-    let when = eta.map_or(String::new(), |e| format!(": {limit} reached in {}", eta_text(e)));
     Finding {
-        kind: FindingKind::FdLeak,
         severity: if eta.is_some_and(|e| e < 300.0) { Severity::Critical } else { Severity::Warning },
         subject,
-        message: format!(
-            "open fds grow by {rate:.2}/s ({:.0} → {used:.0} in {span:.0} s){when}",
-            fds.first().map_or(0.0, |p| p.1)
-        ),
-        evidence: Evidence::default()
-            .with("fds", now.fds)
-            .with("growth", growth)
-            .with("rate_per_s", round2(rate))
-            .with("window_s", round2(span))
-            .with("fd_limit", now.fd_limit)
-            .with("eta_s", eta.map(round2))
-            .with("sockets", now.sockets)
-            .with("close_wait", now.close_wait),
-        hint: "\"Too many open files\" (EMFILE) follows at the limit; `ls -l /proc/PID/fd` shows what the fds are \
-               (sockets, files, pipes), and CLOSE-WAIT or ghost findings name socket leaks"
-            .to_string(),
+        evidence: Evidence::FdLeak(FdLeakEvidence {
+            fds: now.fds,
+            growth,
+            rate_per_s: rate,
+            window_s: fds.last().map_or(0.0, |p| p.0),
+            fd_limit: now.fd_limit,
+            eta_s: eta,
+            sockets: now.sockets,
+            close_wait: now.close_wait,
+            start: fds.first().map_or(0.0, |p| p.1),
+        }),
     }
 }
 
@@ -229,24 +196,14 @@ fn ghosts(window: &[&Sample], latest: &Snapshot) -> Vec<Finding> {
         if lasting.is_empty() {
             continue;
         }
-        let process = last.processes.get(&pid);
         out.push(Finding {
-            kind: FindingKind::GhostSockets,
             severity: Severity::Warning,
             subject: Subject::Process { pid, comm: latest.comm(pid).to_string() },
-            message: format!(
-                "holds {} TCP socket{} the kernel no longer tracks (reset by the peer, or never connected): \
-                 no dump shows them, each keeps an fd",
-                lasting.len(),
-                if lasting.len() == 1 { "" } else { "s" }
-            ),
-            evidence: Evidence::default()
-                .with("ghost_sockets", lasting.len())
-                .with("inodes", lasting.iter().take(10).copied().collect::<Vec<u64>>())
-                .with("fds", process.and_then(|p| p.fds)),
-            hint: "the application ignores the error (ECONNRESET) on these sockets and keeps the fds; \
-                   `ls -l /proc/PID/fd | grep INODE` finds them"
-                .to_string(),
+            evidence: Evidence::GhostSockets(GhostEvidence {
+                ghost_sockets: lasting.len() as u32,
+                inodes: lasting.iter().take(10).copied().collect(),
+                fds: last.processes.get(&pid).and_then(|p| p.fds),
+            }),
         });
     }
     out
@@ -272,36 +229,25 @@ fn time_wait_churn(window: &[&Sample], latest: &Snapshot, t: &LeakThresholds) ->
             let rate = f64::from(created) / span;
             let pinned = rate * TIME_WAIT_SECS;
             let share = pct(pinned, f64::from(ports));
-            (share >= t.time_wait_pct).then(|| churn_finding(*dest, last, rate, pinned, ports, share))
+            (share >= t.time_wait_pct).then(|| churn_finding(*dest, last, rate, pinned, ports))
         })
         .collect()
 }
 
-fn churn_finding(dest: SocketAddr, last: &Sample, rate: f64, pinned: f64, ports: u32, share: f64) -> Finding {
+fn churn_finding(dest: SocketAddr, last: &Sample, rate: f64, pinned: f64, ports: u32) -> Finding {
     let now = last.time_wait.get(&dest).copied().unwrap_or(0);
     let exhausts = pinned >= f64::from(ports);
     let eta = exhausts.then(|| ((f64::from(ports) - f64::from(now)) / rate).max(0.0));
-    let outcome = match eta {
-        Some(e) => format!("the port range runs out in {}", eta_text(e)),
-        None => format!("{share}% of the port range stays pinned"),
-    };
     Finding {
-        kind: FindingKind::TimeWaitChurn,
         severity: if exhausts { Severity::Critical } else { Severity::Warning },
         subject: Subject::Destination(dest),
-        message: format!(
-            "new TIME-WAIT towards {dest} at {rate:.1}/s: 60 s of TIME-WAIT pins {pinned:.0} of {ports} ephemeral ports; {outcome}"
-        ),
-        evidence: Evidence::default()
-            .with("rate_per_s", round2(rate))
-            .with("time_wait", now)
-            .with("projected_time_wait", pinned.round())
-            .with("ephemeral_ports", ports)
-            .with("eta_s", eta.map(round2)),
-        hint: "each short connection to this destination pins a port for 60 s; at about ports/60 new connections \
-               per second connect() fails with EADDRNOTAVAIL — reuse connections (keep-alive, pooling), set \
-               net.ipv4.tcp_tw_reuse=1, or widen net.ipv4.ip_local_port_range"
-            .to_string(),
+        evidence: Evidence::TimeWaitChurn(ChurnEvidence {
+            rate_per_s: rate,
+            time_wait: now,
+            projected_time_wait: pinned,
+            ephemeral_ports: ports,
+            eta_s: eta,
+        }),
     }
 }
 
@@ -317,7 +263,6 @@ fn listen_overflow(window: &[&Sample], latest: &Snapshot) -> Vec<Finding> {
             let delta = now.drops?.checked_sub(before).filter(|d| *d > 0)?;
             let rate = if span > 0.0 { f64::from(delta) / span } else { 0.0 };
             Some(Finding {
-                kind: FindingKind::ListenOverflow,
                 severity: if now.accept_queue > now.backlog { Severity::Critical } else { Severity::Warning },
                 subject: Subject::Socket {
                     proto: id.proto,
@@ -325,19 +270,14 @@ fn listen_overflow(window: &[&Sample], latest: &Snapshot) -> Vec<Finding> {
                     inode: id.inode,
                     pids: latest.owner_pids(id.inode),
                 },
-                message: format!(
-                    "dropped {delta} connection attempts in {span:.0} s ({rate:.1}/s): its accept queue overflows ({}/{})",
-                    now.accept_queue, now.backlog
-                ),
-                evidence: Evidence::default()
-                    .with("drops", now.drops)
-                    .with("new_drops", delta)
-                    .with("rate_per_s", round2(rate))
-                    .with("accept_queue", now.accept_queue)
-                    .with("backlog", now.backlog),
-                hint: "the owner accepts slower than clients arrive; the global TcpExt.ListenOverflows counter rises \
-                       with it — this names the listener"
-                    .to_string(),
+                evidence: Evidence::ListenOverflow(ListenOverflowEvidence {
+                    drops: now.drops,
+                    new_drops: delta,
+                    rate_per_s: rate,
+                    accept_queue: now.accept_queue,
+                    backlog: now.backlog,
+                    window_s: span,
+                }),
             })
         })
         .collect()
@@ -348,6 +288,7 @@ mod tests {
     use std::time::SystemTime;
 
     use super::*;
+    use crate::analyze::evidence::Remote;
     use crate::analyze::{Thresholds, analyze};
     use crate::fixture::SnapshotBuilder;
     use crate::model::{FdRef, State, SysctlValue};
@@ -376,7 +317,7 @@ mod tests {
     }
 
     fn kinds(f: &[Finding]) -> Vec<FindingKind> {
-        f.iter().map(|f| f.kind).collect()
+        f.iter().map(Finding::kind).collect()
     }
 
     #[test]
@@ -385,10 +326,12 @@ mod tests {
         assert_eq!(kinds(&found), vec![FindingKind::CloseWaitLeak]);
         let f = &found[0];
         assert_eq!(f.subject.pids(), &[7]);
-        let rate = f.evidence.get("rate_per_s").and_then(|v| v.as_f64()).unwrap();
-        assert!((rate - 1.0).abs() < 0.01, "2 per 2 s: {rate}");
-        assert_eq!(f.evidence.u64("close_wait"), Some(20));
-        assert!(f.evidence.get("peers").unwrap().to_string().contains("10.0.0.2:5432"));
+        let Evidence::CloseWaitLeak(e) = &f.evidence else { panic!("{f:?}") };
+        assert!((e.rate_per_s - 1.0).abs() < 0.01, "2 per 2 s: {}", e.rate_per_s);
+        assert_eq!((e.close_wait, e.start()), (20, 10.0));
+        let peer: SocketAddr = "10.0.0.2:5432".parse().unwrap();
+        assert_eq!(e.peers, vec![Peer { remote: Remote::Endpoint(peer), count: 20 }]);
+        assert_eq!(e.eta_s, None, "the fds do not grow");
     }
 
     #[test]
@@ -407,16 +350,19 @@ mod tests {
         assert_eq!(kinds(&found), vec![FindingKind::FdLeak]);
         let f = &found[0];
         assert_eq!(f.severity, Severity::Critical, "the limit is about 64 s away");
-        let eta = f.evidence.get("eta_s").and_then(|v| v.as_f64()).unwrap();
+        let Evidence::FdLeak(e) = &f.evidence else { panic!("{f:?}") };
+        let eta = e.eta_s.unwrap();
         assert!((eta - 64.0).abs() < 1.0, "(1024 - 960) / 1 per s: {eta}");
-        assert!(f.message.contains("RLIMIT_NOFILE 1024 reached in"), "{}", f.message);
+        assert_eq!((e.fds, e.fd_limit, e.start), (Some(960), Some(1024), 900.0));
     }
 
     #[test]
     fn close_wait_leak_with_growing_fds_names_the_deadline() {
         let found = run((0..6).map(|i| server(i * 2, 10 + 2 * i as u32, 1000 + 2 * i as u32)).collect());
-        let cw = found.iter().find(|f| f.kind == FindingKind::CloseWaitLeak).unwrap();
-        assert!(cw.message.contains("reach RLIMIT_NOFILE in"), "{}", cw.message);
+        let cw = found.iter().find(|f| f.kind() == FindingKind::CloseWaitLeak).unwrap();
+        let Evidence::CloseWaitLeak(e) = &cw.evidence else { panic!("{cw:?}") };
+        let eta = e.eta_s.expect("the fds grow towards RLIMIT_NOFILE");
+        assert!((eta - 14.0).abs() < 0.1, "(1024 - 1010) / 1 per s: {eta}");
         assert_eq!(cw.severity, Severity::Critical);
     }
 
@@ -431,7 +377,8 @@ mod tests {
         assert!(one.is_empty(), "a ghost in one sample may be a socket being created");
         let two = run(vec![with_ghost(server(0, 0, 100), 555), with_ghost(server(2, 0, 100), 555)]);
         assert_eq!(kinds(&two), vec![FindingKind::GhostSockets]);
-        assert_eq!(two[0].evidence.u64("ghost_sockets"), Some(1));
+        let Evidence::GhostSockets(e) = &two[0].evidence else { panic!("{:?}", two[0]) };
+        assert_eq!((e.ghost_sockets, &e.inodes[..]), (1, &[555][..]));
     }
 
     #[test]
@@ -449,9 +396,12 @@ mod tests {
         let found = run(snaps);
         assert_eq!(kinds(&found), vec![FindingKind::TimeWaitChurn]);
         let f = &found[0];
-        assert_eq!(f.evidence.get("rate_per_s").and_then(|v| v.as_f64()), Some(20.0));
+        let Evidence::TimeWaitChurn(e) = &f.evidence else { panic!("{f:?}") };
+        assert_eq!(e.rate_per_s, 20.0);
         assert_eq!(f.severity, Severity::Critical, "1200 ports needed, 1000 in range");
-        assert!(f.message.contains("runs out in"), "{}", f.message);
+        assert!(e.exhausts());
+        let eta = e.eta_s.expect("the range runs out");
+        assert!((eta - 46.0).abs() < 0.01, "(1000 - 80) / 20 per s: {eta}");
     }
 
     #[test]
@@ -468,7 +418,7 @@ mod tests {
             at(&mut s, i);
             history.push(&s, &analyze(&s, &Thresholds::default()));
             let found = leaks(&history, &s, &LeakThresholds::default());
-            held.push(found.iter().any(|f| f.kind == FindingKind::TimeWaitChurn));
+            held.push(found.iter().any(|f| f.kind() == FindingKind::TimeWaitChurn));
         }
         assert_eq!(held[2..], [true; 6], "{held:?}");
     }
@@ -488,6 +438,7 @@ mod tests {
         let found = run(snaps);
         assert_eq!(kinds(&found), vec![FindingKind::ListenOverflow]);
         assert_eq!(found[0].subject.port(), Some(80));
-        assert_eq!(found[0].evidence.u64("new_drops"), Some(14));
+        let Evidence::ListenOverflow(e) = &found[0].evidence else { panic!("{:?}", found[0]) };
+        assert_eq!((e.new_drops, e.window_s, e.rate_per_s), (14, 4.0, 3.5));
     }
 }

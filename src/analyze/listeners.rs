@@ -9,18 +9,16 @@
 use std::collections::HashMap;
 use std::net::{IpAddr, SocketAddr};
 
-use serde::Serialize;
-
-use super::finding::{Evidence, Finding, FindingKind, Severity, Subject, pct};
+use super::evidence::{CappedEvidence, Evidence, NearFullEvidence, QueueEvidence, SynQueueEvidence};
+use super::finding::{Finding, Severity, Subject, pct};
 use super::thresholds::Thresholds;
 use crate::model::{Endpoint, Family, Proto, Snapshot, Socket, State};
 
 /// A listening socket with its queues, derived from the snapshot.
-#[derive(Clone, Debug, PartialEq, Serialize)]
+#[derive(Clone, Debug, PartialEq)]
 pub struct Listener {
     pub proto: Proto,
     pub family: Family,
-    #[serde(serialize_with = "crate::output::json::endpoint")]
     pub local: Endpoint,
     pub inode: u64,
     /// Connections completed but not yet `accept()`ed (Recv-Q).
@@ -146,46 +144,26 @@ pub fn findings(snapshot: &Snapshot, listeners: &[Listener], t: &Thresholds) -> 
     out
 }
 
-fn queue_evidence(l: &Listener) -> Evidence {
-    let ev = Evidence::default().with("accept_queue", l.accept_queue).with("backlog", l.backlog);
-    match l.drops {
-        Some(d) => ev.with("drops", d),
-        None => ev,
-    }
+fn queue_evidence(l: &Listener, somaxconn: Option<i64>) -> QueueEvidence {
+    QueueEvidence { accept_queue: l.accept_queue, backlog: l.backlog, drops: l.drops, somaxconn }
 }
 
 fn accept_queue(l: &Listener, subject: &Subject, somaxconn: Option<i64>) -> Option<Finding> {
-    let cap = somaxconn.map_or(String::new(), |s| format!(" (capped by net.core.somaxconn = {s})"));
+    let queue = queue_evidence(l, somaxconn);
     if l.full {
         return Some(Finding {
-            kind: FindingKind::AcceptQueueFull,
             severity: Severity::Critical,
             subject: subject.clone(),
-            message: format!(
-                "accept queue full: {} connections wait for accept(), backlog {} — new connections are being dropped",
-                l.accept_queue, l.backlog
-            ),
-            evidence: queue_evidence(l),
-            hint: format!(
-                "the owning process is not calling accept() fast enough (stuck, overloaded or blocked); \
-                 find out why, then consider a larger listen() backlog{cap}"
-            ),
+            evidence: Evidence::AcceptQueueFull(queue),
         });
     }
     l.near_full.then(|| Finding {
-        kind: FindingKind::AcceptQueueNearFull,
         severity: Severity::Warning,
         subject: subject.clone(),
-        message: format!(
-            "accept queue near full: {} of backlog {} ({}%) wait for accept()",
-            l.accept_queue,
-            l.backlog,
-            l.fill_pct.unwrap_or(0.0)
-        ),
-        evidence: queue_evidence(l).with("fill_pct", l.fill_pct.unwrap_or(0.0)),
-        hint: format!(
-            "the application accepts barely as fast as clients arrive; one slow-down overflows it{cap}"
-        ),
+        evidence: Evidence::AcceptQueueNearFull(NearFullEvidence {
+            queue,
+            fill_pct: l.fill_pct.unwrap_or(0.0),
+        }),
     })
 }
 
@@ -200,65 +178,28 @@ fn syn_queue(
         Some(s) => u64::from(l.backlog).min(u64::try_from(s).unwrap_or(0)),
         None => u64::from(l.backlog),
     };
-    let share = pct(f64::from(l.syn_recv), limit.max(1) as f64);
-    if l.proto != Proto::Tcp || l.syn_recv == 0 || share < t.syn_queue_pct {
+    let evidence = SynQueueEvidence { syn_recv: l.syn_recv, limit, syncookies };
+    if l.proto != Proto::Tcp || l.syn_recv == 0 || evidence.share_pct() < t.syn_queue_pct {
         return None;
     }
     let severity = if u64::from(l.syn_recv) >= limit { Severity::Critical } else { Severity::Warning };
-    let hint = match syncookies {
-        Some(0) => {
-            "net.ipv4.tcp_syncookies=0: at the limit new SYNs are dropped (TcpExt.TCPReqQFullDrop); \
-                    enable syncookies, and check for a SYN flood or clients that never complete the handshake"
-        }
-        _ => {
-            "at the limit the kernel answers with SYN cookies (TcpExt.TCPReqQFullDoCookies, SyncookiesSent); \
-              check for a SYN flood or clients that never complete the handshake"
-        }
-    };
-    Some(Finding {
-        kind: FindingKind::SynQueuePressure,
-        severity,
-        subject: subject.clone(),
-        message: format!(
-            "SYN queue holds {} half-open connections, {share}% of its limit {limit} (min(backlog, somaxconn))",
-            l.syn_recv
-        ),
-        evidence: Evidence::default()
-            .with("syn_recv", l.syn_recv)
-            .with("limit", limit)
-            .with("syncookies", syncookies),
-        hint: hint.to_string(),
-    })
+    Some(Finding { severity, subject: subject.clone(), evidence: Evidence::SynQueuePressure(evidence) })
 }
 
 fn drops(l: &Listener, subject: &Subject) -> Option<Finding> {
-    let dropped = l.drops.filter(|&d| d > 0)?;
+    l.drops.filter(|&d| d > 0)?;
     Some(Finding {
-        kind: FindingKind::ListenerDrops,
         severity: Severity::Warning,
         subject: subject.clone(),
-        message: format!("listener has dropped {dropped} connection attempts since it was opened"),
-        evidence: queue_evidence(l),
-        hint:
-            "a listener drops SYNs and handshakes when its accept queue overflows (TcpExt.ListenOverflows), \
-               and with net.ipv4.tcp_syncookies=0 when its SYN queue is full (TcpExt.TCPReqQFullDrop); \
-               `sockscope watch` shows whether the count still grows"
-                .to_string(),
+        evidence: Evidence::ListenerDrops(queue_evidence(l, None)),
     })
 }
 
 fn capped(l: &Listener, subject: &Subject, somaxconn: Option<i64>) -> Option<Finding> {
     let s = somaxconn?;
     (i64::from(l.backlog) == s).then(|| Finding {
-        kind: FindingKind::BacklogCappedBySomaxconn,
         severity: Severity::Info,
         subject: subject.clone(),
-        message: format!(
-            "backlog {} equals net.core.somaxconn: the application likely asked for more and was capped",
-            l.backlog
-        ),
-        evidence: Evidence::default().with("backlog", l.backlog).with("somaxconn", s),
-        hint: "to get a deeper queue, raise net.core.somaxconn, then restart the listener (the cap applies at listen() time)"
-            .to_string(),
+        evidence: Evidence::BacklogCappedBySomaxconn(CappedEvidence { backlog: l.backlog, somaxconn: s }),
     })
 }

@@ -5,6 +5,7 @@
 //! unit-tested on hand-built snapshots.
 
 mod connections;
+pub mod evidence;
 pub mod finding;
 pub mod history;
 pub mod leaks;
@@ -15,7 +16,8 @@ pub mod summary;
 mod thresholds;
 mod udp;
 
-pub use finding::{Evidence, Finding, FindingKind, Severity, Subject};
+pub use evidence::Evidence;
+pub use finding::{Finding, FindingKind, Severity, Subject, SubjectKey};
 pub use listeners::{Listener, listeners};
 pub use report::Report;
 pub use thresholds::Thresholds;

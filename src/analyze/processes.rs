@@ -2,7 +2,8 @@
 
 use std::collections::HashSet;
 
-use super::finding::{Evidence, Finding, FindingKind, Severity, Subject, pct};
+use super::evidence::{Evidence, FdEvidence};
+use super::finding::{Finding, Severity, Subject, pct};
 use super::thresholds::Thresholds;
 use crate::model::{Process, Snapshot};
 
@@ -31,19 +32,13 @@ fn fd_finding(p: &Process, t: &Thresholds) -> Option<Finding> {
         return None;
     }
     Some(Finding {
-        kind: FindingKind::FdExhaustionRisk,
         severity: if share >= 95.0 { Severity::Critical } else { Severity::Warning },
         subject: Subject::Process { pid: p.pid, comm: p.comm.clone() },
-        message: format!(
-            "has {used} of {limit} file descriptors open ({share}%): \"Too many open files\" is near"
-        ),
-        evidence: Evidence::default()
-            .with("fds", used)
-            .with("fd_limit", limit)
-            .with("usage_pct", share)
-            .with("socket_fds", p.socket_fds),
-        hint: "look for a leak first (CLOSE-WAIT sockets, `sockscope watch --pid PID`), \
-               then raise the limit (LimitNOFILE= in systemd, ulimit -n)"
-            .to_string(),
+        evidence: Evidence::FdExhaustionRisk(FdEvidence {
+            fds: used,
+            fd_limit: limit,
+            usage_pct: share,
+            socket_fds: p.socket_fds,
+        }),
     })
 }

@@ -2,7 +2,7 @@
 
 use std::collections::BTreeMap;
 
-use crate::model::{FdLimit, Proto, Snapshot, Socket, State};
+use crate::model::{Endpoint, FdLimit, Proto, Snapshot, Socket, State};
 
 /// Sockets of one protocol, by state, in kernel state order.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
@@ -39,7 +39,8 @@ pub struct ProcessSummary {
     pub states: StateCounts,
     pub fds: Option<u32>,
     pub fd_limit: Option<FdLimit>,
-    pub listening: Vec<String>,
+    /// What it listens on (TCP and UNIX listeners, unconnected UDP sockets).
+    pub listening: Vec<(Proto, Endpoint)>,
 }
 
 impl ProcessSummary {
@@ -56,11 +57,7 @@ pub fn by_process<'a>(snapshot: &Snapshot, sockets: impl Iterator<Item = &'a Soc
             let entry = map.entry(pid).or_insert_with(|| empty_summary(snapshot, pid));
             entry.states.add(s.state);
             if s.is_listener() || (s.proto == Proto::Udp && s.state == State::Close) {
-                entry.listening.push(format!(
-                    "{}:{}",
-                    s.proto.netid(),
-                    crate::output::escape::endpoint_text(&s.local)
-                ));
+                entry.listening.push((s.proto, s.local.clone()));
             }
         }
     }

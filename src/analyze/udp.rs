@@ -1,6 +1,7 @@
 //! UDP sockets that lost datagrams to a full receive buffer.
 
-use super::finding::{Evidence, Finding, FindingKind, Severity, Subject};
+use super::evidence::{Evidence, UdpDropsEvidence};
+use super::finding::{Finding, Severity, Subject};
 use crate::model::{Proto, Snapshot};
 
 /// `udp_receive_drops`: one finding per UDP socket with a non-zero drop count.
@@ -13,7 +14,6 @@ pub fn receive_drops(snapshot: &Snapshot) -> Vec<Finding> {
         .filter_map(|s| {
             let drops = s.drops().filter(|&d| d > 0)?;
             Some(Finding {
-                kind: FindingKind::UdpReceiveDrops,
                 severity: Severity::Warning,
                 subject: Subject::Socket {
                     proto: s.proto,
@@ -21,15 +21,12 @@ pub fn receive_drops(snapshot: &Snapshot) -> Vec<Finding> {
                     inode: s.inode,
                     pids: snapshot.owner_pids(s.inode),
                 },
-                message: format!("dropped {drops} datagrams because its receive buffer was full"),
-                evidence: Evidence::default()
-                    .with("drops", drops)
-                    .with("recv_q", s.recv_q)
-                    .with("rcvbuf", s.mem.map(|m| m.rcvbuf))
-                    .with("rmem_max", rmem_max),
-                hint: "the application reads slower than datagrams arrive: read faster, or raise SO_RCVBUF \
-                       (capped by net.core.rmem_max)"
-                    .to_string(),
+                evidence: Evidence::UdpReceiveDrops(UdpDropsEvidence {
+                    drops,
+                    recv_q: s.recv_q,
+                    rcvbuf: s.mem.map(|m| m.rcvbuf),
+                    rmem_max,
+                }),
             })
         })
         .collect()

@@ -4,16 +4,14 @@
 
 use std::io::{self, Write};
 
-use serde_json::Value;
-
-use super::escape;
 use super::style::{Paint, Style};
 use super::table::{Align, Cell, Table};
-use super::{owners_text, time};
+use super::wording::{hint, message, subject_text};
+use super::{escape, evidence, listening_labels, owners_text, time};
 use crate::analyze::Report;
 use crate::analyze::summary::{self, ProcessSummary};
 use crate::analyze::{Finding, Listener, Severity, Subject};
-use crate::model::{ALL_STATES, Proto, Snapshot, State};
+use crate::model::{ALL_STATES, Endpoint, Proto, Snapshot, State};
 
 /// The sysctls in the header line, by dotted name.
 pub const HEADER_SYSCTLS: &[&str] = &[
@@ -80,7 +78,7 @@ fn write_header(out: &mut dyn Write, report: &Report, style: &Style) -> io::Resu
 
 fn sysctl_line(report: &Report, style: &Style) -> String {
     let implicated: Vec<&str> =
-        report.findings.iter().flat_map(|f| f.kind.sysctls().iter().copied()).collect();
+        report.findings.iter().flat_map(|f| f.kind().sysctls().iter().copied()).collect();
     HEADER_SYSCTLS
         .iter()
         .map(|name| {
@@ -135,7 +133,7 @@ fn write_findings(out: &mut dyn Write, report: &Report, style: &Style) -> io::Re
         );
     }
     heading(out, style, &format!("FINDINGS ({})", severity_counts(&report.findings)))?;
-    let width = report.findings.iter().map(|f| f.kind.name().len()).max().unwrap_or(0);
+    let width = report.findings.iter().map(|f| f.kind().name().len()).max().unwrap_or(0);
     for f in &report.findings {
         write_finding(out, report.snapshot, f, width, style)?;
     }
@@ -169,35 +167,12 @@ fn write_finding(
         out,
         "{}  {:<width$}  {}{owners}",
         style.paint(Paint::of(f.severity), &tag),
-        f.kind.name(),
-        f.subject
+        f.kind().name(),
+        subject_text(&f.subject)
     )?;
-    writeln!(out, "          {}", f.message)?;
-    writeln!(out, "          evidence: {}", evidence_text(f))?;
-    writeln!(out, "          {}", style.paint(Paint::Dim, &format!("hint: {}", f.hint)))
-}
-
-/// A finding's evidence as `key=value` pairs (nulls left out).
-pub fn evidence_text(f: &Finding) -> String {
-    f.evidence
-        .0
-        .iter()
-        .filter(|(_, v)| !v.is_null())
-        .map(|(k, v)| format!("{k}={}", value_text(v)))
-        .collect::<Vec<_>>()
-        .join(" ")
-}
-
-fn value_text(v: &Value) -> String {
-    match v {
-        Value::String(s) => escape::text(s).into_owned(),
-        Value::Array(items) => items.iter().map(value_text).collect::<Vec<_>>().join(","),
-        Value::Object(o) => match (o.get("remote"), o.get("count")) {
-            (Some(r), Some(c)) => format!("{}({})", value_text(r), value_text(c)),
-            _ => v.to_string(),
-        },
-        other => other.to_string(),
-    }
+    writeln!(out, "          {}", message(f))?;
+    writeln!(out, "          evidence: {}", evidence::text(&f.evidence))?;
+    writeln!(out, "          {}", style.paint(Paint::Dim, &format!("hint: {}", hint(f))))
 }
 
 fn write_listeners(out: &mut dyn Write, report: &Report, style: &Style) -> io::Result<()> {
@@ -317,9 +292,9 @@ fn other_states(p: &ProcessSummary) -> String {
     parts.join(" ")
 }
 
-fn listening_text(listening: &[String]) -> String {
+fn listening_text(listening: &[(Proto, Endpoint)]) -> String {
     const MAX: usize = 4;
-    let mut text = listening.iter().take(MAX).cloned().collect::<Vec<_>>().join(" ");
+    let mut text = listening_labels(&listening[..listening.len().min(MAX)]).join(" ");
     if listening.len() > MAX {
         text.push_str(&format!(" +{}", listening.len() - MAX));
     }

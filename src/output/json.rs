@@ -9,10 +9,10 @@ use std::io::Write;
 
 use serde::{Serialize, Serializer};
 
-use super::time;
+use super::{time, wording};
 use crate::analyze::Report;
 use crate::analyze::summary::StateCounts;
-use crate::analyze::{Finding, Listener};
+use crate::analyze::{Evidence, Finding, FindingKind, Listener, Severity};
 use crate::model::{
     Counters, Endpoint, Family, FdLimit, NetnsInfo, Process, Proto, ScanStats, SkMem, Snapshot, Socket,
     State, Sysctls, TcpInfo, Timer, Warning,
@@ -146,11 +146,80 @@ impl Serialize for SocketsJson<'_, '_> {
     }
 }
 
+/// A listener's fields (`listeners[]` of the dump, `listeners[]` of watch samples).
+#[derive(Serialize)]
+pub struct ListenerFields<'a> {
+    pub proto: Proto,
+    pub family: Family,
+    #[serde(serialize_with = "endpoint_ref")]
+    pub local: &'a Endpoint,
+    pub inode: u64,
+    pub accept_queue: u32,
+    pub backlog: u32,
+    pub syn_recv: u32,
+    pub drops: Option<u32>,
+    pub full: bool,
+    pub fill_pct: Option<f64>,
+    pub near_full: bool,
+}
+
+impl<'a> ListenerFields<'a> {
+    pub fn new(l: &'a Listener) -> ListenerFields<'a> {
+        ListenerFields {
+            proto: l.proto,
+            family: l.family,
+            local: &l.local,
+            inode: l.inode,
+            accept_queue: l.accept_queue,
+            backlog: l.backlog,
+            syn_recv: l.syn_recv,
+            drops: l.drops,
+            full: l.full,
+            fill_pct: l.fill_pct,
+            near_full: l.near_full,
+        }
+    }
+}
+
+/// Serializes a listener's fields, for structs that embed a [`Listener`].
+pub fn listener<S: Serializer>(l: &Listener, s: S) -> Result<S::Ok, S::Error> {
+    ListenerFields::new(l).serialize(s)
+}
+
 #[derive(Serialize)]
 pub struct ListenerJson<'a> {
     #[serde(flatten)]
-    pub listener: &'a Listener,
+    pub listener: ListenerFields<'a>,
     pub owners: Vec<OwnerJson<'a>>,
+}
+
+/// A finding as the schema has it: the analysis's facts with their wording.
+#[derive(Serialize)]
+pub struct FindingJson<'a> {
+    pub kind: FindingKind,
+    pub severity: Severity,
+    pub subject: String,
+    pub message: String,
+    pub evidence: &'a Evidence,
+    pub hint: String,
+}
+
+impl<'a> FindingJson<'a> {
+    pub fn new(f: &'a Finding) -> FindingJson<'a> {
+        FindingJson {
+            kind: f.kind(),
+            severity: f.severity,
+            subject: wording::subject_text(&f.subject),
+            message: wording::message(f),
+            evidence: &f.evidence,
+            hint: wording::hint(f),
+        }
+    }
+}
+
+/// Serializes findings as a sequence of [`FindingJson`].
+pub fn findings<S: Serializer>(findings: &[Finding], s: S) -> Result<S::Ok, S::Error> {
+    s.collect_seq(findings.iter().map(FindingJson::new))
 }
 
 #[derive(Serialize)]
@@ -191,7 +260,7 @@ struct Document<'r, 'a> {
     sockets: SocketsJson<'r, 'a>,
     listeners: Vec<ListenerJson<'r>>,
     processes: Vec<ProcessJson<'a>>,
-    findings: &'r [Finding],
+    findings: Vec<FindingJson<'r>>,
     warnings: &'a [Warning],
 }
 
@@ -220,14 +289,14 @@ pub fn write_report(out: &mut dyn Write, report: &Report) -> serde_json::Result<
         listeners: report
             .listeners
             .iter()
-            .map(|l| ListenerJson { listener: l, owners: owners(snap, l.inode) })
+            .map(|l| ListenerJson { listener: ListenerFields::new(l), owners: owners(snap, l.inode) })
             .collect(),
         processes: report
             .processes
             .iter()
             .map(|p| ProcessJson::new(p, counts.get(&p.pid).unwrap_or(&empty)))
             .collect(),
-        findings: &report.findings,
+        findings: report.findings.iter().map(FindingJson::new).collect(),
         warnings: &snap.warnings,
     };
     serde_json::to_writer(&mut *out, &doc)?;

@@ -1,15 +1,18 @@
 //! Front-end formatting. Formatters write to any `io::Write` so tests can
 //! capture exactly what a user would see; they never re-derive a diagnosis.
+//! Findings are worded here ([`wording`]), from the typed evidence analysis gives.
 
 pub mod escape;
+pub mod evidence;
 pub mod human;
 pub mod json;
 pub mod sockets;
 pub mod style;
 pub mod table;
 pub mod time;
+pub mod wording;
 
-use crate::model::Snapshot;
+use crate::model::{Endpoint, Proto, Snapshot};
 
 /// Owners of a socket as `comm(pid)`, comma-separated and escaped; `-` if none.
 pub fn owners_text(snapshot: &Snapshot, inode: u64) -> String {
@@ -40,3 +43,14 @@ pub fn error_chain(e: &(dyn std::error::Error + 'static)) -> String {
     }
     text
 }
+
+/// What a process listens on, as `tcp:0.0.0.0:80` labels (escaped).
+pub fn listening_labels(listening: &[(Proto, Endpoint)]) -> Vec<String> {
+    listening
+        .iter()
+        .map(|(proto, local)| format!("{}:{}", proto.netid(), escape::EndpointText(local)))
+        .collect()
+}
+
+#[cfg(test)]
+mod tests;

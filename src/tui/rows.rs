@@ -162,7 +162,10 @@ pub fn process_rows(processes: &[ProcessSummary], filter: &str, sort: ProcessSor
     let mut rows: Vec<usize> = (0..processes.len())
         .filter(|&i| {
             let p = &processes[i];
-            matches(&format!("{} {} {}", p.pid, p.comm, p.listening.join(" ")), &needle)
+            matches(
+                &format!("{} {} {}", p.pid, p.comm, crate::output::listening_labels(&p.listening).join(" ")),
+                &needle,
+            )
         })
         .collect();
     let usage = |p: &ProcessSummary| match (p.fds, p.fd_limit.and_then(|l| l.value())) {

@@ -47,7 +47,7 @@ impl FailOn {
 
     fn triggered(self, fired: &[Finding]) -> bool {
         match self {
-            FailOn::Leak => fired.iter().any(|f| leaks::is_leak(f.kind)),
+            FailOn::Leak => fired.iter().any(|f| leaks::is_leak(f.kind())),
             FailOn::Severity(s) => fired.iter().any(|f| f.severity >= s),
         }
     }

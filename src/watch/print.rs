@@ -10,8 +10,10 @@ use super::summary::Summary;
 use super::track::{Changes, ListenerChange, ProcessChange};
 use crate::analyze::Finding;
 use crate::output::escape::{self, endpoint_text};
+use crate::output::json::FindingJson;
 use crate::output::style::{Paint, Style};
-use crate::output::time;
+use crate::output::wording::{hint, message, subject_text};
+use crate::output::{evidence, time};
 
 /// Where and how events are written.
 pub struct Printer<'a> {
@@ -115,12 +117,13 @@ impl Printer<'_> {
 
     pub fn finding(&mut self, at: SystemTime, f: &Finding) -> io::Result<()> {
         if self.json {
-            return self.event("finding", at, f);
+            return self.event("finding", at, &FindingJson::new(f));
         }
         let tag = self.style.paint(Paint::of(f.severity), f.severity.label()).into_owned();
-        writeln!(self.out, "{}  FINDING {tag} {} {}: {}", clock(at), f.kind.name(), f.subject, f.message)?;
-        writeln!(self.out, "          evidence: {}", crate::output::human::evidence_text(f))?;
-        writeln!(self.out, "          {}", self.style.paint(Paint::Dim, &format!("hint: {}", f.hint)))
+        let (kind, subject) = (f.kind().name(), subject_text(&f.subject));
+        writeln!(self.out, "{}  FINDING {tag} {kind} {subject}: {}", clock(at), message(f))?;
+        writeln!(self.out, "          evidence: {}", evidence::text(&f.evidence))?;
+        writeln!(self.out, "          {}", self.style.paint(Paint::Dim, &format!("hint: {}", hint(f))))
     }
 
     pub fn resolved(&mut self, at: SystemTime, f: &Finding, samples: u32) -> io::Result<()> {
@@ -131,10 +134,11 @@ impl Printer<'_> {
             samples: u32,
         }
         if self.json {
-            let body = Resolved { kind: f.kind.name(), subject: f.subject.to_string(), samples };
+            let body = Resolved { kind: f.kind().name(), subject: subject_text(&f.subject), samples };
             return self.event("resolved", at, &body);
         }
-        writeln!(self.out, "{}  RESOLVED {} {} (held {samples} samples)", clock(at), f.kind.name(), f.subject)
+        let (kind, subject) = (f.kind().name(), subject_text(&f.subject));
+        writeln!(self.out, "{}  RESOLVED {kind} {subject} (held {samples} samples)", clock(at))
     }
 
     pub fn summary(&mut self, at: SystemTime, s: &Summary) -> io::Result<()> {
@@ -150,27 +154,13 @@ impl Printer<'_> {
             writeln!(self.out, "grew    nothing tracked grew")?;
         }
         for f in &s.leaks {
-            writeln!(
-                self.out,
-                "leak    {} {} {}: {}",
-                f.severity.label(),
-                f.kind.name(),
-                f.subject,
-                f.message
-            )?;
+            writeln!(self.out, "leak    {}", finding_line(f))?;
         }
         if s.leaks.is_empty() {
             writeln!(self.out, "leaks   none")?;
         }
-        for f in s.findings.iter().filter(|f| !crate::analyze::leaks::is_leak(f.kind)) {
-            writeln!(
-                self.out,
-                "seen    {} {} {}: {}",
-                f.severity.label(),
-                f.kind.name(),
-                f.subject,
-                f.message
-            )?;
+        for f in s.findings.iter().filter(|f| !crate::analyze::leaks::is_leak(f.kind())) {
+            writeln!(self.out, "seen    {}", finding_line(f))?;
         }
         for q in &s.peak_queues {
             let full = if q.full { " FULL" } else { "" };
@@ -186,6 +176,12 @@ impl Printer<'_> {
         }
         Ok(())
     }
+}
+
+/// `SEVERITY kind subject: message`, for the summary.
+fn finding_line(f: &Finding) -> String {
+    let (kind, subject) = (f.kind().name(), subject_text(&f.subject));
+    format!("{} {kind} {subject}: {}", f.severity.label(), message(f))
 }
 
 fn process_line(p: &ProcessChange) -> String {

@@ -42,8 +42,10 @@ pub struct Summary {
     pub samples: u64,
     pub grew: Vec<Growth>,
     /// Leak findings that fired (first occurrence each).
+    #[serde(serialize_with = "crate::output::json::findings")]
     pub leaks: Vec<Finding>,
     /// Every finding that fired.
+    #[serde(serialize_with = "crate::output::json::findings")]
     pub findings: Vec<Finding>,
     pub worst: Vec<String>,
     /// Each listener's deepest accept queue during the watch (non-empty ones).
@@ -88,7 +90,7 @@ pub fn summarize(
         }
     }
     grew.sort_by(|a, b| (b.to - b.from).cmp(&(a.to - a.from)).then(a.pid.cmp(&b.pid)));
-    let leaks: Vec<Finding> = fired.iter().filter(|f| is_leak(f.kind)).cloned().collect();
+    let leaks: Vec<Finding> = fired.iter().filter(|f| is_leak(f.kind())).cloned().collect();
     let worst = worst_offenders(&grew, fired);
     Summary {
         duration_s,
@@ -105,11 +107,11 @@ pub fn summarize(
 /// Up to three processes, most leak findings first, then most growth.
 fn worst_offenders(grew: &[Growth], fired: &[Finding]) -> Vec<String> {
     let mut score: HashMap<u32, (usize, u64, String, Vec<String>)> = HashMap::new();
-    for f in fired.iter().filter(|f| is_leak(f.kind)) {
+    for f in fired.iter().filter(|f| is_leak(f.kind())) {
         for pid in f.subject.pids() {
             let e = score.entry(*pid).or_default();
             e.0 += 1;
-            e.3.push(f.kind.name().to_string());
+            e.3.push(f.kind().name().to_string());
             if let crate::analyze::Subject::Process { comm, .. } = &f.subject {
                 e.2 = comm.clone();
             }

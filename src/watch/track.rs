@@ -9,7 +9,7 @@ use serde::Serialize;
 use crate::analyze::Report;
 use crate::analyze::history::SAMPLED_COUNTERS;
 use crate::analyze::summary::{self, ProcessSummary};
-use crate::analyze::{Finding, Listener};
+use crate::analyze::{Finding, Listener, SubjectKey};
 use crate::model::{FdLimit, Snapshot};
 
 /// One tracked process at one sample, with changes since the previous one.
@@ -30,7 +30,7 @@ pub struct ProcessChange {
 /// One tracked listener at one sample.
 #[derive(Clone, Debug, PartialEq, Serialize)]
 pub struct ListenerChange {
-    #[serde(flatten)]
+    #[serde(flatten, serialize_with = "crate::output::json::listener")]
     pub listener: Listener,
     pub accept_queue_delta: Option<i64>,
     pub drops_delta: Option<i64>,
@@ -192,13 +192,16 @@ impl Tracker {
 /// value hovering at a threshold does not flap.
 const RESOLVE_AFTER: u32 = 2;
 
+/// The same finding across samples: its kind's name and its subject.
+type FindingId = (&'static str, SubjectKey);
+
 #[derive(Default)]
 pub struct FindingTracker {
     /// Active findings: the finding, samples it held, samples it has been absent.
-    active: BTreeMap<(String, String), (Finding, u32, u32)>,
+    active: BTreeMap<FindingId, (Finding, u32, u32)>,
     /// Every finding that ever fired, with its latest evidence, for the summary.
     pub fired: Vec<Finding>,
-    fired_at: HashMap<(String, String), usize>,
+    fired_at: HashMap<FindingId, usize>,
 }
 
 impl FindingTracker {
@@ -207,7 +210,7 @@ impl FindingTracker {
         let mut next = BTreeMap::new();
         let mut started = Vec::new();
         for f in findings {
-            let key = (f.kind.name().to_string(), f.subject.to_string());
+            let key = (f.kind().name(), f.subject.key());
             match self.fired_at.get(&key) {
                 Some(&i) => self.fired[i] = f.clone(),
                 None => {
@@ -241,33 +244,36 @@ impl FindingTracker {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::analyze::{Evidence, FindingKind, Severity, Subject};
+    use crate::analyze::evidence::GhostEvidence;
+    use crate::analyze::{Evidence, Severity, Subject};
 
-    fn finding(message: &str) -> Finding {
+    /// A ghost finding about pid 7 whose evidence says `fds`.
+    fn finding(fds: u32) -> Finding {
         Finding {
-            kind: FindingKind::CloseWaitLeak,
             severity: Severity::Warning,
             subject: Subject::Process { pid: 7, comm: "api".into() },
-            message: message.into(),
-            evidence: Evidence::default(),
-            hint: String::new(),
+            evidence: Evidence::GhostSockets(GhostEvidence {
+                ghost_sockets: 1,
+                inodes: vec![9],
+                fds: Some(fds),
+            }),
         }
     }
 
     #[test]
     fn findings_start_once_and_resolve_after_two_absent_samples() {
         let mut t = FindingTracker::default();
-        let (started, resolved) = t.update(vec![finding("1/s")]);
+        let (started, resolved) = t.update(vec![finding(10)]);
         assert_eq!((started.len(), resolved.len()), (1, 0));
         let (started, resolved) = t.update(vec![]);
         assert_eq!((started.len(), resolved.len()), (0, 0), "one absent sample is not a resolution");
-        let (started, _) = t.update(vec![finding("2/s")]);
+        let (started, _) = t.update(vec![finding(20)]);
         assert!(started.is_empty(), "still the same finding");
         t.update(vec![]);
         let (_, resolved) = t.update(vec![]);
         assert_eq!(resolved.len(), 1);
         assert_eq!(resolved[0].1, 2, "held two samples");
         assert_eq!(t.fired.len(), 1);
-        assert_eq!(t.fired[0].message, "2/s", "the summary keeps the latest evidence");
+        assert_eq!(t.fired[0], finding(20), "the summary keeps the latest evidence");
     }
 }

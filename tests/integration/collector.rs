@@ -8,7 +8,7 @@ use std::os::fd::AsRawFd;
 use std::process::{Child, Command, Stdio};
 
 use socket2::{Domain, SockAddr, Type};
-use sockscope::analyze::{FindingKind, Severity, Subject, Thresholds};
+use sockscope::analyze::{Evidence, FindingKind, Severity, Subject, Thresholds};
 use sockscope::model::{Endpoint, Family, Proto, Snapshot, Socket, State};
 
 use crate::support::{self, Lab, connect_nonblocking, eventually, inode_of, local_addr, ss, tcp_listener};
@@ -90,7 +90,7 @@ fn full_accept_queue_is_five_over_four_and_critical() {
     let finding = analysis
         .findings
         .iter()
-        .find(|f| f.kind == FindingKind::AcceptQueueFull && f.subject.port() == Some(addr.port()))
+        .find(|f| f.kind() == FindingKind::AcceptQueueFull && f.subject.port() == Some(addr.port()))
         .expect("accept_queue_full finding");
     assert_eq!(finding.severity, Severity::Critical);
     assert_eq!(finding.subject.pids(), &[std::process::id()], "owned by the test process");
@@ -133,9 +133,11 @@ fn close_wait_is_owned_by_the_process_holding_the_fd() {
     let cw = analysis
         .findings
         .iter()
-        .find(|f| f.kind == FindingKind::CloseWait && f.subject.pids() == [std::process::id()])
+        .find(|f| f.kind() == FindingKind::CloseWait && f.subject.pids() == [std::process::id()])
         .expect("close_wait finding for the test pid");
-    assert!(cw.evidence.u64("close_wait").is_some_and(|n| n >= 1));
+    let Evidence::CloseWait(e) = &cw.evidence else { panic!("{cw:?}") };
+    assert!(e.close_wait >= 1);
+    assert_eq!(e.pid, std::process::id());
     assert_matches_ss(&lab, &snapshot, port);
 }
 
@@ -176,11 +178,12 @@ fn client_closed_connections_leave_time_wait_towards_the_port() {
     let finding = analysis
         .findings
         .iter()
-        .find(|f| f.kind == FindingKind::TimeWaitBuildup && f.subject == Subject::Destination(addr))
+        .find(|f| f.kind() == FindingKind::TimeWaitBuildup && f.subject == Subject::Destination(addr))
         .expect("time_wait_buildup towards the listener");
-    assert_eq!(finding.evidence.u64("time_wait"), Some(rounds as u64));
+    let Evidence::TimeWaitBuildup(e) = &finding.evidence else { panic!("{finding:?}") };
+    assert_eq!(e.time_wait as usize, rounds);
     if lab.is_private() {
-        assert_eq!(finding.evidence.u64("ephemeral_ports"), Some(100), "the lab's port range");
+        assert_eq!(e.ephemeral_ports, 100, "the lab's port range");
     }
     assert_matches_ss(&lab, &snapshot, addr.port());
 }
@@ -221,11 +224,12 @@ fn unix_listener_with_backlog_two_overflows_at_three() {
         .findings
         .iter()
         .find(|f| {
-            f.kind == FindingKind::AcceptQueueFull
+            f.kind() == FindingKind::AcceptQueueFull
                 && matches!(f.subject, Subject::Socket { inode: i, .. } if i == inode)
         })
         .expect("accept_queue_full on the unix listener");
-    assert_eq!(f.evidence.u64("accept_queue"), Some(3));
+    let Evidence::AcceptQueueFull(q) = &f.evidence else { panic!("{f:?}") };
+    assert_eq!((q.accept_queue, q.backlog), (3, 2));
     if ss::available() {
         let row = ss::rows(&lab, "-x", &["-l"]).into_iter().find(|r| r.inode == inode).expect("ss row");
         assert_eq!((row.recv_q, row.send_q), (3, 2));
@@ -258,9 +262,10 @@ fn udp_receive_drops_match_ss() {
     let f = analysis
         .findings
         .iter()
-        .find(|f| f.kind == FindingKind::UdpReceiveDrops && f.subject.port() == Some(addr.port()))
+        .find(|f| f.kind() == FindingKind::UdpReceiveDrops && f.subject.port() == Some(addr.port()))
         .expect("udp_receive_drops");
-    assert_eq!(f.evidence.u64("drops"), Some(u64::from(drops)));
+    let Evidence::UdpReceiveDrops(e) = &f.evidence else { panic!("{f:?}") };
+    assert_eq!(e.drops, drops);
     assert_matches_ss(&lab, &snapshot, addr.port());
 }
 
@@ -325,7 +330,7 @@ fn somaxconn_caps_the_backlog_and_is_reported() {
     assert_eq!(snapshot.sysctls.int("net.core.somaxconn"), Some(8), "the lab's own sysctl, not the host's");
     let l = listener_on(&snapshot, local_addr(&listener)).expect("listener");
     assert_eq!(l.send_q, 8, "listen(1000) capped at somaxconn");
-    assert!(analysis.findings.iter().any(|f| f.kind == FindingKind::BacklogCappedBySomaxconn));
+    assert!(analysis.findings.iter().any(|f| f.kind() == FindingKind::BacklogCappedBySomaxconn));
 }
 
 #[test]
@@ -362,9 +367,10 @@ fn syn_recv_rows_count_against_their_listener() {
     let f = analysis
         .findings
         .iter()
-        .find(|f| f.kind == FindingKind::SynQueuePressure && f.subject.port() == Some(addr.port()))
+        .find(|f| f.kind() == FindingKind::SynQueuePressure && f.subject.port() == Some(addr.port()))
         .expect("syn_queue_pressure at 90% of the limit");
-    assert_eq!(f.evidence.u64("limit"), Some(10));
+    let Evidence::SynQueuePressure(e) = &f.evidence else { panic!("{f:?}") };
+    assert_eq!(e.limit, 10);
     assert_eq!(f.severity, Severity::Warning);
     assert_matches_ss(&lab, &snapshot, addr.port());
 }

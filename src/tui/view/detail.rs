@@ -12,7 +12,8 @@ use crate::analyze::history::ListenerId;
 use crate::analyze::{Finding, FindingKind, Listener, Subject};
 use crate::model::{Proto, Snapshot, Socket, State};
 use crate::output::escape::{endpoint_text, text};
-use crate::output::owners_text;
+use crate::output::wording::{hint, message, subject_text};
+use crate::output::{evidence, owners_text};
 use crate::tui::app::{App, Detail};
 
 const MAX_CONNECTIONS: usize = 8;
@@ -67,17 +68,18 @@ fn sysctl_line(snap: &Snapshot, kinds: &[FindingKind]) -> Line<'static> {
 }
 
 fn finding_lines(snap: &Snapshot, f: &Finding, theme: Theme) -> Vec<Line<'static>> {
-    let evidence: Vec<String> = f.evidence.0.iter().map(|(k, v)| format!("{k}={v}")).collect();
+    let evidence: Vec<String> =
+        evidence::pairs(&f.evidence).iter().map(|(k, v)| format!("{k}={v}")).collect();
     let mut lines = vec![
         Line::from(vec![
             Span::styled(format!("{} ", severity_tag(f.severity)), theme.severity(f.severity)),
-            Span::styled(f.kind.name().to_string(), theme.heading()),
-            Span::raw(format!("  {}", f.subject)),
+            Span::styled(f.kind().name().to_string(), theme.heading()),
+            Span::raw(format!("  {}", subject_text(&f.subject))),
         ]),
-        Line::from(f.message.clone()),
+        Line::from(message(f)),
         Line::from(format!("evidence: {}", text(&evidence.join(" ")))),
-        Line::from(format!("hint: {}", f.hint)),
-        sysctl_line(snap, &[f.kind]),
+        Line::from(format!("hint: {}", hint(f))),
+        sysctl_line(snap, &[f.kind()]),
     ];
     if let Subject::Socket { inode, .. } = &f.subject {
         lines.push(Line::from(format!("owners: {}", owners_text(snap, *inode))));
@@ -135,9 +137,9 @@ fn draw_listener(frame: &mut Frame, area: Rect, app: &App, l: &Listener, theme: 
         .map(|f| {
             lines.push(Line::from(vec![
                 Span::styled(format!("{} ", severity_tag(f.severity)), theme.severity(f.severity)),
-                Span::raw(f.message.clone()),
+                Span::raw(message(f)),
             ]));
-            f.kind
+            f.kind()
         })
         .collect();
     lines.push(sysctl_line(snap, if kinds.is_empty() { &[FindingKind::AcceptQueueFull] } else { &kinds }));
@@ -215,12 +217,12 @@ fn draw_process(frame: &mut Frame, area: Rect, app: &App, pid: u32, theme: Theme
     for f in data.analysis.findings.iter().filter(|f| f.subject.pids().contains(&pid)) {
         lines.push(Line::from(vec![
             Span::styled(
-                format!("{} {} ", severity_tag(f.severity), f.kind.name()),
+                format!("{} {} ", severity_tag(f.severity), f.kind().name()),
                 theme.severity(f.severity),
             ),
-            Span::raw(format!("{}: {}", f.subject, f.message)),
+            Span::raw(format!("{}: {}", subject_text(&f.subject), message(f))),
         ]));
-        kinds.push(f.kind);
+        kinds.push(f.kind());
     }
     if !kinds.is_empty() {
         lines.push(sysctl_line(snap, &kinds));

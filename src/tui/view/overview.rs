@@ -12,6 +12,7 @@ use crate::model::{ALL_STATES, State};
 use crate::output::escape;
 
 use crate::output::human::HEADER_SYSCTLS;
+use crate::output::wording::{message, subject_text};
 use crate::tui::app::App;
 
 pub fn draw(frame: &mut Frame, area: Rect, app: &App, theme: Theme) {
@@ -39,7 +40,7 @@ fn draw_findings(frame: &mut Frame, area: Rect, app: &App, theme: Theme) {
     let cursor = app.cursor();
     let height = area.height.saturating_sub(2) as usize;
     let shown = visible(findings.len(), cursor.offset, height);
-    let kind_width = shown.clone().map(|i| findings[i].kind.name().len()).max().unwrap_or(0);
+    let kind_width = shown.clone().map(|i| findings[i].kind().name().len()).max().unwrap_or(0);
     let mut lines: Vec<Line> = shown
         .map(|i| {
             let f = &findings[i];
@@ -51,9 +52,9 @@ fn draw_findings(frame: &mut Frame, area: Rect, app: &App, theme: Theme) {
             };
             let line = Line::from(vec![
                 Span::styled(format!("{:<4} ", severity_tag(f.severity)), theme.severity(f.severity)),
-                Span::styled(format!("{:<kind_width$} ", f.kind.name()), theme.heading()),
-                Span::raw(format!("{}{owners}  ", f.subject)),
-                Span::styled(f.message.clone(), theme.dim()),
+                Span::styled(format!("{:<kind_width$} ", f.kind().name()), theme.heading()),
+                Span::raw(format!("{}{owners}  ", subject_text(&f.subject))),
+                Span::styled(message(f), theme.dim()),
             ]);
             mark_selected(line, i == cursor.selected, theme)
         })
@@ -67,7 +68,7 @@ fn draw_findings(frame: &mut Frame, area: Rect, app: &App, theme: Theme) {
 fn draw_sysctls(frame: &mut Frame, area: Rect, app: &App, theme: Theme) {
     let Some(data) = &app.data else { return };
     let implicated: Vec<&str> =
-        data.analysis.findings.iter().flat_map(|f| f.kind.sysctls().iter().copied()).collect();
+        data.analysis.findings.iter().flat_map(|f| f.kind().sysctls().iter().copied()).collect();
     // The dump header's sysctls but tcp_tw_reuse (on the Sysctls screen), to fit 80x24.
     let lines: Vec<Line> = HEADER_SYSCTLS
         .iter()

@@ -9,7 +9,7 @@ use ratatui::widgets::{Cell, Row, Table};
 use super::{Theme, bar, block, mark_selected, visible};
 use crate::analyze::summary::ProcessSummary;
 use crate::model::State;
-use crate::output::escape;
+use crate::output::{escape, listening_labels};
 use crate::tui::app::App;
 
 /// CLOSE-WAIT change over the history window: `+12`, `-3`, `0`, or `-` with
@@ -52,7 +52,7 @@ pub fn draw(frame: &mut Frame, area: Rect, app: &App, theme: Theme) {
                 Cell::from(Span::styled(cw.to_string(), cw_style)),
                 Cell::from(close_wait_trend(app, p.pid)),
                 Cell::from(fd_gauge(p)),
-                Cell::from(p.listening.join(" ")),
+                Cell::from(listening_labels(&p.listening).join(" ")),
             ]);
             mark_selected(row, i == cursor.selected, theme)
         })

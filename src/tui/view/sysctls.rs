@@ -48,9 +48,9 @@ pub fn draw(frame: &mut Frame, area: Rect, app: &App, theme: Theme) {
             let name = SYSCTLS[i];
             let value = value_of(name);
             let mut related: Vec<&str> = Vec::new();
-            for f in data.analysis.findings.iter().filter(|f| f.kind.sysctls().contains(&name)) {
-                if !related.contains(&f.kind.name()) {
-                    related.push(f.kind.name());
+            for f in data.analysis.findings.iter().filter(|f| f.kind().sysctls().contains(&name)) {
+                if !related.contains(&f.kind().name()) {
+                    related.push(f.kind().name());
                 }
             }
             let style = match (i == cursor.selected, related.is_empty()) {
