@@ -5,7 +5,8 @@ use std::net::SocketAddr;
 use std::time::{Duration, SystemTime};
 
 use crate::model::{
-    Endpoint, Family, FdLimit, FdRef, OwnerIndex, Process, Proto, SkMem, Snapshot, Socket, State, SysctlValue,
+    Endpoint, Family, FdLimit, FdRef, OwnerIndex, Process, Proto, RunState, SkMem, Snapshot, Socket, State,
+    SysctlValue,
 };
 
 /// Builds a [`Snapshot`] socket by socket.
@@ -57,6 +58,14 @@ impl SnapshotBuilder {
         self
     }
 
+    /// Sets the run state of process `pid` (added before) by its letter.
+    pub fn run_state(mut self, pid: u32, letter: char) -> SnapshotBuilder {
+        if let Some(p) = self.snapshot.processes.get_mut(&pid) {
+            p.state = Some(RunState::from_letter(letter));
+        }
+        self
+    }
+
     /// Puts process `pid` (added before) in the network namespace `inode`.
     pub fn in_netns(mut self, pid: u32, inode: u64) -> SnapshotBuilder {
         if let Some(p) = self.snapshot.processes.get_mut(&pid) {
@@ -88,6 +97,7 @@ impl SnapshotBuilder {
                 fd_limit: Some(FdLimit::Limited(limit)),
                 cmdline: None,
                 netns: None,
+                state: Some(RunState::Sleeping),
             },
         );
         self
@@ -113,6 +123,13 @@ impl SnapshotBuilder {
     pub fn tcp(self, state: State, local: &str, remote: &str, owners: &[u32]) -> SnapshotBuilder {
         let s = tcp_socket(state, local, remote, 0, 0);
         self.socket(s, owners)
+    }
+
+    /// Adds a connection waiting in an accept queue: inode 0 (no file until
+    /// `accept()`), ESTAB, or CLOSE-WAIT when the client gave up.
+    pub fn waiting(mut self, state: State, local: &str, remote: &str) -> SnapshotBuilder {
+        self.snapshot.sockets.push(tcp_socket(state, local, remote, 0, 0));
+        self
     }
 
     pub fn listener(

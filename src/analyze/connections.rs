@@ -31,7 +31,8 @@ pub fn close_wait(snapshot: &Snapshot, t: &Thresholds) -> Vec<Finding> {
     let mut unowned = Vec::new();
     for s in tcp_in(snapshot, State::CloseWait) {
         let pids = snapshot.owner_pids(s.inode);
-        if pids.is_empty() {
+        // Inode 0: waiting in an accept queue, counted on its listener.
+        if pids.is_empty() && s.inode != 0 {
             unowned.push(s);
         }
         for pid in pids {

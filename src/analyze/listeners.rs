@@ -3,8 +3,10 @@
 //! For a LISTEN socket the kernel reports the accept-queue length as Recv-Q and
 //! the backlog as Send-Q. The queue holds backlog + 1 connections: it is full
 //! when Recv-Q > Send-Q (`listen(fd, 4)` is full at 5). Half-open connections
-//! are separate SYN-RECV rows with inode 0, attributed here to the listener
-//! that accepts their local address and port.
+//! are separate SYN-RECV rows with inode 0, and connections waiting in the
+//! accept queue are ESTAB or CLOSE-WAIT rows with inode 0 (no file until
+//! `accept()`); both are attributed here to the listener that accepts their
+//! local address and port.
 
 use std::collections::HashMap;
 use std::net::{IpAddr, SocketAddr};
@@ -27,7 +29,15 @@ pub struct Listener {
     pub backlog: u32,
     /// Half-open connections (SYN-RECV) to this listener's address and port.
     pub syn_recv: u32,
-    /// Connection attempts this listener dropped (SK_MEMINFO drops).
+    /// Connections the dump shows waiting in this accept queue (inode 0,
+    /// ESTAB or CLOSE-WAIT): the queued sockets themselves.
+    pub queued: u32,
+    /// Of those, connections the client closed while waiting (CLOSE-WAIT):
+    /// it gave up before the application accepted them.
+    pub queued_close_wait: u32,
+    /// Connection attempts this listener dropped (SK_MEMINFO drops). TCP
+    /// only: a UNIX listener refuses or blocks connects and counts nothing,
+    /// so its drops are unknown (`None`), never a reassuring 0.
     pub drops: Option<u32>,
     /// The kernel's test: accept_queue > backlog.
     pub full: bool,
@@ -38,7 +48,7 @@ pub struct Listener {
 }
 
 impl Listener {
-    fn from_socket(s: &Socket, syn_recv: u32, t: &Thresholds) -> Listener {
+    fn from_socket(s: &Socket, waiting: Waiting, t: &Thresholds) -> Listener {
         let mut l = Listener {
             proto: s.proto,
             family: s.family,
@@ -46,8 +56,10 @@ impl Listener {
             inode: s.inode,
             accept_queue: s.recv_q,
             backlog: s.send_q,
-            syn_recv,
-            drops: s.drops(),
+            syn_recv: waiting.syn_recv,
+            queued: waiting.queued,
+            queued_close_wait: waiting.queued_close_wait,
+            drops: s.drops().filter(|_| s.proto == Proto::Tcp),
             full: s.accept_queue_full(),
             fill_pct: (s.send_q > 0).then(|| pct(f64::from(s.recv_q), f64::from(s.send_q))),
             near_full: false,
@@ -68,14 +80,14 @@ impl Listener {
 
 /// Every TCP and UNIX stream/seqpacket listener, full queues first.
 pub fn listeners(snapshot: &Snapshot, t: &Thresholds) -> Vec<Listener> {
-    let syn_counts = syn_recv_by_listener(&snapshot.sockets);
+    let waiting = waiting_by_listener(&snapshot.sockets);
     let mut out: Vec<Listener> = snapshot
         .sockets
         .iter()
         .filter(|s| s.is_listener())
         .map(|s| {
-            let syn_recv = listener_key(s).and_then(|k| syn_counts.get(&k)).copied().unwrap_or(0);
-            Listener::from_socket(s, syn_recv, t)
+            let w = listener_key(s).and_then(|k| waiting.get(&k)).copied().unwrap_or_default();
+            Listener::from_socket(s, w, t)
         })
         .collect();
     out.sort_by(|a, b| {
@@ -91,23 +103,72 @@ fn listener_key(s: &Socket) -> Option<SocketAddr> {
     (s.proto == Proto::Tcp).then(|| s.local.ip()).flatten()
 }
 
-/// Counts SYN-RECV rows per listening address, choosing for each row the most
-/// specific TCP listener on its port: exact address, then a wildcard of the same
-/// family, then any wildcard (a dual-stack `[::]` listener accepts IPv4).
-fn syn_recv_by_listener(sockets: &[Socket]) -> HashMap<SocketAddr, u32> {
-    let mut by_port: HashMap<u16, Vec<SocketAddr>> = HashMap::new();
-    for key in sockets.iter().filter(|s| s.is_listener()).filter_map(listener_key) {
-        by_port.entry(key.port()).or_default().push(key);
+/// The inode-0 rows that wait on one listener.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+struct Waiting {
+    syn_recv: u32,
+    queued: u32,
+    queued_close_wait: u32,
+}
+
+/// TCP listening addresses by port, to find the listener of a connection.
+struct ListenerIndex(HashMap<u16, Vec<SocketAddr>>);
+
+impl ListenerIndex {
+    fn new(sockets: &[Socket]) -> ListenerIndex {
+        let mut by_port: HashMap<u16, Vec<SocketAddr>> = HashMap::new();
+        for key in sockets.iter().filter(|s| s.is_listener()).filter_map(listener_key) {
+            by_port.entry(key.port()).or_default().push(key);
+        }
+        ListenerIndex(by_port)
     }
-    let mut counts = HashMap::new();
-    let half_open = sockets.iter().filter(|s| s.proto == Proto::Tcp && s.state == State::SynRecv);
-    for local in half_open.filter_map(|s| s.local.ip()) {
-        let candidates = by_port.get(&local.port()).map_or(&[][..], Vec::as_slice);
-        if let Some(best) = best_listener(local, candidates) {
-            *counts.entry(best).or_insert(0) += 1;
+
+    /// The listener a connection with this local address came through.
+    fn listener_of(&self, local: SocketAddr) -> Option<SocketAddr> {
+        let candidates = self.0.get(&local.port()).map_or(&[][..], Vec::as_slice);
+        best_listener(local, candidates)
+    }
+}
+
+/// Counts SYN-RECV rows and queued connections per listening address,
+/// choosing for each row the most specific TCP listener on its port: exact
+/// address, then a wildcard of the same family, then any wildcard (a
+/// dual-stack `[::]` listener accepts IPv4).
+fn waiting_by_listener(sockets: &[Socket]) -> HashMap<SocketAddr, Waiting> {
+    let index = ListenerIndex::new(sockets);
+    let mut counts: HashMap<SocketAddr, Waiting> = HashMap::new();
+    for s in sockets.iter().filter(|s| s.proto == Proto::Tcp && s.inode == 0) {
+        let half_open = s.state == State::SynRecv;
+        if !half_open && !s.waits_for_accept() {
+            continue;
+        }
+        let Some(best) = s.local.ip().and_then(|local| index.listener_of(local)) else { continue };
+        let w = counts.entry(best).or_default();
+        match half_open {
+            true => w.syn_recv += 1,
+            false => {
+                w.queued += 1;
+                w.queued_close_wait += u32::from(s.state == State::CloseWait);
+            }
         }
     }
     counts
+}
+
+/// The TCP connections (any state but LISTEN) that came through `listener`:
+/// accepted ones, those waiting in its accept queue and half-open ones.
+pub fn connections_of<'a>(snapshot: &'a Snapshot, listener: &Listener) -> Vec<&'a Socket> {
+    let Some(key) = (listener.proto == Proto::Tcp).then(|| listener.local.ip()).flatten() else {
+        return Vec::new();
+    };
+    let index = ListenerIndex::new(&snapshot.sockets);
+    snapshot
+        .sockets
+        .iter()
+        .filter(|s| s.proto == Proto::Tcp && s.state != State::Listen && s.state != State::TimeWait)
+        .filter(|s| s.local.ip().is_some_and(|local| local.port() == key.port()))
+        .filter(|s| s.local.ip().and_then(|local| index.listener_of(local)) == Some(key))
+        .collect()
 }
 
 fn best_listener(local: SocketAddr, candidates: &[SocketAddr]) -> Option<SocketAddr> {
@@ -202,4 +263,63 @@ fn capped(l: &Listener, subject: &Subject, somaxconn: Option<i64>) -> Option<Fin
         subject: subject.clone(),
         evidence: Evidence::BacklogCappedBySomaxconn(CappedEvidence { backlog: l.backlog, somaxconn: s }),
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::fixture::SnapshotBuilder;
+
+    fn find<'a>(ls: &'a [Listener], local: &str) -> &'a Listener {
+        ls.iter().find(|l| crate::output::escape::endpoint_text(&l.local) == local).expect(local)
+    }
+
+    #[test]
+    fn queued_connections_belong_to_the_most_specific_listener() {
+        let snap = SnapshotBuilder::new()
+            .process(7, "api", 20, 1024)
+            .listener("0.0.0.0:8080", 3, 4, 0, &[7])
+            .listener("127.0.0.1:8080", 1, 4, 0, &[7])
+            .listener("[::]:9090", 1, 4, 0, &[7])
+            .waiting(State::Established, "10.0.0.1:8080", "10.0.0.9:40001")
+            .waiting(State::Established, "10.0.0.1:8080", "10.0.0.9:40002")
+            .waiting(State::CloseWait, "10.0.0.1:8080", "10.0.0.9:40003")
+            .waiting(State::Established, "127.0.0.1:8080", "127.0.0.1:40004")
+            .waiting(State::CloseWait, "10.0.0.1:9090", "10.0.0.9:40005")
+            .tcp(State::Established, "10.0.0.1:8080", "10.0.0.9:40006", &[7])
+            .build();
+        let ls = listeners(&snap, &Thresholds::default());
+        let any = find(&ls, "0.0.0.0:8080");
+        assert_eq!((any.queued, any.queued_close_wait), (3, 1), "an accepted connection is not queued");
+        let lo = find(&ls, "127.0.0.1:8080");
+        assert_eq!((lo.queued, lo.queued_close_wait), (1, 0), "the exact address wins over the wildcard");
+        let v6 = find(&ls, "[::]:9090");
+        assert_eq!((v6.queued, v6.queued_close_wait), (1, 1), "a dual-stack listener takes IPv4 clients");
+    }
+
+    #[test]
+    fn connections_of_a_listener_are_those_through_it() {
+        let snap = SnapshotBuilder::new()
+            .listener("0.0.0.0:8080", 1, 4, 0, &[])
+            .listener("127.0.0.1:8080", 0, 4, 0, &[])
+            .waiting(State::Established, "10.0.0.1:8080", "10.0.0.9:40001")
+            .tcp(State::Established, "10.0.0.1:8080", "10.0.0.9:40002", &[])
+            .tcp(State::Established, "127.0.0.1:8080", "127.0.0.1:40003", &[])
+            .tcp(State::Established, "10.0.0.1:40004", "10.0.0.9:8080", &[])
+            .build();
+        let ls = listeners(&snap, &Thresholds::default());
+        let remotes: Vec<String> = connections_of(&snap, find(&ls, "0.0.0.0:8080"))
+            .iter()
+            .map(|s| crate::output::escape::endpoint_text(&s.remote))
+            .collect();
+        assert_eq!(remotes, vec!["10.0.0.9:40001", "10.0.0.9:40002"]);
+    }
+
+    #[test]
+    fn a_unix_listener_has_no_drop_counter() {
+        let mut snap = SnapshotBuilder::new().unix_listener("/run/app.sock", 0, 16, &[]).build();
+        snap.sockets[0].mem = Some(crate::model::SkMem { drops: Some(0), ..Default::default() });
+        let ls = listeners(&snap, &Thresholds::default());
+        assert_eq!(ls[0].drops, None, "the kernel's 0 means nothing for a UNIX listener");
+    }
 }

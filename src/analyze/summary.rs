@@ -2,7 +2,7 @@
 
 use std::collections::BTreeMap;
 
-use crate::model::{Endpoint, FdLimit, Proto, Snapshot, Socket, State};
+use crate::model::{Endpoint, FdLimit, Proto, RunState, Snapshot, Socket, State};
 
 /// Sockets of one protocol, by state, in kernel state order.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
@@ -39,6 +39,8 @@ pub struct ProcessSummary {
     pub states: StateCounts,
     pub fds: Option<u32>,
     pub fd_limit: Option<FdLimit>,
+    /// Its run state (`T` stopped, `D` uninterruptible...), when read.
+    pub state: Option<RunState>,
     /// What it listens on (TCP and UNIX listeners, unconnected UDP sockets).
     pub listening: Vec<(Proto, Endpoint)>,
 }
@@ -79,6 +81,7 @@ pub fn without_sockets(p: &crate::model::Process) -> ProcessSummary {
         states: StateCounts::default(),
         fds: p.fd_count,
         fd_limit: p.fd_limit,
+        state: p.state,
         listening: Vec::new(),
     }
 }
@@ -91,6 +94,7 @@ fn empty_summary(snapshot: &Snapshot, pid: u32) -> ProcessSummary {
         states: StateCounts::default(),
         fds: process.and_then(|p| p.fd_count),
         fd_limit: process.and_then(|p| p.fd_limit),
+        state: process.and_then(|p| p.state),
         listening: Vec::new(),
     }
 }

@@ -123,7 +123,7 @@ pub fn dump(args: &DumpArgs, io: Io) -> Result<Outcome, AppError> {
             writeln!(io.err, "sockscope: warning: {}", w.message)?;
         }
         match args.sockets {
-            true => sockets::write_sockets(io.out, &report.sockets, &snapshot, &style)?,
+            true => sockets::write_sockets(io.out, &report.sockets, &snapshot, args.info, &style)?,
             false => human::write_report(io.out, &report, &style)?,
         }
     }

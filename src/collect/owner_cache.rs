@@ -20,7 +20,7 @@ use procfs::process::Process as ProcfsProcess;
 
 use super::error::CollectError;
 use super::owners::{self, OwnerScan, ScanOptions};
-use crate::model::{FdRef, OwnerIndex, ProcessTable, ScanStats};
+use crate::model::{FdRef, OwnerIndex, ProcessTable, RunState, ScanStats};
 
 /// Socket inodes of one dump, sorted for binary search.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
@@ -60,18 +60,21 @@ impl Entry {
     }
 }
 
-/// The cheap per-process check: start time (pid reuse) and open-fd count.
+/// The cheap per-process check: start time (pid reuse) and open-fd count,
+/// plus the run state, which changes without any fd changing (SIGSTOP).
 struct Probe {
     start_time: u64,
     comm: String,
     fd_count: Option<u64>,
+    state: RunState,
 }
 
 impl Probe {
     fn read(process: &ProcfsProcess) -> Option<Probe> {
         let stat = process.stat().ok()?;
         let fd_count = owners::fd_count_probe(process.pid as u32);
-        Some(Probe { start_time: stat.starttime, comm: stat.comm, fd_count })
+        let state = RunState::from_letter(stat.state);
+        Some(Probe { start_time: stat.starttime, comm: stat.comm, fd_count, state })
     }
 }
 
@@ -163,8 +166,9 @@ impl OwnerCache {
                 continue;
             };
             match self.entries.remove(&pid) {
-                Some(entry) if !full && entry.unchanged(&probe, dumped, previous) => {
+                Some(mut entry) if !full && entry.unchanged(&probe, dumped, previous) => {
                     last.reused += 1;
+                    entry.process.state = Some(probe.state);
                     fresh.insert(pid, entry);
                 }
                 _ => stale.push((process, probe)),
@@ -176,7 +180,7 @@ impl OwnerCache {
             owners::read_process_into(process, probe.comm.clone(), options, &mut refs).map(|p| Entry {
                 start_time: probe.start_time,
                 fd_probe: probe.fd_count,
-                process: p,
+                process: crate::model::Process { state: Some(probe.state), ..p },
                 refs,
             })
         })?;

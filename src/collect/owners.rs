@@ -126,6 +126,7 @@ pub(super) fn read_process_into(
         fd_limit: fd_limit(process),
         cmdline: options.cmdline.then(|| cmdline(pid)).flatten(),
         netns: netns_of(pid),
+        state: None,
     })
 }
 

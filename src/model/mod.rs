@@ -9,7 +9,7 @@ pub mod source;
 mod state;
 
 pub use host::{Counters, HostInfo, NetnsInfo, SYSCTLS, SysctlValue, Sysctls};
-pub use process::{FdLimit, FdRef, OwnerIndex, Process, ProcessTable, ScanStats};
+pub use process::{FdLimit, FdRef, OwnerIndex, Process, ProcessTable, RunState, ScanStats};
 pub use selection::Selection;
 pub use snapshot::{Snapshot, Timings, Warning, WarningKind};
 pub use socket::{Endpoint, Family, Proto, SkMem, Socket, TcpInfo, Timer, TimerKind};

@@ -33,6 +33,96 @@ impl FdLimit {
     }
 }
 
+/// What the scheduler says a process's main thread is doing: field 3 of
+/// `/proc/PID/stat`. A listener drains only while its owner runs `accept()`;
+/// a stopped (`T`, `t`) or uninterruptibly sleeping (`D`) owner does not.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum RunState {
+    /// `R`: running or runnable.
+    Running,
+    /// `S`: interruptible sleep (waiting for an event: the usual idle server).
+    Sleeping,
+    /// `D`: uninterruptible sleep (usually I/O); signals wait until it ends.
+    DiskSleep,
+    /// `T`: stopped by a signal (SIGSTOP, SIGTSTP, Ctrl-Z).
+    Stopped,
+    /// `t`: stopped by a debugger (ptrace).
+    TracingStop,
+    /// `Z`: exited, not yet reaped by its parent.
+    Zombie,
+    /// `X`: being torn down.
+    Dead,
+    /// `I`: an idle kernel thread.
+    Idle,
+    /// Any other letter the kernel may report (`P` parked, `W` waking...).
+    Other(char),
+}
+
+impl RunState {
+    pub fn from_letter(letter: char) -> RunState {
+        match letter {
+            'R' => RunState::Running,
+            'S' => RunState::Sleeping,
+            'D' => RunState::DiskSleep,
+            'T' => RunState::Stopped,
+            't' => RunState::TracingStop,
+            'Z' => RunState::Zombie,
+            'X' | 'x' => RunState::Dead,
+            'I' => RunState::Idle,
+            other => RunState::Other(other),
+        }
+    }
+
+    /// The letter `ps` and `/proc/PID/stat` use.
+    pub fn letter(self) -> char {
+        match self {
+            RunState::Running => 'R',
+            RunState::Sleeping => 'S',
+            RunState::DiskSleep => 'D',
+            RunState::Stopped => 'T',
+            RunState::TracingStop => 't',
+            RunState::Zombie => 'Z',
+            RunState::Dead => 'X',
+            RunState::Idle => 'I',
+            RunState::Other(c) => c,
+        }
+    }
+
+    /// In words, for people.
+    pub fn describe(self) -> &'static str {
+        match self {
+            RunState::Running => "running",
+            RunState::Sleeping => "sleeping",
+            RunState::DiskSleep => "in uninterruptible sleep (D)",
+            RunState::Stopped => "stopped (T)",
+            RunState::TracingStop => "stopped by a debugger (t)",
+            RunState::Zombie => "a zombie (Z)",
+            RunState::Dead => "exiting (X)",
+            RunState::Idle => "idle",
+            RunState::Other(_) => "in an unusual state",
+        }
+    }
+
+    /// Whether a process in this state cannot run `accept()` now.
+    pub fn cannot_run(self) -> bool {
+        matches!(
+            self,
+            RunState::DiskSleep
+                | RunState::Stopped
+                | RunState::TracingStop
+                | RunState::Zombie
+                | RunState::Dead
+        )
+    }
+}
+
+impl Serialize for RunState {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        let mut buf = [0u8; 4];
+        s.serialize_str(self.letter().encode_utf8(&mut buf))
+    }
+}
+
 /// One process seen during the `/proc` scan.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Process {
@@ -49,6 +139,8 @@ pub struct Process {
     pub cmdline: Option<String>,
     /// Inode of the network namespace the process is in (`None` if unreadable).
     pub netns: Option<u64>,
+    /// Its state at this scan (re-read every scan, even when its fds are reused).
+    pub state: Option<RunState>,
 }
 
 impl Process {
@@ -62,6 +154,15 @@ impl Process {
 }
 
 impl Process {
+    /// Whether it has as many fds open as RLIMIT_NOFILE allows: its next
+    /// `open()`, `socket()` or `accept()` fails with EMFILE.
+    pub fn at_fd_limit(&self) -> bool {
+        match (self.fd_count, self.fd_limit.and_then(FdLimit::value)) {
+            (Some(used), Some(limit)) => u64::from(used) >= limit,
+            _ => false,
+        }
+    }
+
     /// Share of RLIMIT_NOFILE in use, in percent.
     pub fn fd_usage_pct(&self) -> Option<f64> {
         let limit = self.fd_limit?.value()?;
@@ -191,9 +292,25 @@ mod tests {
             fd_limit: Some(FdLimit::Limited(1000)),
             cmdline: None,
             netns: None,
+            state: Some(RunState::Sleeping),
         };
         assert_eq!(p.fd_usage_pct(), Some(80.0));
+        assert!(!p.at_fd_limit());
+        p.fd_count = Some(1000);
+        assert!(p.at_fd_limit(), "the next open() fails with EMFILE");
         p.fd_limit = Some(FdLimit::Unlimited);
         assert_eq!(p.fd_usage_pct(), None);
+        assert!(!p.at_fd_limit());
+    }
+
+    #[test]
+    fn run_states_round_trip_their_letters() {
+        for c in ['R', 'S', 'D', 'T', 't', 'Z', 'X', 'I', 'P'] {
+            assert_eq!(RunState::from_letter(c).letter(), c);
+        }
+        assert!(RunState::from_letter('T').cannot_run() && RunState::from_letter('t').cannot_run());
+        assert!(RunState::from_letter('D').cannot_run());
+        assert!(!RunState::from_letter('S').cannot_run() && !RunState::from_letter('R').cannot_run());
+        assert_eq!(serde_json::to_string(&RunState::TracingStop).unwrap(), "\"t\"");
     }
 }

@@ -158,6 +158,12 @@ pub struct TcpInfo {
     pub bytes_acked: Option<u64>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub bytes_received: Option<u64>,
+    /// Segments sent and received over the socket's life (Linux >= 4.2): a
+    /// socket that never exchanged one was never connected.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub segs_out: Option<u32>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub segs_in: Option<u32>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub notsent_bytes: Option<u32>,
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -201,6 +207,16 @@ impl Socket {
     /// The kernel's own test (`sk_acceptq_is_full`): the queue holds backlog + 1.
     pub fn accept_queue_full(&self) -> bool {
         self.is_listener() && self.recv_q > self.send_q
+    }
+
+    /// A connection waiting in a listener's accept queue: a full TCP socket
+    /// with no file yet (inode 0 until `accept()`), established, or in
+    /// CLOSE-WAIT when the client closed while waiting. It belongs to the
+    /// listener on its local address and port, not to an unseen owner.
+    pub fn waits_for_accept(&self) -> bool {
+        self.proto == Proto::Tcp
+            && self.inode == 0
+            && matches!(self.state, State::Established | State::CloseWait)
     }
 
     pub fn drops(&self) -> Option<u32> {

@@ -255,6 +255,7 @@ fn write_processes(out: &mut dyn Write, report: &Report, style: &Style) -> io::R
     let mut table = Table::new(&[
         ("PID", Align::Right),
         ("Command", Align::Left),
+        ("St", Align::Left),
         ("Sockets", Align::Right),
         ("CLOSE-WAIT", Align::Right),
         ("Other states", Align::Left),
@@ -274,9 +275,12 @@ fn process_row(p: &ProcessSummary) -> Vec<Cell> {
         (None, _) => "?".to_string(),
     };
     let cw = p.close_wait();
+    let state = p.state.map_or("?".to_string(), |s| s.letter().to_string());
+    let stuck = p.state.is_some_and(|s| s.cannot_run());
     vec![
         p.pid.to_string().into(),
         escape::text(&p.comm).into_owned().into(),
+        Cell::painted(escape::text(&state).into_owned(), stuck.then_some(Paint::Warning)),
         p.states.total().to_string().into(),
         Cell::painted(cw.to_string(), (cw > 0).then_some(Paint::Warning)),
         other_states(p).into(),

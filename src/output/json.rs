@@ -14,8 +14,8 @@ use crate::analyze::Report;
 use crate::analyze::summary::StateCounts;
 use crate::analyze::{Evidence, Finding, FindingKind, Listener, Severity};
 use crate::model::{
-    Counters, Endpoint, Family, FdLimit, NetnsInfo, Process, Proto, ScanStats, SkMem, Snapshot, Socket,
-    State, Sysctls, TcpInfo, Timer, Warning,
+    Counters, Endpoint, Family, FdLimit, NetnsInfo, Process, Proto, RunState, ScanStats, SkMem, Snapshot,
+    Socket, State, Sysctls, TcpInfo, Timer, Warning,
 };
 
 /// Bumped on any incompatible change to the documents.
@@ -77,14 +77,22 @@ pub struct OwnerJson<'a> {
     pub pid: u32,
     pub comm: &'a str,
     pub fd: u32,
+    /// The holder's run state letter (`T`: stopped, cannot `accept()`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub state: Option<RunState>,
 }
 
-/// Every fd holding `inode`, with the holder's comm.
+/// Every fd holding `inode`, with the holder's comm and run state.
 pub fn owners<'a>(snap: &'a Snapshot, inode: u64) -> Vec<OwnerJson<'a>> {
     snap.owners
         .owners(inode)
         .iter()
-        .map(|o| OwnerJson { pid: o.pid, comm: snap.comm(o.pid), fd: o.fd })
+        .map(|o| OwnerJson {
+            pid: o.pid,
+            comm: snap.comm(o.pid),
+            fd: o.fd,
+            state: snap.processes.get(&o.pid).and_then(|p| p.state),
+        })
         .collect()
 }
 
@@ -231,6 +239,8 @@ pub struct ProcessJson<'a> {
     pub fds: Option<u32>,
     pub fd_limit: Option<FdLimit>,
     pub socket_fds: u32,
+    /// Run state letter from `/proc/PID/stat` (`R`, `S`, `D`, `T`, `t`, `Z`...).
+    pub state: Option<RunState>,
     pub sockets_by_state: BTreeMap<&'static str, u32>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub cmdline: Option<&'a str>,
@@ -245,6 +255,7 @@ impl<'a> ProcessJson<'a> {
             fds: p.fd_count,
             fd_limit: p.fd_limit,
             socket_fds: p.socket_fds,
+            state: p.state,
             sockets_by_state: states.0.iter().map(|(s, n)| (s.ss_name(), *n)).collect(),
             cmdline: p.cmdline.as_deref(),
         }

@@ -18,15 +18,19 @@ use crate::model::{Snapshot, State};
 
 const SERVER: u32 = 4242;
 
-/// A host with a full accept queue, a CLOSE-WAIT leak, TIME-WAIT towards a
+/// A host with a full accept queue (its owner stopped, one waiting client
+/// gave up), a CLOSE-WAIT leak, TIME-WAIT towards a
 /// database, a dropping UDP socket and a healthy unix listener.
 fn outage(at_secs: u64, close_wait: u32, overflows: i64) -> Snapshot {
     let mut s = SnapshotBuilder::new()
         .counter("TcpExt", "ListenOverflows", overflows)
         .process(SERVER, "server", 40 + close_wait, 1024)
+        .run_state(SERVER, 'T')
         .process(77, "php-fpm", 12, 1024)
         .process(90, "syslogd", 8, 1024)
         .listener("0.0.0.0:8080", 5, 4, 12, &[SERVER])
+        .waiting(State::Established, "10.0.0.1:8080", "10.0.0.5:40001")
+        .waiting(State::CloseWait, "10.0.0.1:8080", "10.0.0.5:40002")
         .listener("127.0.0.1:9090", 0, 128, 0, &[SERVER])
         .unix_listener("/run/php/fpm.sock", 0, 511, &[77])
         .udp("0.0.0.0:514", 40, &[90])

@@ -186,6 +186,9 @@ fn finding_line(f: &Finding) -> String {
 
 fn process_line(p: &ProcessChange) -> String {
     let mut parts = vec![format!("pid {} {}", p.pid, escape::text(&p.comm))];
+    if let Some(state) = p.state.filter(|s| s.cannot_run()) {
+        parts.push(state.describe().to_uppercase());
+    }
     for (state, n) in &p.sockets_by_state {
         match p.deltas.get(state) {
             Some(d) => parts.push(format!("{state} {n} ({})", signed(*d))),

@@ -10,7 +10,7 @@ use crate::analyze::Report;
 use crate::analyze::history::SAMPLED_COUNTERS;
 use crate::analyze::summary::{self, ProcessSummary};
 use crate::analyze::{Finding, Listener, SubjectKey};
-use crate::model::{FdLimit, Snapshot};
+use crate::model::{FdLimit, RunState, Snapshot};
 
 /// One tracked process at one sample, with changes since the previous one.
 #[derive(Clone, Debug, PartialEq, Serialize)]
@@ -23,6 +23,8 @@ pub struct ProcessChange {
     pub fds: Option<u32>,
     pub fds_delta: Option<i64>,
     pub fd_limit: Option<FdLimit>,
+    /// Run state letter (`T` stopped, `D` uninterruptible sleep...).
+    pub state: Option<RunState>,
     #[serde(skip)]
     pub changed: bool,
 }
@@ -65,7 +67,7 @@ impl Changes {
 /// The previous sample's view, to compute deltas.
 #[derive(Default)]
 pub struct Tracker {
-    processes: HashMap<u32, (StateMap, Option<u32>)>,
+    processes: HashMap<u32, (StateMap, Option<u32>, Option<RunState>)>,
     listeners: HashMap<u64, ListenerSeen>,
     counters: HashMap<(&'static str, &'static str), i64>,
     started: bool,
@@ -119,11 +121,15 @@ impl Tracker {
         for p in summaries {
             let states = state_map(&p);
             let before = self.processes.get(&p.pid);
-            let deltas = before.map_or_else(BTreeMap::new, |(b, _)| state_deltas(&states, b));
-            let fds_delta = before.and_then(|(_, f)| Some(i64::from(p.fds?) - i64::from((*f)?)));
-            let changed =
-                first || before.is_none() || !deltas.is_empty() || fds_delta.is_some_and(|d| d != 0);
-            seen.insert(p.pid, (states.clone(), p.fds));
+            let deltas = before.map_or_else(BTreeMap::new, |(b, _, _)| state_deltas(&states, b));
+            let fds_delta = before.and_then(|(_, f, _)| Some(i64::from(p.fds?) - i64::from((*f)?)));
+            let run_changed = before.is_some_and(|(_, _, r)| *r != p.state);
+            let changed = first
+                || before.is_none()
+                || !deltas.is_empty()
+                || fds_delta.is_some_and(|d| d != 0)
+                || run_changed;
+            seen.insert(p.pid, (states.clone(), p.fds, p.state));
             changes.processes.push(ProcessChange {
                 pid: p.pid,
                 comm: p.comm.clone(),
@@ -132,6 +138,7 @@ impl Tracker {
                 fds: p.fds,
                 fds_delta,
                 fd_limit: p.fd_limit,
+                state: p.state,
                 changed,
             });
         }

@@ -50,6 +50,8 @@ pub fn tcp_info(b: &[u8]) -> Option<TcpInfo> {
         total_retrans: u32_at(b, 100),
         bytes_acked: u64_at(b, 120),
         bytes_received: u64_at(b, 128),
+        segs_out: u32_at(b, 136),
+        segs_in: u32_at(b, 140),
         notsent_bytes: u32_at(b, 144),
         min_rtt_us: u32_at(b, 148),
         delivery_rate: u64_at(b, 160),
@@ -95,7 +97,10 @@ mod tests {
         put32(&mut b, 80, 10);
         b[120..128].copy_from_slice(&77u64.to_ne_bytes());
         b[208..216].copy_from_slice(&5u64.to_ne_bytes());
+        put32(&mut b, 136, 4);
+        put32(&mut b, 140, 3);
         let info = tcp_info(&b).unwrap();
+        assert_eq!((info.segs_out, info.segs_in), (Some(4), Some(3)));
         assert_eq!(info.retransmits, Some(3));
         assert_eq!(info.rtt_us, Some(1500));
         assert_eq!(info.cwnd, Some(10));

@@ -6,9 +6,10 @@ use ratatui::layout::{Constraint, Layout, Rect};
 use ratatui::text::{Line, Span};
 use ratatui::widgets::{Paragraph, Sparkline, Wrap};
 
-use super::processes::{close_wait_trend, fd_gauge};
+use super::processes::{close_wait_trend, fd_gauge, state_text};
 use super::{Theme, block, centered, clear, severity_tag};
 use crate::analyze::history::ListenerId;
+use crate::analyze::listeners::connections_of;
 use crate::analyze::{Finding, FindingKind, Listener, Subject};
 use crate::model::{Proto, Snapshot, Socket, State};
 use crate::output::escape::{endpoint_text, text};
@@ -98,7 +99,8 @@ fn owner_lines(app: &App, inode: u64) -> Vec<Line<'static>> {
         .map(|pid| {
             let summary = data.processes.iter().find(|p| p.pid == *pid);
             let fds = summary.map_or(String::new(), fd_gauge);
-            Line::from(format!("owner: {}({pid})  fds {fds}", text(snap.comm(*pid))))
+            let state = summary.map_or("?".to_string(), state_text);
+            Line::from(format!("owner: {}({pid})  {state}  fds {fds}", text(snap.comm(*pid))))
         })
         .collect()
 }
@@ -154,23 +156,30 @@ fn draw_listener(frame: &mut Frame, area: Rect, app: &App, l: &Listener, theme: 
     frame.render_widget(spark.block(block(" accept queue, last 5 minutes ")), chart);
 }
 
-/// tcp_info of the listener's accepted connections (fetched while this pane is open).
+/// The connections that came through the listener: those waiting in its
+/// accept queue first (inode 0: the application has not accepted them), then
+/// accepted ones with their tcp_info (fetched while this pane is open).
 fn connection_lines(snap: &Snapshot, l: &Listener) -> Vec<Line<'static>> {
     if l.proto != Proto::Tcp {
         return Vec::new();
     }
-    let port = l.local.port();
-    let conns: Vec<&Socket> = snap
-        .sockets
-        .iter()
-        .filter(|s| {
-            s.proto == Proto::Tcp && s.state != State::Listen && s.local.port() == port && s.inode != 0
-        })
-        .collect();
-    let mut lines = vec![Line::from(format!("connections on this port: {}", conns.len()))];
-    for s in conns.iter().take(MAX_CONNECTIONS) {
-        let info = match &s.tcp_info {
-            Some(i) => format!(
+    let conns = connections_of(snap, l);
+    let (waiting, accepted): (Vec<&Socket>, Vec<&Socket>) =
+        conns.into_iter().filter(|s| s.state != State::SynRecv).partition(|s| s.waits_for_accept());
+    let gave_up = waiting.iter().filter(|s| s.state == State::CloseWait).count();
+    let mut lines = vec![Line::from(format!(
+        "connections on this port: {} accepted, {} waiting for accept() ({gave_up} closed by the client), {} half-open",
+        accepted.len(),
+        waiting.len(),
+        l.syn_recv
+    ))];
+    for s in waiting.iter().chain(accepted.iter()).take(MAX_CONNECTIONS) {
+        let info = match (&s.tcp_info, s.waits_for_accept()) {
+            (_, true) if s.state == State::CloseWait => {
+                "waiting for accept(); the client gave up".to_string()
+            }
+            (_, true) => "waiting for accept()".to_string(),
+            (Some(i), false) => format!(
                 "rtt {}us cwnd {} retrans {} acked {}B recv {}B",
                 opt(i.rtt_us),
                 opt(i.cwnd),
@@ -178,7 +187,7 @@ fn connection_lines(snap: &Snapshot, l: &Listener) -> Vec<Line<'static>> {
                 opt(i.bytes_acked),
                 opt(i.bytes_received)
             ),
-            None => "tcp_info arrives with the next refresh".to_string(),
+            (None, false) => "tcp_info arrives with the next refresh".to_string(),
         };
         lines.push(Line::from(format!(
             "  {:<10} {:<22} {info}",
@@ -205,7 +214,8 @@ fn draw_process(frame: &mut Frame, area: Rect, app: &App, pid: u32, theme: Theme
         let states: Vec<String> = p.states.0.iter().map(|(s, n)| format!("{s} {n}")).collect();
         lines.push(Line::from(format!("sockets: {}", states.join(", "))));
         lines.push(Line::from(format!(
-            "fds: {}   CLOSE-WAIT trend: {}",
+            "state: {}   fds: {}   CLOSE-WAIT trend: {}",
+            state_text(p),
             fd_gauge(p),
             close_wait_trend(app, pid)
         )));

@@ -1,5 +1,6 @@
-//! Screen 4: per process, sockets by state, CLOSE-WAIT and its trend, open
-//! fds against RLIMIT_NOFILE as a gauge, listening ports.
+//! Screen 4: per process, its run state (a stopped `T` or `D` owner drains
+//! no queue), sockets by state, CLOSE-WAIT and its trend, open fds against
+//! RLIMIT_NOFILE as a gauge, listening ports.
 
 use ratatui::Frame;
 use ratatui::layout::{Constraint, Rect};
@@ -25,6 +26,11 @@ pub fn close_wait_trend(app: &App, pid: u32) -> String {
     }
 }
 
+/// The run state in words (`sleeping`, `stopped (T)`), or `?` when unread.
+pub fn state_text(p: &ProcessSummary) -> String {
+    p.state.map_or("?".to_string(), |s| s.describe().to_string())
+}
+
 /// `███░░░ 52/1024` with the share of RLIMIT_NOFILE in use.
 pub fn fd_gauge(p: &ProcessSummary) -> String {
     match (p.fds, p.fd_limit.and_then(|l| l.value())) {
@@ -44,9 +50,15 @@ pub fn draw(frame: &mut Frame, area: Rect, app: &App, theme: Theme) {
             let p = &data.processes[rows[i]];
             let cw = p.close_wait();
             let cw_style = if cw > 0 { theme.warning() } else { ratatui::style::Style::default() };
+            let (state, state_style) = match p.state {
+                Some(s) if s.cannot_run() => (s.letter().to_string(), theme.critical()),
+                Some(s) => (s.letter().to_string(), ratatui::style::Style::default()),
+                None => ("?".to_string(), ratatui::style::Style::default()),
+            };
             let row = Row::new(vec![
                 Cell::from(p.pid.to_string()),
                 Cell::from(escape::text(&p.comm).into_owned()),
+                Cell::from(Span::styled(escape::text(&state).into_owned(), state_style)),
                 Cell::from(p.states.total().to_string()),
                 Cell::from(p.states.get(State::Established).to_string()),
                 Cell::from(Span::styled(cw.to_string(), cw_style)),
@@ -57,12 +69,22 @@ pub fn draw(frame: &mut Frame, area: Rect, app: &App, theme: Theme) {
             mark_selected(row, i == cursor.selected, theme)
         })
         .collect();
-    let header =
-        Row::new(["PID", "Command", "Sockets", "ESTAB", "CLOSE-WAIT", "Trend", "FDs / limit", "Listening"])
-            .style(theme.heading());
+    let header = Row::new([
+        "PID",
+        "Command",
+        "S",
+        "Sockets",
+        "ESTAB",
+        "CLOSE-WAIT",
+        "Trend",
+        "FDs / limit",
+        "Listening",
+    ])
+    .style(theme.heading());
     let widths = [
         Constraint::Length(7),
         Constraint::Max(15),
+        Constraint::Length(1),
         Constraint::Length(7),
         Constraint::Length(5),
         Constraint::Length(10),
