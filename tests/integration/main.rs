@@ -3,9 +3,11 @@
 
 #![allow(clippy::unwrap_used)]
 
+mod actors;
 mod cli;
 mod collector;
 mod decode;
+mod judgement;
 mod support;
 mod tui;
 mod watch;

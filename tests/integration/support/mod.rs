@@ -1,6 +1,7 @@
 //! Test support: private network namespaces, real sockets with chosen
 //! backlogs, polling with deadlines, `ss` as the reference, and the binary.
 
+pub mod actors;
 pub mod lab;
 pub mod ss;
 
