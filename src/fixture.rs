@@ -42,6 +42,7 @@ impl SnapshotBuilder {
             .sysctl("net.ipv4.tcp_fin_timeout", SysctlValue::Int(60))
             .sysctl("net.ipv4.tcp_max_tw_buckets", SysctlValue::Int(262144))
             .sysctl("net.ipv4.tcp_tw_reuse", SysctlValue::Int(2))
+            .sysctl("net.ipv4.tcp_timestamps", SysctlValue::Int(1))
             .sysctl("net.ipv4.ip_local_port_range", SysctlValue::Ints(vec![32768, 60999]))
     }
 

@@ -2,13 +2,14 @@
 //! up towards one destination, SYN-SENT stuck towards one destination.
 
 use std::collections::{BTreeMap, HashMap, HashSet};
-use std::net::SocketAddr;
+use std::net::{IpAddr, SocketAddr};
 
 use super::evidence::{
-    CloseWaitEvidence, Evidence, FdUsage, Peer, Remote, SynSentEvidence, TimeWaitEvidence, TwBucketsEvidence,
-    UnownedCloseWaitEvidence,
+    CloseWaitEvidence, Evidence, FdUsage, LocalListener, Peer, Remote, SynSentEvidence, TimeWaitEvidence,
+    TwBucketsEvidence, UnownedCloseWaitEvidence, reuse_applies,
 };
 use super::finding::{Finding, Severity, Subject, pct};
+use super::listeners::{Listener, listener_for};
 use super::thresholds::Thresholds;
 use crate::model::{Proto, Snapshot, Socket, State};
 
@@ -134,6 +135,10 @@ pub fn time_wait(snapshot: &Snapshot, t: &Thresholds) -> Vec<Finding> {
     out
 }
 
+/// Per destination: TIME-WAIT against the port range. Where `tcp_tw_reuse`
+/// covers the destination, connect() takes over a TIME-WAIT port once it is
+/// 1 s old, so the count exhausts nothing: reported as information, with
+/// the reuse explained. Otherwise a warning, critical from 90 % of the range.
 fn destination_time_wait(
     snapshot: &Snapshot,
     dest: SocketAddr,
@@ -145,15 +150,25 @@ fn destination_time_wait(
     if share < t.time_wait_pct {
         return None;
     }
+    let tw_reuse = snapshot.sysctls.int("net.ipv4.tcp_tw_reuse");
+    let timestamps = snapshot.sysctls.int("net.ipv4.tcp_timestamps");
+    let evidence = TimeWaitEvidence {
+        time_wait: count,
+        ephemeral_ports: ports,
+        share_pct: share,
+        tcp_tw_reuse: tw_reuse,
+        tcp_timestamps: timestamps,
+        reuse_applies: reuse_applies(tw_reuse, timestamps, dest.ip()),
+    };
+    let severity = match evidence.reuse_applies {
+        true => Severity::Info,
+        false if share >= 90.0 => Severity::Critical,
+        false => Severity::Warning,
+    };
     Some(Finding {
-        severity: if share >= 90.0 { Severity::Critical } else { Severity::Warning },
+        severity,
         subject: Subject::Destination(dest),
-        evidence: Evidence::TimeWaitBuildup(TimeWaitEvidence {
-            time_wait: count,
-            ephemeral_ports: ports,
-            share_pct: share,
-            tcp_tw_reuse: snapshot.sysctls.int("net.ipv4.tcp_tw_reuse"),
-        }),
+        evidence: Evidence::TimeWaitBuildup(evidence),
     })
 }
 
@@ -177,25 +192,55 @@ fn total_time_wait(snapshot: &Snapshot, t: &Thresholds) -> Option<Finding> {
 }
 
 /// `syn_sent_pileup`: connections stuck in SYN-SENT towards one destination.
-pub fn syn_sent(snapshot: &Snapshot, t: &Thresholds) -> Vec<Finding> {
+/// When the destination is a listener of this namespace, it is named with
+/// its queues: a full accept queue there is why the SYNs go unanswered.
+pub fn syn_sent(snapshot: &Snapshot, listeners: &[Listener], t: &Thresholds) -> Vec<Finding> {
     let mut by_dest: BTreeMap<SocketAddr, Vec<&Socket>> = BTreeMap::new();
     for s in tcp_in(snapshot, State::SynSent) {
         if let Some(remote) = s.remote.ip() {
             by_dest.entry(remote).or_default().push(s);
         }
     }
-    by_dest
+    let piled: Vec<_> = by_dest.into_iter().filter(|(_, v)| v.len() as u32 >= t.syn_sent).collect();
+    if piled.is_empty() {
+        return Vec::new();
+    }
+    let local_ips = local_ips(snapshot);
+    piled
         .into_iter()
-        .filter(|(_, v)| v.len() as u32 >= t.syn_sent)
-        .map(|(dest, sockets)| syn_sent_finding(snapshot, dest, &sockets, t))
+        .map(|(dest, sockets)| {
+            let here = listener_for(listeners, dest, &local_ips);
+            syn_sent_finding(snapshot, dest, &sockets, here, t)
+        })
         .collect()
 }
 
-fn syn_sent_finding(snapshot: &Snapshot, dest: SocketAddr, sockets: &[&Socket], t: &Thresholds) -> Finding {
+/// The addresses this namespace's sockets are bound to.
+fn local_ips(snapshot: &Snapshot) -> HashSet<IpAddr> {
+    let ips = snapshot.sockets.iter().filter_map(|s| s.local.ip()).map(|a| a.ip());
+    ips.filter(|ip| !ip.is_unspecified()).collect()
+}
+
+fn syn_sent_finding(
+    snapshot: &Snapshot,
+    dest: SocketAddr,
+    sockets: &[&Socket],
+    listener: Option<&Listener>,
+    t: &Thresholds,
+) -> Finding {
     let count = sockets.len() as u32;
     let mut pids: Vec<u32> = sockets.iter().flat_map(|s| snapshot.owner_pids(s.inode)).collect();
     pids.sort_unstable();
     pids.dedup();
+    let local_listener = listener.and_then(|l| {
+        Some(LocalListener {
+            local: l.local.ip()?,
+            accept_queue: l.accept_queue,
+            backlog: l.backlog,
+            syn_recv: l.syn_recv,
+            full: l.full,
+        })
+    });
     Finding {
         severity: if count >= t.syn_sent.saturating_mul(10) { Severity::Critical } else { Severity::Warning },
         subject: Subject::Destination(dest),
@@ -203,6 +248,7 @@ fn syn_sent_finding(snapshot: &Snapshot, dest: SocketAddr, sockets: &[&Socket], 
             syn_sent: count,
             pids,
             tcp_syn_retries: snapshot.sysctls.int("net.ipv4.tcp_syn_retries"),
+            local_listener,
         }),
     }
 }

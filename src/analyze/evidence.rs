@@ -12,6 +12,7 @@ use std::net::{IpAddr, SocketAddr};
 use serde::{Serialize, Serializer};
 
 use super::finding::{FindingKind, pct};
+use crate::model::RunState;
 
 /// The evidence of one finding; its variant decides the finding's kind.
 #[derive(Clone, Debug, PartialEq, Serialize)]
@@ -21,6 +22,8 @@ pub enum Evidence {
     AcceptQueueNearFull(NearFullEvidence),
     SynQueuePressure(SynQueueEvidence),
     ListenerDrops(QueueEvidence),
+    /// A listener with waiting clients whose every owner cannot `accept()`.
+    AcceptStalled(StalledEvidence),
     BacklogCappedBySomaxconn(CappedEvidence),
     /// CLOSE-WAIT sockets held by one process.
     CloseWait(CloseWaitEvidence),
@@ -48,6 +51,7 @@ impl Evidence {
             Evidence::AcceptQueueNearFull(_) => FindingKind::AcceptQueueNearFull,
             Evidence::SynQueuePressure(_) => FindingKind::SynQueuePressure,
             Evidence::ListenerDrops(_) => FindingKind::ListenerDrops,
+            Evidence::AcceptStalled(_) => FindingKind::AcceptStalled,
             Evidence::BacklogCappedBySomaxconn(_) => FindingKind::BacklogCappedBySomaxconn,
             Evidence::CloseWait(_) | Evidence::UnownedCloseWait(_) => FindingKind::CloseWait,
             Evidence::TimeWaitBuildup(_) | Evidence::TimeWaitBuckets(_) => FindingKind::TimeWaitBuildup,
@@ -61,6 +65,39 @@ impl Evidence {
             Evidence::ListenOverflow(_) => FindingKind::ListenOverflow,
         }
     }
+
+    /// Whether the finding says a limit has been reached, not approached: a
+    /// full queue, every fd in use, every port pinned. Watch re-announces a
+    /// finding when this turns true.
+    pub fn limit_reached(&self) -> bool {
+        match self {
+            Evidence::AcceptQueueFull(_) => true,
+            Evidence::SynQueuePressure(e) => e.full(),
+            Evidence::AcceptStalled(e) => e.owners.iter().any(|o| o.stall == Stall::FdLimit),
+            Evidence::TimeWaitBuildup(e) => e.reached() && !e.reuse_applies,
+            Evidence::TimeWaitBuckets(e) => e.time_wait >= e.tcp_max_tw_buckets,
+            Evidence::FdExhaustionRisk(e) => e.reached(),
+            Evidence::CloseWaitLeak(e) => reached(e.fds, e.fd_limit),
+            Evidence::FdLeak(e) => reached(e.fds, e.fd_limit),
+            Evidence::TimeWaitChurn(e) => e.reached(),
+            _ => false,
+        }
+    }
+
+    /// Seconds until the limit the finding projects, when it projects one.
+    pub fn eta_s(&self) -> Option<f64> {
+        match self {
+            Evidence::CloseWaitLeak(e) => e.eta_s,
+            Evidence::FdLeak(e) => e.eta_s,
+            Evidence::TimeWaitChurn(e) => e.eta_s,
+            _ => None,
+        }
+    }
+}
+
+/// Whether `fds` open fds use all of `limit`.
+fn reached(fds: Option<u32>, limit: Option<u64>) -> bool {
+    fds.zip(limit).is_some_and(|(used, limit)| u64::from(used) >= limit)
 }
 
 /// A listener's accept queue (`accept_queue_full`, `listener_drops`).
@@ -73,6 +110,9 @@ pub struct QueueEvidence {
     /// Connection attempts the listener dropped; absent when the kernel does not say.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub drops: Option<u32>,
+    /// Of the waiting connections, those the client closed while waiting
+    /// (CLOSE-WAIT rows with inode 0): it gave up on this listener.
+    pub queued_close_wait: u32,
     /// `net.core.somaxconn`, which caps any larger backlog.
     #[serde(skip)]
     pub somaxconn: Option<i64>,
@@ -91,10 +131,19 @@ pub struct NearFullEvidence {
 #[derive(Clone, Debug, PartialEq, Serialize)]
 pub struct SynQueueEvidence {
     pub syn_recv: u32,
-    /// min(backlog, somaxconn).
+    /// The listener's own backlog (Send-Q): `listen()`'s argument as capped
+    /// by `somaxconn` at `listen()` time. The kernel's SYN queue limit.
+    pub backlog: u32,
+    /// The limit judged: the backlog; with syncookies off, the lower of it
+    /// and the point where `tcp_max_syn_backlog` starts dropping unproven
+    /// peers (its last quarter). Full above it, like the accept queue.
     pub limit: u64,
     /// `net.ipv4.tcp_syncookies`.
     pub syncookies: Option<i64>,
+    /// `net.ipv4.tcp_max_syn_backlog`, only when syncookies are off (the only
+    /// case where it matters).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub tcp_max_syn_backlog: Option<i64>,
 }
 
 impl SynQueueEvidence {
@@ -102,6 +151,54 @@ impl SynQueueEvidence {
     pub fn share_pct(&self) -> f64 {
         pct(f64::from(self.syn_recv), self.limit.max(1) as f64)
     }
+
+    /// The kernel's test (`qlen > limit`): the next SYN gets a cookie or is dropped.
+    pub fn full(&self) -> bool {
+        u64::from(self.syn_recv) > self.limit
+    }
+
+    /// Whether SYNs beyond the limit are dropped rather than answered with cookies.
+    pub fn drops_at_limit(&self) -> bool {
+        self.syncookies == Some(0)
+    }
+}
+
+/// Why an owner of a listener cannot run `accept()`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Stall {
+    /// Stopped by a signal (`T`: SIGSTOP, SIGTSTP).
+    Stopped,
+    /// Stopped by a debugger (`t`).
+    Traced,
+    /// In uninterruptible sleep (`D`), usually waiting for I/O.
+    Uninterruptible,
+    /// Exiting (`Z`, `X`).
+    Exiting,
+    /// Every fd it may open is open: `accept()` fails with EMFILE.
+    FdLimit,
+}
+
+/// One owner of a stalled listener, with the evidence of its stall.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct StalledOwner {
+    pub pid: u32,
+    pub comm: String,
+    pub stall: Stall,
+    /// Its run state letter (`/proc/PID/stat`).
+    pub state: Option<RunState>,
+    pub fds: Option<u32>,
+    pub fd_limit: Option<u64>,
+}
+
+/// `accept_stalled`: clients wait in a listener's queue and no owner can take them.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct StalledEvidence {
+    pub accept_queue: u32,
+    pub backlog: u32,
+    /// Waiting clients that already gave up (CLOSE-WAIT in the queue).
+    pub queued_close_wait: u32,
+    pub owners: Vec<StalledOwner>,
 }
 
 /// `backlog_capped_by_somaxconn`.
@@ -171,6 +268,31 @@ pub struct TimeWaitEvidence {
     /// time_wait / ephemeral_ports in percent, one decimal.
     pub share_pct: f64,
     pub tcp_tw_reuse: Option<i64>,
+    /// `net.ipv4.tcp_timestamps`: reuse needs timestamps on the connection.
+    pub tcp_timestamps: Option<i64>,
+    /// Whether `connect()` may take over these TIME-WAIT ports once they
+    /// are 1 s old (see [`reuse_applies`]): then they exhaust nothing.
+    pub reuse_applies: bool,
+}
+
+impl TimeWaitEvidence {
+    /// Every ephemeral port towards the destination is pinned.
+    pub fn reached(&self) -> bool {
+        self.time_wait >= self.ephemeral_ports
+    }
+}
+
+/// Whether `tcp_tw_reuse` lets `connect()` reuse a TIME-WAIT 4-tuple towards
+/// `dest` (older than 1 s): mode 1 for every destination, mode 2 (the default
+/// since Linux 5.7) for loopback only, and only with TCP timestamps, which
+/// the check needs (`tcp_twsk_unique`). Off when unknown.
+pub fn reuse_applies(tw_reuse: Option<i64>, timestamps: Option<i64>, dest: IpAddr) -> bool {
+    let loopback = match dest {
+        IpAddr::V4(v4) => v4.is_loopback(),
+        IpAddr::V6(v6) => v6.is_loopback() || v6.to_ipv4_mapped().is_some_and(|v4| v4.is_loopback()),
+    };
+    let stamps = timestamps.is_some_and(|t| t != 0);
+    stamps && (tw_reuse == Some(1) || (tw_reuse == Some(2) && loopback))
 }
 
 /// `time_wait_buildup` of the whole namespace against `tcp_max_tw_buckets`.
@@ -200,6 +322,13 @@ pub struct FdEvidence {
     pub socket_fds: u32,
 }
 
+impl FdEvidence {
+    /// Every fd the limit allows is open: the next open() fails with EMFILE.
+    pub fn reached(&self) -> bool {
+        u64::from(self.fds) >= self.fd_limit
+    }
+}
+
 /// `syn_sent_pileup` towards one destination.
 #[derive(Clone, Debug, PartialEq, Serialize)]
 pub struct SynSentEvidence {
@@ -207,6 +336,22 @@ pub struct SynSentEvidence {
     /// The processes trying to connect.
     pub pids: Vec<u32>,
     pub tcp_syn_retries: Option<i64>,
+    /// The listener of this namespace the destination is, when it is one:
+    /// then the reason its SYNs go unanswered is right here.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub local_listener: Option<LocalListener>,
+}
+
+/// A listener of the inspected namespace that SYN-SENT sockets aim at.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct LocalListener {
+    /// Its address as it listens (`0.0.0.0:8080`).
+    pub local: SocketAddr,
+    pub accept_queue: u32,
+    pub backlog: u32,
+    pub syn_recv: u32,
+    /// Its accept queue is full (accept_queue > backlog): it drops their SYNs.
+    pub full: bool,
 }
 
 /// `udp_receive_drops`.
@@ -231,6 +376,8 @@ pub struct CloseWaitLeakEvidence {
     /// Seconds between the first and the last sample judged.
     #[serde(serialize_with = "round2")]
     pub window_s: f64,
+    /// Samples the rates were fitted over (an ETA needs at least 5).
+    pub samples: u32,
     pub fds: Option<u32>,
     /// Slope of the fd count, when it grows too.
     #[serde(serialize_with = "round2_opt")]
@@ -258,6 +405,8 @@ pub struct FdLeakEvidence {
     pub rate_per_s: f64,
     #[serde(serialize_with = "round2")]
     pub window_s: f64,
+    /// Samples the rate was fitted over (an ETA needs at least 5).
+    pub samples: u32,
     pub fd_limit: Option<u64>,
     /// Seconds until the fds reach the limit at this rate.
     #[serde(serialize_with = "round2_opt")]
@@ -282,14 +431,27 @@ pub struct GhostEvidence {
 /// `time_wait_churn`: new TIME-WAIT per second towards one destination.
 #[derive(Clone, Debug, PartialEq, Serialize)]
 pub struct ChurnEvidence {
+    /// New TIME-WAIT per second, dated by the TIME-WAIT timers.
     #[serde(serialize_with = "round2")]
     pub rate_per_s: f64,
+    /// Seconds of history the rate was measured over.
+    #[serde(serialize_with = "round2")]
+    pub window_s: f64,
+    /// Samples in that window (an ETA needs at least 5).
+    pub samples: u32,
     /// TIME-WAIT sockets towards it now.
     pub time_wait: u32,
     /// TIME-WAIT sockets 60 s of this rate keeps (rate × 60).
     #[serde(serialize_with = "round0")]
     pub projected_time_wait: f64,
+    /// Ports this rate keeps busy: rate × 60 s, or rate × 1 s where
+    /// `tcp_tw_reuse` lets connect() take over TIME-WAIT older than 1 s.
+    #[serde(serialize_with = "round0")]
+    pub ports_needed: f64,
     pub ephemeral_ports: u32,
+    pub tcp_tw_reuse: Option<i64>,
+    /// Whether `tcp_tw_reuse` covers this destination (see [`reuse_applies`]).
+    pub reuse_applies: bool,
     /// Seconds until the range is used up, when this rate needs more than it has.
     #[serde(serialize_with = "round2_opt")]
     pub eta_s: Option<f64>,
@@ -303,7 +465,12 @@ impl ChurnEvidence {
 
     /// Whether this rate needs more ports than the range has.
     pub fn exhausts(&self) -> bool {
-        self.projected_time_wait >= f64::from(self.ephemeral_ports)
+        self.ports_needed >= f64::from(self.ephemeral_ports)
+    }
+
+    /// Every port towards the destination is pinned now (and reuse does not free them).
+    pub fn reached(&self) -> bool {
+        !self.reuse_applies && self.time_wait >= self.ephemeral_ports
     }
 }
 

@@ -43,6 +43,7 @@ pub enum FindingKind {
     AcceptQueueNearFull,
     SynQueuePressure,
     ListenerDrops,
+    AcceptStalled,
     CloseWait,
     FdExhaustionRisk,
     TimeWaitBuildup,
@@ -63,6 +64,7 @@ impl FindingKind {
             FindingKind::AcceptQueueNearFull => "accept_queue_near_full",
             FindingKind::SynQueuePressure => "syn_queue_pressure",
             FindingKind::ListenerDrops => "listener_drops",
+            FindingKind::AcceptStalled => "accept_stalled",
             FindingKind::CloseWait => "close_wait",
             FindingKind::FdExhaustionRisk => "fd_exhaustion_risk",
             FindingKind::TimeWaitBuildup => "time_wait_buildup",
@@ -87,6 +89,7 @@ impl FindingKind {
                 &["net.core.somaxconn", "net.ipv4.tcp_abort_on_overflow"]
             }
             FindingKind::BacklogCappedBySomaxconn => &["net.core.somaxconn"],
+            FindingKind::AcceptStalled => &["net.core.somaxconn", "fs.nr_open"],
             FindingKind::SynQueuePressure => &[
                 "net.ipv4.tcp_syncookies",
                 "net.ipv4.tcp_max_syn_backlog",
@@ -102,6 +105,7 @@ impl FindingKind {
             FindingKind::TimeWaitBuildup | FindingKind::TimeWaitChurn => &[
                 "net.ipv4.ip_local_port_range",
                 "net.ipv4.tcp_tw_reuse",
+                "net.ipv4.tcp_timestamps",
                 "net.ipv4.tcp_max_tw_buckets",
                 "net.ipv4.ip_local_reserved_ports",
             ],

@@ -8,7 +8,7 @@ use std::time::Duration;
 use super::connections::close_wait_peers;
 use super::evidence::{
     ChurnEvidence, CloseWaitLeakEvidence, Evidence, FdLeakEvidence, GhostEvidence, ListenOverflowEvidence,
-    Peer,
+    Peer, reuse_applies,
 };
 use super::finding::{Finding, FindingKind, Severity, Subject, pct};
 use super::history::{History, ListenerId, ProcessSample, Sample};
@@ -21,6 +21,9 @@ pub struct LeakThresholds {
     pub window: Duration,
     /// Samples needed in the window before judging a trend.
     pub min_samples: usize,
+    /// Samples needed before projecting a time to a limit: an ETA from two
+    /// or three points swings with every hiccup.
+    pub eta_min_samples: usize,
     /// History needed before judging a rate (a rate from 0.6 s is noise).
     pub min_span: Duration,
     /// `close_wait_leak` from this much growth across the window.
@@ -37,6 +40,7 @@ impl LeakThresholds {
     pub const DEFAULT: LeakThresholds = LeakThresholds {
         window: Duration::from_secs(60),
         min_samples: 3,
+        eta_min_samples: 5,
         min_span: Duration::from_secs(2),
         close_wait_growth: 3,
         fd_growth: 5,
@@ -110,10 +114,11 @@ fn steady_growth(points: &Series, min_samples: usize) -> Option<(f64, f64)> {
     (steps * 3 >= (points.len() - 1) * 2 && rate > 0.0 && growth > 0.0).then_some((growth, rate))
 }
 
-/// Seconds until `used` reaches `limit` at `rate` per second.
-fn eta(used: f64, limit: Option<u64>, rate: f64) -> Option<f64> {
+/// Seconds until `used` reaches `limit` at `rate` per second (the slope
+/// fitted over the window), once `samples` are enough to trust it.
+fn eta(used: f64, limit: Option<u64>, rate: f64, samples: usize, t: &LeakThresholds) -> Option<f64> {
     let limit = limit? as f64;
-    (rate > 0.0).then(|| ((limit - used) / rate).max(0.0))
+    (rate > 0.0 && samples >= t.eta_min_samples).then(|| ((limit - used) / rate).max(0.0))
 }
 
 fn process_leaks(window: &[&Sample], latest: &Snapshot, t: &LeakThresholds) -> Vec<Finding> {
@@ -128,34 +133,43 @@ fn process_leaks(window: &[&Sample], latest: &Snapshot, t: &LeakThresholds) -> V
             steady_growth(&cw, t.min_samples).filter(|g| g.0 >= f64::from(t.close_wait_growth))
         {
             let peers = close_wait_peers(latest, pid);
-            out.push(close_wait_leak(subject.clone(), now, &cw, trend, fd_trend, peers));
+            let fd_trend = fd_trend.map(|(_, rate)| (rate, fds.len()));
+            out.push(close_wait_leak(subject.clone(), now, &cw, trend, fd_trend, peers, t));
         }
         if let Some(trend) = fd_trend.filter(|g| g.0 >= f64::from(t.fd_growth)) {
-            out.push(fd_leak(subject, now, &fds, trend));
+            out.push(fd_leak(subject, now, &fds, trend, t));
         }
     }
     out
 }
 
+/// `fd_trend` is the fd slope and the samples it was fitted over.
 fn close_wait_leak(
     subject: Subject,
     now: &ProcessSample,
     cw: &Series,
     (growth, rate): (f64, f64),
-    fd_trend: Option<(f64, f64)>,
+    fd_trend: Option<(f64, usize)>,
     peers: Vec<Peer>,
+    t: &LeakThresholds,
 ) -> Finding {
-    let fd_rate = fd_trend.map(|t| t.1);
+    let fd_rate = fd_trend.map(|t| t.0);
     let fds = now.fds.map(f64::from);
-    let eta = fds.zip(fd_rate).and_then(|(used, r)| eta(used, now.fd_limit, r));
+    let eta = fds.zip(fd_trend).and_then(|(used, (r, n))| eta(used, now.fd_limit, r, n, t));
+    let reached = now.fds.zip(now.fd_limit).is_some_and(|(used, limit)| u64::from(used) >= limit);
     Finding {
-        severity: if eta.is_some_and(|e| e < 600.0) { Severity::Critical } else { Severity::Warning },
+        severity: if reached || eta.is_some_and(|e| e < 600.0) {
+            Severity::Critical
+        } else {
+            Severity::Warning
+        },
         subject,
         evidence: Evidence::CloseWaitLeak(CloseWaitLeakEvidence {
             close_wait: now.close_wait,
             growth,
             rate_per_s: rate,
             window_s: cw.last().map_or(0.0, |p| p.0),
+            samples: cw.len() as u32,
             fds: now.fds,
             fd_rate_per_s: fd_rate,
             fd_limit: now.fd_limit,
@@ -165,17 +179,29 @@ fn close_wait_leak(
     }
 }
 
-fn fd_leak(subject: Subject, now: &ProcessSample, fds: &Series, (growth, rate): (f64, f64)) -> Finding {
+fn fd_leak(
+    subject: Subject,
+    now: &ProcessSample,
+    fds: &Series,
+    (growth, rate): (f64, f64),
+    t: &LeakThresholds,
+) -> Finding {
     let used = now.fds.map_or(0.0, f64::from);
-    let eta = eta(used, now.fd_limit, rate);
+    let eta = eta(used, now.fd_limit, rate, fds.len(), t);
+    let reached = now.fd_limit.is_some_and(|limit| used >= limit as f64);
     Finding {
-        severity: if eta.is_some_and(|e| e < 300.0) { Severity::Critical } else { Severity::Warning },
+        severity: if reached || eta.is_some_and(|e| e < 300.0) {
+            Severity::Critical
+        } else {
+            Severity::Warning
+        },
         subject,
         evidence: Evidence::FdLeak(FdLeakEvidence {
             fds: now.fds,
             growth,
             rate_per_s: rate,
             window_s: fds.last().map_or(0.0, |p| p.0),
+            samples: fds.len() as u32,
             fd_limit: now.fd_limit,
             eta_s: eta,
             sockets: now.sockets,
@@ -216,6 +242,13 @@ fn time_wait_churn(window: &[&Sample], latest: &Snapshot, t: &LeakThresholds) ->
     if span <= 0.0 {
         return Vec::new();
     }
+    let churn = Churn {
+        window_s: span,
+        samples: window.len(),
+        ports,
+        tw_reuse: latest.sysctls.int("net.ipv4.tcp_tw_reuse"),
+        timestamps: latest.sysctls.int("net.ipv4.tcp_timestamps"),
+    };
     // Every destination that gained TIME-WAIT anywhere in the window, so a
     // bursty client does not flap between finding and resolved.
     let mut dests: Vec<&SocketAddr> = window.iter().skip(1).flat_map(|s| s.time_wait_new.keys()).collect();
@@ -227,27 +260,59 @@ fn time_wait_churn(window: &[&Sample], latest: &Snapshot, t: &LeakThresholds) ->
             let created: u32 =
                 window.iter().skip(1).map(|s| s.time_wait_new.get(dest).copied().unwrap_or(0)).sum();
             let rate = f64::from(created) / span;
-            let pinned = rate * TIME_WAIT_SECS;
-            let share = pct(pinned, f64::from(ports));
-            (share >= t.time_wait_pct).then(|| churn_finding(*dest, last, rate, pinned, ports))
+            let share = pct(rate * TIME_WAIT_SECS, f64::from(ports));
+            (share >= t.time_wait_pct).then(|| churn.finding(*dest, last, rate, t))
         })
         .collect()
 }
 
-fn churn_finding(dest: SocketAddr, last: &Sample, rate: f64, pinned: f64, ports: u32) -> Finding {
-    let now = last.time_wait.get(&dest).copied().unwrap_or(0);
-    let exhausts = pinned >= f64::from(ports);
-    let eta = exhausts.then(|| ((f64::from(ports) - f64::from(now)) / rate).max(0.0));
-    Finding {
-        severity: if exhausts { Severity::Critical } else { Severity::Warning },
-        subject: Subject::Destination(dest),
-        evidence: Evidence::TimeWaitChurn(ChurnEvidence {
+/// What every churn finding of one window shares.
+struct Churn {
+    window_s: f64,
+    samples: usize,
+    ports: u32,
+    tw_reuse: Option<i64>,
+    timestamps: Option<i64>,
+}
+
+/// How long a TIME-WAIT port stays unusable for connect() when
+/// `tcp_tw_reuse` applies: reuse takes TIME-WAIT older than 1 s.
+const REUSE_AFTER_SECS: f64 = 1.0;
+
+impl Churn {
+    /// With reuse covering the destination, a port is busy 1 s, not 60 s: the
+    /// churn is information unless even that exhausts the range (then a
+    /// warning, never critical). Without reuse, critical when the rate needs
+    /// more ports than the range has.
+    fn finding(&self, dest: SocketAddr, last: &Sample, rate: f64, t: &LeakThresholds) -> Finding {
+        let now = last.time_wait.get(&dest).copied().unwrap_or(0);
+        let reuse = reuse_applies(self.tw_reuse, self.timestamps, dest.ip());
+        let busy_secs = if reuse { REUSE_AFTER_SECS } else { TIME_WAIT_SECS };
+        let evidence = ChurnEvidence {
             rate_per_s: rate,
+            window_s: self.window_s,
+            samples: self.samples as u32,
             time_wait: now,
-            projected_time_wait: pinned,
-            ephemeral_ports: ports,
-            eta_s: eta,
-        }),
+            projected_time_wait: rate * TIME_WAIT_SECS,
+            ports_needed: rate * busy_secs,
+            ephemeral_ports: self.ports,
+            tcp_tw_reuse: self.tw_reuse,
+            reuse_applies: reuse,
+            eta_s: None,
+        };
+        let exhausts = evidence.exhausts();
+        let eta = (exhausts && !reuse && self.samples >= t.eta_min_samples)
+            .then(|| ((f64::from(self.ports) - f64::from(now)) / rate).max(0.0));
+        let severity = match (reuse, exhausts) {
+            (false, true) => Severity::Critical,
+            (true, false) => Severity::Info,
+            _ => Severity::Warning,
+        };
+        Finding {
+            severity,
+            subject: Subject::Destination(dest),
+            evidence: Evidence::TimeWaitChurn(ChurnEvidence { eta_s: eta, ..evidence }),
+        }
     }
 }
 
@@ -288,7 +353,7 @@ mod tests {
     use std::time::SystemTime;
 
     use super::*;
-    use crate::analyze::evidence::Remote;
+    use crate::analyze::evidence::{ChurnEvidence, Remote};
     use crate::analyze::{Thresholds, analyze};
     use crate::fixture::SnapshotBuilder;
     use crate::model::{FdRef, State, SysctlValue};
@@ -381,27 +446,61 @@ mod tests {
         assert_eq!((e.ghost_sockets, &e.inodes[..]), (1, &[555][..]));
     }
 
-    #[test]
-    fn time_wait_churn_projects_port_exhaustion() {
-        let snaps = (0..4u64)
+    /// `samples` snapshots 1 s apart, 20 more TIME-WAIT towards `dest` each second.
+    fn churning(samples: u64, dest: &str, tw_reuse: i64) -> Vec<Snapshot> {
+        (0..samples)
             .map(|i| {
                 let mut s = SnapshotBuilder::new()
                     .sysctl("net.ipv4.ip_local_port_range", SysctlValue::Ints(vec![40000, 40999]))
-                    .many(20 * (i as u32 + 1), State::TimeWait, "10.0.0.1", "10.0.0.9:443", &[])
+                    .sysctl("net.ipv4.tcp_tw_reuse", SysctlValue::Int(tw_reuse))
+                    .many(20 * (i as u32 + 1), State::TimeWait, "10.0.0.1", dest, &[])
                     .build();
                 at(&mut s, i);
                 s
             })
-            .collect();
-        let found = run(snaps);
+            .collect()
+    }
+
+    fn churn(found: &[Finding]) -> (Severity, ChurnEvidence) {
+        let Some(Finding { severity, evidence: Evidence::TimeWaitChurn(e), .. }) = found.first() else {
+            panic!("{found:?}")
+        };
+        (*severity, e.clone())
+    }
+
+    #[test]
+    fn time_wait_churn_projects_port_exhaustion() {
+        let found = run(churning(6, "10.0.0.9:443", 2));
         assert_eq!(kinds(&found), vec![FindingKind::TimeWaitChurn]);
-        let f = &found[0];
-        let Evidence::TimeWaitChurn(e) = &f.evidence else { panic!("{f:?}") };
-        assert_eq!(e.rate_per_s, 20.0);
-        assert_eq!(f.severity, Severity::Critical, "1200 ports needed, 1000 in range");
-        assert!(e.exhausts());
+        let (severity, e) = churn(&found);
+        assert_eq!((e.rate_per_s, e.window_s, e.samples), (20.0, 5.0, 6));
+        assert_eq!(severity, Severity::Critical, "1200 ports needed, 1000 in range");
+        assert!(e.exhausts() && !e.reuse_applies, "tcp_tw_reuse=2 covers loopback only");
         let eta = e.eta_s.expect("the range runs out");
-        assert!((eta - 46.0).abs() < 0.01, "(1000 - 80) / 20 per s: {eta}");
+        assert!((eta - 44.0).abs() < 0.01, "(1000 - 120) / 20 per s: {eta}");
+    }
+
+    #[test]
+    fn no_eta_before_five_samples() {
+        let (severity, e) = churn(&run(churning(4, "10.0.0.9:443", 2)));
+        assert_eq!((e.samples, e.eta_s), (4, None), "four samples project nothing");
+        assert_eq!(severity, Severity::Critical, "the rate already needs more ports than there are");
+        let found = run((0..4).map(|i| server(i * 10, 0, 900 + 10 * i as u32)).collect());
+        let Evidence::FdLeak(e) = &found[0].evidence else { panic!("{found:?}") };
+        assert_eq!((e.samples, e.eta_s), (4, None));
+        assert_eq!(found[0].severity, Severity::Warning, "no ETA yet, limit not reached");
+    }
+
+    #[test]
+    fn churn_that_tcp_tw_reuse_absorbs_is_information() {
+        let (severity, e) = churn(&run(churning(6, "127.0.0.1:443", 2)));
+        assert_eq!(severity, Severity::Info, "tcp_tw_reuse=2 covers loopback");
+        assert!(e.reuse_applies && !e.exhausts());
+        assert_eq!((e.ports_needed, e.eta_s), (20.0, None), "20/s busy for 1 s each");
+        let (severity, e) = churn(&run(churning(6, "10.0.0.9:443", 1)));
+        assert_eq!((severity, e.reuse_applies), (Severity::Info, true), "tcp_tw_reuse=1 covers everything");
+        let (severity, e) = churn(&run(churning(6, "127.0.0.1:443", 0)));
+        assert_eq!((severity, e.reuse_applies), (Severity::Critical, false), "tcp_tw_reuse=0 covers nothing");
     }
 
     #[test]

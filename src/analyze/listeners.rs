@@ -11,10 +11,13 @@
 use std::collections::HashMap;
 use std::net::{IpAddr, SocketAddr};
 
-use super::evidence::{CappedEvidence, Evidence, NearFullEvidence, QueueEvidence, SynQueueEvidence};
+use super::evidence::{
+    CappedEvidence, Evidence, NearFullEvidence, QueueEvidence, Stall, StalledEvidence, StalledOwner,
+    SynQueueEvidence,
+};
 use super::finding::{Finding, Severity, Subject, pct};
 use super::thresholds::Thresholds;
-use crate::model::{Endpoint, Family, Proto, Snapshot, Socket, State};
+use crate::model::{Endpoint, Family, FdLimit, Process, Proto, RunState, Snapshot, Socket, State};
 
 /// A listening socket with its queues, derived from the snapshot.
 #[derive(Clone, Debug, PartialEq)]
@@ -193,12 +196,12 @@ fn mapped_equal(a: IpAddr, b: IpAddr) -> bool {
 /// Findings about listeners.
 pub fn findings(snapshot: &Snapshot, listeners: &[Listener], t: &Thresholds) -> Vec<Finding> {
     let somaxconn = snapshot.sysctls.int("net.core.somaxconn");
-    let syncookies = snapshot.sysctls.int("net.ipv4.tcp_syncookies");
     let mut out = Vec::new();
     for l in listeners {
         let subject = l.subject(snapshot);
         out.extend(accept_queue(l, &subject, somaxconn));
-        out.extend(syn_queue(l, &subject, somaxconn, syncookies, t));
+        out.extend(stalled(snapshot, l, &subject));
+        out.extend(syn_queue(snapshot, l, &subject, t));
         out.extend(drops(l, &subject));
         out.extend(capped(l, &subject, somaxconn));
     }
@@ -206,7 +209,13 @@ pub fn findings(snapshot: &Snapshot, listeners: &[Listener], t: &Thresholds) -> 
 }
 
 fn queue_evidence(l: &Listener, somaxconn: Option<i64>) -> QueueEvidence {
-    QueueEvidence { accept_queue: l.accept_queue, backlog: l.backlog, drops: l.drops, somaxconn }
+    QueueEvidence {
+        accept_queue: l.accept_queue,
+        backlog: l.backlog,
+        drops: l.drops,
+        queued_close_wait: l.queued_close_wait,
+        somaxconn,
+    }
 }
 
 fn accept_queue(l: &Listener, subject: &Subject, somaxconn: Option<i64>) -> Option<Finding> {
@@ -228,22 +237,81 @@ fn accept_queue(l: &Listener, subject: &Subject, somaxconn: Option<i64>) -> Opti
     })
 }
 
-fn syn_queue(
-    l: &Listener,
-    subject: &Subject,
-    somaxconn: Option<i64>,
-    syncookies: Option<i64>,
-    t: &Thresholds,
-) -> Option<Finding> {
-    let limit = match somaxconn {
-        Some(s) => u64::from(l.backlog).min(u64::try_from(s).unwrap_or(0)),
-        None => u64::from(l.backlog),
+/// Why a process cannot run `accept()` now, if it cannot.
+fn stall_of(p: &Process) -> Option<Stall> {
+    match p.state? {
+        RunState::Stopped => Some(Stall::Stopped),
+        RunState::TracingStop => Some(Stall::Traced),
+        RunState::Zombie | RunState::Dead => Some(Stall::Exiting),
+        _ if p.at_fd_limit() => Some(Stall::FdLimit),
+        RunState::DiskSleep => Some(Stall::Uninterruptible),
+        _ => None,
+    }
+}
+
+/// `accept_stalled`: clients wait and every owner is stopped, exiting, at
+/// its fd limit, or (with a full or near-full queue, since a short `D` is
+/// ordinary) in uninterruptible sleep. One owner able to accept (a worker of
+/// a pool) keeps the queue moving, so every owner must be stuck.
+fn stalled(snapshot: &Snapshot, l: &Listener, subject: &Subject) -> Option<Finding> {
+    if l.accept_queue == 0 {
+        return None;
+    }
+    let pids = snapshot.owner_pids(l.inode);
+    let owners: Vec<StalledOwner> = pids
+        .iter()
+        .map(|pid| {
+            let p = snapshot.processes.get(pid)?;
+            Some(StalledOwner {
+                pid: *pid,
+                comm: p.comm.clone(),
+                stall: stall_of(p)?,
+                state: p.state,
+                fds: p.fd_count,
+                fd_limit: p.fd_limit.and_then(FdLimit::value),
+            })
+        })
+        .collect::<Option<Vec<_>>>()?;
+    let only_sleep = owners.iter().all(|o| o.stall == Stall::Uninterruptible);
+    if owners.is_empty() || (only_sleep && !l.full && !l.near_full) {
+        return None;
+    }
+    Some(Finding {
+        severity: if l.full { Severity::Critical } else { Severity::Warning },
+        subject: subject.clone(),
+        evidence: Evidence::AcceptStalled(StalledEvidence {
+            accept_queue: l.accept_queue,
+            backlog: l.backlog,
+            queued_close_wait: l.queued_close_wait,
+            owners,
+        }),
+    })
+}
+
+/// `syn_queue_pressure`, against the listener's own backlog: the limit the
+/// kernel applies (fixed at `listen()`), never today's `somaxconn`. Full
+/// drops SYNs only with syncookies off; with cookies, a full queue still
+/// lets clients in, so it is at most a warning.
+fn syn_queue(snapshot: &Snapshot, l: &Listener, subject: &Subject, t: &Thresholds) -> Option<Finding> {
+    let syncookies = snapshot.sysctls.int("net.ipv4.tcp_syncookies");
+    let max_syn = snapshot.sysctls.int("net.ipv4.tcp_max_syn_backlog").filter(|_| syncookies == Some(0));
+    let unproven = max_syn.and_then(|m| u64::try_from(m - (m >> 2)).ok());
+    let limit = unproven.map_or(u64::from(l.backlog), |u| u.min(u64::from(l.backlog)));
+    let evidence = SynQueueEvidence {
+        syn_recv: l.syn_recv,
+        backlog: l.backlog,
+        limit,
+        syncookies,
+        tcp_max_syn_backlog: max_syn,
     };
-    let evidence = SynQueueEvidence { syn_recv: l.syn_recv, limit, syncookies };
     if l.proto != Proto::Tcp || l.syn_recv == 0 || evidence.share_pct() < t.syn_queue_pct {
         return None;
     }
-    let severity = if u64::from(l.syn_recv) >= limit { Severity::Critical } else { Severity::Warning };
+    let severity = match (evidence.full(), evidence.drops_at_limit()) {
+        (true, true) => Severity::Critical,
+        (false, false) => Severity::Info,
+        _ => Severity::Warning,
+    };
     Some(Finding { severity, subject: subject.clone(), evidence: Evidence::SynQueuePressure(evidence) })
 }
 
@@ -263,6 +331,26 @@ fn capped(l: &Listener, subject: &Subject, somaxconn: Option<i64>) -> Option<Fin
         subject: subject.clone(),
         evidence: Evidence::BacklogCappedBySomaxconn(CappedEvidence { backlog: l.backlog, somaxconn: s }),
     })
+}
+
+/// The TCP listener of this namespace that connections to `dest` reach, if
+/// `dest` is here: a listener on exactly that address, or a wildcard one
+/// when `dest` is an address this namespace uses (`local_ips`) or loopback.
+pub fn listener_for<'a>(
+    listeners: &'a [Listener],
+    dest: SocketAddr,
+    local_ips: &std::collections::HashSet<IpAddr>,
+) -> Option<&'a Listener> {
+    let here = dest.ip().is_loopback() || local_ips.contains(&dest.ip());
+    let tcp = || listeners.iter().filter(|l| l.proto == Proto::Tcp);
+    let addr = |l: &Listener| l.local.ip();
+    let candidates: Vec<SocketAddr> = tcp()
+        .filter_map(addr)
+        .filter(|a| a.port() == dest.port())
+        .filter(|a| here || a.ip() == dest.ip())
+        .collect();
+    let best = best_listener(dest, &candidates)?;
+    tcp().find(|l| addr(l) == Some(best))
 }
 
 #[cfg(test)]

@@ -38,7 +38,7 @@ pub fn analyze(snapshot: &Snapshot, thresholds: &Thresholds) -> Analysis {
     let mut findings = listeners::findings(snapshot, &listeners, thresholds);
     findings.extend(connections::close_wait(snapshot, thresholds));
     findings.extend(connections::time_wait(snapshot, thresholds));
-    findings.extend(connections::syn_sent(snapshot, thresholds));
+    findings.extend(connections::syn_sent(snapshot, &listeners, thresholds));
     findings.extend(processes::fd_exhaustion(snapshot, thresholds));
     findings.extend(udp::receive_drops(snapshot));
     Finding::sort(&mut findings);

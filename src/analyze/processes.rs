@@ -7,7 +7,9 @@ use super::finding::{Finding, Severity, Subject, pct};
 use super::thresholds::Thresholds;
 use crate::model::{Process, Snapshot};
 
-/// `fd_exhaustion_risk`: a process close to "Too many open files".
+/// `fd_exhaustion_risk`: a process close to, or at, "Too many open files".
+/// Warning from the threshold, critical from 95 % (or the threshold, if
+/// higher) and always once every fd the limit allows is open.
 pub fn fd_exhaustion(snapshot: &Snapshot, t: &Thresholds) -> Vec<Finding> {
     let mut dumped: Option<HashSet<u64>> = None;
     let mut out = Vec::new();
@@ -31,8 +33,9 @@ fn fd_finding(p: &Process, t: &Thresholds) -> Option<Finding> {
     if share < t.fd_pct {
         return None;
     }
+    let reached = u64::from(used) >= limit;
     Some(Finding {
-        severity: if share >= 95.0 { Severity::Critical } else { Severity::Warning },
+        severity: if reached || share >= t.fd_pct.max(95.0) { Severity::Critical } else { Severity::Warning },
         subject: Subject::Process { pid: p.pid, comm: p.comm.clone() },
         evidence: Evidence::FdExhaustionRisk(FdEvidence {
             fds: used,

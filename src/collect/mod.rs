@@ -170,7 +170,6 @@ impl Collector {
     /// dumps; later ones dump first, then re-read only changed processes.
     pub fn snapshot(&mut self) -> Result<Snapshot, CollectError> {
         let started = Instant::now();
-        let taken_at = SystemTime::now();
         let Collector { request, cache, diag, previous, ghosts } = self;
         let queries = request.queries();
         let (net, scan) = match (&request.owners, cache.is_empty()) {
@@ -200,7 +199,7 @@ impl Collector {
         };
         let (net, socket) = net.split();
         *diag = socket;
-        let mut snapshot = assemble(request, net, scan, taken_at, started);
+        let mut snapshot = assemble(request, net, scan, started);
         if request.tcp == Some(StateSet::ALL) && request.owners.is_some() {
             let netns = snapshot.netns.inode;
             snapshot.ghosts = Some(ghosts.find(&snapshot.owners, &snapshot.processes, previous, netns));
@@ -232,6 +231,10 @@ struct NetSide {
     facts: host::NetnsFacts,
     unavailable: Vec<String>,
     elapsed: Duration,
+    /// When the socket dumps began: the snapshot's time. TIME-WAIT arrivals
+    /// are dated by their timers against it, so it must be the dump's time,
+    /// not that of a process scan that ran before or after.
+    dumped_at: SystemTime,
     diag: Option<DiagSocket>,
 }
 
@@ -252,6 +255,7 @@ fn collect_in_netns(queries: &[Query], diag: Option<DiagSocket>) -> Result<NetSi
     let mut sockets = Vec::new();
     let mut stats = DumpStats::default();
     let mut unavailable = Vec::new();
+    let dumped_at = SystemTime::now();
     for query in queries {
         match diag.dump(query, &mut sockets, &mut stats) {
             Ok(()) => {}
@@ -262,14 +266,21 @@ fn collect_in_netns(queries: &[Query], diag: Option<DiagSocket>) -> Result<NetSi
             Err(e) => return Err(e),
         }
     }
-    Ok(NetSide { sockets, stats, facts, unavailable, elapsed: started.elapsed(), diag: Some(diag) })
+    Ok(NetSide {
+        sockets,
+        stats,
+        facts,
+        unavailable,
+        elapsed: started.elapsed(),
+        dumped_at,
+        diag: Some(diag),
+    })
 }
 
 fn assemble(
     request: &Request,
     net: NetSide,
     scan: Option<(OwnerScan, Duration)>,
-    taken_at: SystemTime,
     started: Instant,
 ) -> Snapshot {
     let mut warnings = net.facts.warnings;
@@ -279,7 +290,7 @@ fn assemble(
         warnings.push(w);
     }
     Snapshot {
-        taken_at,
+        taken_at: net.dumped_at,
         host: host::host_info(),
         netns: NetnsInfo { label: request.netns.label().map(str::to_string), inode: net.facts.netns_inode },
         sysctls: net.facts.sysctls,

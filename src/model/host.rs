@@ -19,6 +19,7 @@ pub const SYSCTLS: &[&str] = &[
     "net.ipv4.tcp_fin_timeout",
     "net.ipv4.tcp_max_tw_buckets",
     "net.ipv4.tcp_tw_reuse",
+    "net.ipv4.tcp_timestamps",
     "net.ipv4.ip_local_port_range",
     "net.ipv4.ip_local_reserved_ports",
     "net.ipv4.tcp_max_orphans",

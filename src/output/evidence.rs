@@ -34,12 +34,25 @@ fn value_text(v: &Value) -> String {
     match v {
         Value::String(s) => escape::text(s).into_owned(),
         Value::Array(items) => items.iter().map(value_text).collect::<Vec<_>>().join(","),
-        Value::Object(o) => match (o.get("remote"), o.get("count")) {
-            (Some(r), Some(c)) => format!("{}({})", value_text(r), value_text(c)),
-            _ => v.to_string(),
-        },
+        Value::Object(o) => object_text(o),
         other => other.to_string(),
     }
+}
+
+/// The objects evidence holds, compactly: a peer `10.0.0.2(12)`, a stalled
+/// owner `api(77):stopped`, a listener `0.0.0.0:8080(5/4)`.
+fn object_text(o: &serde_json::Map<String, Value>) -> String {
+    let field = |k: &str| o.get(k).map(value_text);
+    if let (Some(r), Some(c)) = (field("remote"), field("count")) {
+        return format!("{r}({c})");
+    }
+    if let (Some(comm), Some(pid), Some(stall)) = (field("comm"), field("pid"), field("stall")) {
+        return format!("{comm}({pid}):{stall}");
+    }
+    if let (Some(local), Some(q), Some(b)) = (field("local"), field("accept_queue"), field("backlog")) {
+        return format!("{local}({q}/{b})");
+    }
+    escape::text(&Value::Object(o.clone()).to_string()).into_owned()
 }
 
 /// A JSON object's entries in document order.

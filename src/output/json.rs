@@ -165,6 +165,10 @@ pub struct ListenerFields<'a> {
     pub accept_queue: u32,
     pub backlog: u32,
     pub syn_recv: u32,
+    /// Connections waiting in the accept queue as the dump shows them.
+    pub queued: u32,
+    /// Of those, connections the client closed while waiting.
+    pub queued_close_wait: u32,
     pub drops: Option<u32>,
     pub full: bool,
     pub fill_pct: Option<f64>,
@@ -181,6 +185,8 @@ impl<'a> ListenerFields<'a> {
             accept_queue: l.accept_queue,
             backlog: l.backlog,
             syn_recv: l.syn_recv,
+            queued: l.queued,
+            queued_close_wait: l.queued_close_wait,
             drops: l.drops,
             full: l.full,
             fill_pct: l.fill_pct,

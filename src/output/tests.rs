@@ -32,6 +32,10 @@ fn busy_server() -> Snapshot {
         .many(3, State::CloseWait, "10.0.0.1", "10.0.0.8:6379", &[])
         .tcp(State::CloseWait, "10.0.0.1:9999", "10.0.0.3:80", &[4243])
         .many(12, State::SynSent, "10.0.0.1", "10.9.9.9:443", &[4242])
+        .many(10, State::SynSent, "10.0.0.1", "10.0.0.1:8080", &[4243])
+        .process(77, "stuck", 20, 1024)
+        .run_state(77, 'T')
+        .listener("0.0.0.0:9000", 2, 8, 0, &[77])
         .udp("0.0.0.0:514", 1234, &[6]);
     for (client, n) in [("10.0.0.20", 7), ("10.0.0.21", 4)] {
         for i in 0..n {
@@ -53,7 +57,8 @@ fn short_connections() -> Snapshot {
         .counter("TcpExt", "TCPTimeWaitOverflow", 17)
         .listener("[::]:443", 0, 10, 0, &[])
         .many(60, State::TimeWait, "10.0.0.1", "10.0.0.2:443", &[])
-        .many(95, State::TimeWait, "10.0.0.1", "10.0.0.4:443", &[]);
+        .many(95, State::TimeWait, "10.0.0.1", "10.0.0.4:443", &[])
+        .many(70, State::TimeWait, "127.0.0.1", "127.0.0.1:5432", &[]);
     for i in 0..10 {
         b = b.tcp(State::SynRecv, "[2001:db8::1]:443", &format!("[2001:db8::9]:{}", 40000 + i), &[]);
     }
@@ -114,7 +119,7 @@ fn worded(f: &Finding) -> String {
 #[test]
 fn every_evidence_variant_is_covered() {
     let variants: HashSet<_> = every_finding().iter().map(|f| discriminant(&f.evidence)).collect();
-    assert_eq!(variants.len(), 17, "one fixture per Evidence variant");
+    assert_eq!(variants.len(), 18, "one fixture per Evidence variant");
 }
 
 #[test]
@@ -135,7 +140,10 @@ fn subjects_escape_what_processes_and_paths_choose() {
 #[test]
 fn evidence_text_leaves_unknown_values_out_and_json_keeps_them() {
     let f = analyze(&busy_server(), &Thresholds::default()).findings;
-    let syn_sent = f.iter().find(|f| f.kind().name() == "syn_sent_pileup").expect("syn_sent_pileup");
+    let syn_sent = f
+        .iter()
+        .find(|f| f.kind().name() == "syn_sent_pileup" && subject_text(&f.subject) == "10.9.9.9:443")
+        .expect("syn_sent_pileup");
     assert_eq!(evidence::text(&syn_sent.evidence), "syn_sent=12 pids=4242");
     let json = serde_json::to_value(&syn_sent.evidence).unwrap_or_default();
     assert!(json["tcp_syn_retries"].is_null() && json.get("tcp_syn_retries").is_some(), "{json}");

@@ -10,6 +10,14 @@ pub fn rfc3339(t: SystemTime) -> String {
     format!("{y:04}-{m:02}-{d:02}T{:02}:{:02}:{:02}Z", rem / 3600, rem % 3600 / 60, rem % 60)
 }
 
+/// `2026-11-21T10:32:01.250Z`: to the millisecond, for events whose
+/// times are compared with each other (rates between watch samples).
+pub fn rfc3339_millis(t: SystemTime) -> String {
+    let millis = t.duration_since(UNIX_EPOCH).map_or(0, |d| d.subsec_millis());
+    let seconds = rfc3339(t);
+    format!("{}.{millis:03}Z", seconds.trim_end_matches('Z'))
+}
+
 /// An interval as the user would type it: `2s`, `500ms`.
 pub fn human_duration(d: std::time::Duration) -> String {
     match d.as_millis() {
@@ -42,5 +50,11 @@ mod tests {
         assert_eq!(rfc3339(UNIX_EPOCH), "1970-01-01T00:00:00Z");
         assert_eq!(rfc3339(UNIX_EPOCH + Duration::from_secs(951_782_400)), "2000-02-29T00:00:00Z");
         assert_eq!(rfc3339(UNIX_EPOCH + Duration::from_secs(1_795_256_321)), "2026-11-21T10:18:41Z");
+    }
+
+    #[test]
+    fn milliseconds_when_asked() {
+        let t = UNIX_EPOCH + Duration::from_millis(1_795_256_321_007);
+        assert_eq!(rfc3339_millis(t), "2026-11-21T10:18:41.007Z");
     }
 }

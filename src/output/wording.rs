@@ -5,7 +5,8 @@
 
 use super::escape;
 use crate::analyze::evidence::{
-    ChurnEvidence, CloseWaitLeakEvidence, FdLeakEvidence, ListenOverflowEvidence, QueueEvidence,
+    ChurnEvidence, CloseWaitLeakEvidence, FdEvidence, FdLeakEvidence, ListenOverflowEvidence, QueueEvidence,
+    Stall, StalledEvidence, StalledOwner, SynQueueEvidence, SynSentEvidence, TimeWaitEvidence,
 };
 use crate::analyze::{Evidence, Finding, Subject};
 
@@ -39,19 +40,20 @@ pub fn eta_text(secs: f64) -> String {
 pub fn message(f: &Finding) -> String {
     match &f.evidence {
         Evidence::AcceptQueueFull(q) => format!(
-            "accept queue full: {} connections wait for accept(), backlog {} — new connections are being dropped",
-            q.accept_queue, q.backlog
+            "accept queue full: {} connections wait for accept(), backlog {} — new connections are being dropped{}",
+            q.accept_queue,
+            q.backlog,
+            gave_up(q.queued_close_wait)
         ),
         Evidence::AcceptQueueNearFull(e) => format!(
-            "accept queue near full: {} of backlog {} ({}%) wait for accept()",
-            e.queue.accept_queue, e.queue.backlog, e.fill_pct
+            "accept queue near full: {} of backlog {} ({}%) wait for accept(){}",
+            e.queue.accept_queue,
+            e.queue.backlog,
+            e.fill_pct,
+            gave_up(e.queue.queued_close_wait)
         ),
-        Evidence::SynQueuePressure(e) => format!(
-            "SYN queue holds {} half-open connections, {}% of its limit {} (min(backlog, somaxconn))",
-            e.syn_recv,
-            e.share_pct(),
-            e.limit
-        ),
+        Evidence::AcceptStalled(e) => stalled_message(e),
+        Evidence::SynQueuePressure(e) => syn_queue_message(e),
         Evidence::ListenerDrops(q) => {
             format!("listener has dropped {} connection attempts since it was opened", q.drops.unwrap_or(0))
         }
@@ -67,29 +69,15 @@ pub fn message(f: &Finding) -> String {
         Evidence::UnownedCloseWait(e) => {
             format!("{} CLOSE-WAIT sockets whose owning process could not be seen", e.close_wait)
         }
-        Evidence::TimeWaitBuildup(e) => format!(
-            "{} TIME-WAIT sockets towards {} pin {}% of the {} ephemeral ports; \
-             connect() fails with EADDRNOTAVAIL when they run out",
-            e.time_wait,
-            subject_text(&f.subject),
-            e.share_pct,
-            e.ephemeral_ports
-        ),
+        Evidence::TimeWaitBuildup(e) => time_wait_message(e, &subject_text(&f.subject)),
         Evidence::TimeWaitBuckets(e) => format!(
             "{} TIME-WAIT sockets reach {}% of net.ipv4.tcp_max_tw_buckets ({}); beyond it the kernel skips TIME-WAIT",
             e.time_wait,
             e.share_pct(),
             e.tcp_max_tw_buckets
         ),
-        Evidence::FdExhaustionRisk(e) => format!(
-            "has {} of {} file descriptors open ({}%): \"Too many open files\" is near",
-            e.fds, e.fd_limit, e.usage_pct
-        ),
-        Evidence::SynSentPileup(e) => format!(
-            "{} connections stuck in SYN-SENT towards {}: it does not answer SYNs",
-            e.syn_sent,
-            subject_text(&f.subject)
-        ),
+        Evidence::FdExhaustionRisk(e) => fd_message(e),
+        Evidence::SynSentPileup(e) => syn_sent_message(e, &subject_text(&f.subject)),
         Evidence::UdpReceiveDrops(e) => {
             format!("dropped {} datagrams because its receive buffer was full", e.drops)
         }
@@ -106,8 +94,124 @@ pub fn message(f: &Finding) -> String {
     }
 }
 
+/// `; 2 of them already closed by the client` when waiting clients gave up.
+fn gave_up(closed: u32) -> String {
+    match closed {
+        0 => String::new(),
+        n => format!("; {n} of them already closed by the client, who gave up waiting"),
+    }
+}
+
+fn stalled_message(e: &StalledEvidence) -> String {
+    let owners: Vec<String> = e.owners.iter().map(stalled_owner_text).collect();
+    format!(
+        "{} connection{} wait (backlog {}) and no owner can accept(): {}{}",
+        e.accept_queue,
+        plural(u64::from(e.accept_queue)),
+        e.backlog,
+        owners.join("; "),
+        gave_up(e.queued_close_wait)
+    )
+}
+
+fn stalled_owner_text(o: &StalledOwner) -> String {
+    let who = format!("pid {} ({})", o.pid, escape::text(&o.comm));
+    match o.stall {
+        Stall::Stopped => format!("{who} is stopped (T)"),
+        Stall::Traced => format!("{who} is stopped by a debugger (t)"),
+        Stall::Uninterruptible => format!("{who} is in uninterruptible sleep (D)"),
+        Stall::Exiting => format!("{who} is exiting"),
+        Stall::FdLimit => format!(
+            "{who} has reached its fd limit ({} of {} open): accept() fails with EMFILE",
+            o.fds.map_or("?".to_string(), |n| n.to_string()),
+            o.fd_limit.map_or("?".to_string(), |n| n.to_string())
+        ),
+    }
+}
+
+fn syn_queue_message(e: &SynQueueEvidence) -> String {
+    let limit = match e.limit < u64::from(e.backlog) {
+        true => format!("{} (3/4 of net.ipv4.tcp_max_syn_backlog, below the backlog {})", e.limit, e.backlog),
+        false => format!("{} (the listener's backlog)", e.limit),
+    };
+    match (e.full(), e.drops_at_limit()) {
+        (true, true) => format!(
+            "SYN queue full: {} half-open connections over its limit {limit}; new SYNs are dropped (tcp_syncookies=0)",
+            e.syn_recv
+        ),
+        (true, false) => format!(
+            "SYN queue full: {} half-open connections over its limit {limit}; new SYNs are answered with SYN cookies",
+            e.syn_recv
+        ),
+        (false, _) => format!(
+            "SYN queue holds {} half-open connections, {}% of its limit {limit}",
+            e.syn_recv,
+            e.share_pct()
+        ),
+    }
+}
+
+fn time_wait_message(e: &TimeWaitEvidence, dest: &str) -> String {
+    let reuse = e.tcp_tw_reuse.map_or("?".to_string(), |r| r.to_string());
+    if e.reuse_applies {
+        return format!(
+            "{} TIME-WAIT sockets towards {dest} ({}% of the {} ephemeral ports), but tcp_tw_reuse={reuse} \
+             lets connect() reuse them once 1 s old: they do not exhaust the port range",
+            e.time_wait, e.share_pct, e.ephemeral_ports
+        );
+    }
+    match e.reached() {
+        true => format!(
+            "{} TIME-WAIT sockets towards {dest} have pinned all {} ephemeral ports: \
+             connect() to it fails with EADDRNOTAVAIL",
+            e.time_wait, e.ephemeral_ports
+        ),
+        false => format!(
+            "{} TIME-WAIT sockets towards {dest} pin {}% of the {} ephemeral ports; \
+             connect() fails with EADDRNOTAVAIL when they run out",
+            e.time_wait, e.share_pct, e.ephemeral_ports
+        ),
+    }
+}
+
+fn fd_message(e: &FdEvidence) -> String {
+    match e.reached() {
+        true => format!(
+            "has reached its fd limit: {} open, RLIMIT_NOFILE {} — open(), socket() and accept() \
+             fail with EMFILE (\"Too many open files\")",
+            e.fds, e.fd_limit
+        ),
+        false => format!(
+            "has {} of {} file descriptors open ({}%): \"Too many open files\" is near",
+            e.fds, e.fd_limit, e.usage_pct
+        ),
+    }
+}
+
+fn syn_sent_message(e: &SynSentEvidence, dest: &str) -> String {
+    let head = format!("{} connections stuck in SYN-SENT towards {dest}", e.syn_sent);
+    match &e.local_listener {
+        Some(l) if l.full => format!(
+            "{head}: it is this namespace's listener tcp {}, whose accept queue is full ({}/{}) \
+             and drops their SYNs",
+            l.local, l.accept_queue, l.backlog
+        ),
+        Some(l) => format!(
+            "{head}: it is this namespace's listener tcp {} (accept queue {}/{}, {} half-open), \
+             which does not answer their SYNs",
+            l.local, l.accept_queue, l.backlog, l.syn_recv
+        ),
+        None => format!("{head}: it does not answer SYNs"),
+    }
+}
+
 fn close_wait_leak_message(e: &CloseWaitLeakEvidence) -> String {
-    let when = e.eta_s.map_or(String::new(), |eta| format!("; fds reach RLIMIT_NOFILE in {}", eta_text(eta)));
+    let reached = e.fds.zip(e.fd_limit).is_some_and(|(used, limit)| u64::from(used) >= limit);
+    let when = match (reached, e.eta_s) {
+        (true, _) => "; its fds have reached RLIMIT_NOFILE: accept() and open() fail with EMFILE".to_string(),
+        (false, Some(eta)) => format!("; fds reach RLIMIT_NOFILE in {}", eta_text(eta)),
+        (false, None) => String::new(),
+    };
     format!(
         "CLOSE-WAIT grows by {:.2}/s ({:.0} → {} in {:.0} s){when}",
         e.rate_per_s,
@@ -119,9 +223,15 @@ fn close_wait_leak_message(e: &CloseWaitLeakEvidence) -> String {
 
 fn fd_leak_message(e: &FdLeakEvidence) -> String {
     let limit = e.fd_limit.map_or("no limit".to_string(), |l| format!("RLIMIT_NOFILE {l}"));
-    let when = e.eta_s.map_or(String::new(), |eta| format!(": {limit} reached in {}", eta_text(eta)));
+    let reached = e.fds.zip(e.fd_limit).is_some_and(|(used, limit)| u64::from(used) >= limit);
+    let when = match (reached, e.eta_s) {
+        (true, _) => format!(" and have reached {limit}: open(), socket() and accept() fail with EMFILE"),
+        (false, Some(eta)) => format!(": {limit} reached in {}", eta_text(eta)),
+        (false, None) => String::new(),
+    };
+    let verb = if reached { "grew" } else { "grow" };
     format!(
-        "open fds grow by {:.2}/s ({:.0} → {:.0} in {:.0} s){when}",
+        "open fds {verb} by {:.2}/s ({:.0} → {:.0} in {:.0} s){when}",
         e.rate_per_s,
         e.start,
         e.fds.map_or(0.0, f64::from),
@@ -130,13 +240,23 @@ fn fd_leak_message(e: &FdLeakEvidence) -> String {
 }
 
 fn churn_message(e: &ChurnEvidence, dest: &str) -> String {
-    let outcome = match e.eta_s {
-        Some(eta) => format!("the port range runs out in {}", eta_text(eta)),
-        None => format!("{}% of the port range stays pinned", e.share_pct()),
+    let rate = format!("new TIME-WAIT towards {dest} at {:.1}/s over {:.0} s", e.rate_per_s, e.window_s);
+    if e.reuse_applies {
+        let reuse = e.tcp_tw_reuse.map_or("?".to_string(), |r| r.to_string());
+        return format!(
+            "{rate}, but tcp_tw_reuse={reuse} lets connect() reuse a TIME-WAIT port after 1 s: \
+             about {:.0} of {} ephemeral ports stay busy",
+            e.ports_needed, e.ephemeral_ports
+        );
+    }
+    let outcome = match (e.reached(), e.eta_s) {
+        (true, _) => "every port is pinned: connect() fails with EADDRNOTAVAIL".to_string(),
+        (false, Some(eta)) => format!("the port range runs out in {}", eta_text(eta)),
+        (false, None) => format!("{}% of the port range stays pinned", e.share_pct()),
     };
     format!(
-        "new TIME-WAIT towards {dest} at {:.1}/s: 60 s of TIME-WAIT pins {:.0} of {} ephemeral ports; {outcome}",
-        e.rate_per_s, e.projected_time_wait, e.ephemeral_ports
+        "{rate}: 60 s of TIME-WAIT pins {:.0} of {} ephemeral ports; {outcome}",
+        e.projected_time_wait, e.ephemeral_ports
     )
 }
 
@@ -154,7 +274,27 @@ pub fn hint(f: &Finding) -> String {
         Evidence::AcceptQueueNearFull(e) => somaxconn_cap(&e.queue),
         _ => String::new(),
     };
-    format!("{}{cap}", fixed_hint(&f.evidence))
+    match &f.evidence {
+        Evidence::TimeWaitBuildup(e) if !e.reuse_applies => {
+            format!("{}; {}", fixed_hint(&f.evidence), reuse_advice(e.tcp_tw_reuse, e.tcp_timestamps))
+        }
+        Evidence::TimeWaitChurn(e) if !e.reuse_applies => {
+            format!("{}; {}", fixed_hint(&f.evidence), reuse_advice(e.tcp_tw_reuse, None))
+        }
+        _ => format!("{}{cap}", fixed_hint(&f.evidence)),
+    }
+}
+
+/// Why `tcp_tw_reuse` does not cover a destination, and what would.
+fn reuse_advice(tw_reuse: Option<i64>, timestamps: Option<i64>) -> &'static str {
+    match (tw_reuse, timestamps) {
+        (_, Some(0)) => "tcp_tw_reuse needs net.ipv4.tcp_timestamps=1 to reuse TIME-WAIT ports",
+        (Some(2), _) => {
+            "net.ipv4.tcp_tw_reuse=2 reuses TIME-WAIT ports towards loopback only: 1 would cover this destination"
+        }
+        (Some(1), _) => "tcp_tw_reuse=1 cannot help: these connections carry no TCP timestamps",
+        _ => "net.ipv4.tcp_tw_reuse=1 would let connect() reuse a TIME-WAIT port once it is 1 s old",
+    }
 }
 
 /// The hint without the numbers that complete it.
@@ -167,7 +307,23 @@ fn fixed_hint(evidence: &Evidence) -> &'static str {
         Evidence::AcceptQueueNearFull(_) => {
             "the application accepts barely as fast as clients arrive; one slow-down overflows it"
         }
-        Evidence::SynQueuePressure(e) if e.syncookies == Some(0) => {
+        Evidence::AcceptStalled(e) => match e.owners.first().map(|o| o.stall) {
+            Some(Stall::Stopped) => {
+                "a stopped process accepts nothing: `kill -CONT PID` resumes it (job control, a stray SIGSTOP)"
+            }
+            Some(Stall::Traced) => "a debugger holds it stopped: detach it (gdb `detach`, end strace)",
+            Some(Stall::Uninterruptible) => {
+                "`cat /proc/PID/stack` and /proc/PID/wchan show what it waits for (storage, NFS, a hung mount)"
+            }
+            Some(Stall::FdLimit) => {
+                "every fd is in use, so accept() fails with EMFILE (event loops often spin on it): find what \
+                 holds the fds (CLOSE-WAIT, leaks), then raise the limit (LimitNOFILE=, ulimit -n)"
+            }
+            Some(Stall::Exiting) | None => {
+                "its owner is exiting: whatever restarts the service must take the listener over"
+            }
+        },
+        Evidence::SynQueuePressure(e) if e.drops_at_limit() => {
             "net.ipv4.tcp_syncookies=0: at the limit new SYNs are dropped (TcpExt.TCPReqQFullDrop); \
              enable syncookies, and check for a SYN flood or clients that never complete the handshake"
         }
@@ -191,9 +347,13 @@ fn fixed_hint(evidence: &Evidence) -> &'static str {
         Evidence::UnownedCloseWait(_) => {
             "run as root (or in the owner's pid namespace) to see which process leaks them"
         }
+        Evidence::TimeWaitBuildup(e) if e.reuse_applies => {
+            "nothing to fix for ports: connect() reuses these once they are 1 s old; \
+             reusing connections (keep-alive, pooling) still saves the handshakes"
+        }
         Evidence::TimeWaitBuildup(_) => {
             "connections to this destination are opened and closed faster than TIME-WAIT (60 s) expires: \
-             reuse them (keep-alive, pooling), set net.ipv4.tcp_tw_reuse=1, or widen net.ipv4.ip_local_port_range"
+             reuse them (keep-alive, pooling) or widen net.ipv4.ip_local_port_range"
         }
         Evidence::TimeWaitBuckets(_) => {
             "many short connections end here; reuse connections, or raise net.ipv4.tcp_max_tw_buckets"
@@ -201,6 +361,10 @@ fn fixed_hint(evidence: &Evidence) -> &'static str {
         Evidence::FdExhaustionRisk(_) => {
             "look for a leak first (CLOSE-WAIT sockets, `sockscope watch --pid PID`), \
              then raise the limit (LimitNOFILE= in systemd, ulimit -n)"
+        }
+        Evidence::SynSentPileup(e) if e.local_listener.is_some() => {
+            "the listener is here: its findings (accept_queue_full, accept_stalled) say why it does not \
+             take these connections"
         }
         Evidence::SynSentPileup(_) => {
             "the destination is unreachable, filtered, or its accept queue is full (it drops SYNs); \
@@ -222,10 +386,14 @@ fn fixed_hint(evidence: &Evidence) -> &'static str {
             "the application ignores the error (ECONNRESET) on these sockets and keeps the fds; \
              `ls -l /proc/PID/fd | grep INODE` finds them"
         }
+        Evidence::TimeWaitChurn(e) if e.reuse_applies => {
+            "nothing to fix for ports while reuse applies; reusing connections (keep-alive, pooling) \
+             still saves the handshakes"
+        }
         Evidence::TimeWaitChurn(_) => {
             "each short connection to this destination pins a port for 60 s; at about ports/60 new connections \
-             per second connect() fails with EADDRNOTAVAIL — reuse connections (keep-alive, pooling), set \
-             net.ipv4.tcp_tw_reuse=1, or widen net.ipv4.ip_local_port_range"
+             per second connect() fails with EADDRNOTAVAIL — reuse connections (keep-alive, pooling) or widen \
+             net.ipv4.ip_local_port_range"
         }
         Evidence::ListenOverflow(_) => {
             "the owner accepts slower than clients arrive; the global TcpExt.ListenOverflows counter rises \

@@ -123,6 +123,21 @@ fn listener_detail_and_help_overlays() {
 }
 
 #[test]
+fn listener_detail_lists_the_clients_waiting_in_its_queue() {
+    let mut app = app();
+    app.resize(120, 40);
+    key(&mut app, KeyCode::Enter);
+    let text = screen(&app, 120, 40);
+    assert!(text.contains("2 waiting for accept() (1 closed by the client)"), "{text}");
+    assert!(text.contains("ESTAB      10.0.0.5:40001         waiting for accept()"), "{text}");
+    assert!(
+        text.contains("CLOSE-WAIT 10.0.0.5:40002         waiting for accept(); the client gave up"),
+        "{text}"
+    );
+    assert!(text.contains("owner: server(4242)  stopped (T)"), "{text}");
+}
+
+#[test]
 fn process_detail() {
     let mut app = app();
     key(&mut app, KeyCode::Enter);

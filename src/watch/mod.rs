@@ -211,11 +211,14 @@ impl<'s> Watch<'s> {
             && self.quiet.is_multiple_of(self.settings.heartbeat);
         printer.sample(snapshot.taken_at, &changes, heartbeat)?;
         let current = self.current_findings(&report, trends);
-        let (started, resolved) = self.findings.update(current);
-        for f in &started {
-            printer.finding(snapshot.taken_at, f)?;
+        let update = self.findings.update(current, snapshot.taken_at);
+        for f in &update.started {
+            printer.finding(snapshot.taken_at, f, None)?;
         }
-        for (f, held) in &resolved {
+        for (f, escalation) in &update.escalated {
+            printer.finding(snapshot.taken_at, f, Some(escalation))?;
+        }
+        for (f, held) in &update.resolved {
             printer.resolved(snapshot.taken_at, f, *held)?;
         }
         Ok(())

@@ -7,7 +7,7 @@ use std::time::SystemTime;
 use serde::Serialize;
 
 use super::summary::Summary;
-use super::track::{Changes, ListenerChange, ProcessChange};
+use super::track::{Changes, Escalation, ListenerChange, ProcessChange, Reason};
 use crate::analyze::Finding;
 use crate::output::escape::{self, endpoint_text};
 use crate::output::json::FindingJson;
@@ -42,7 +42,7 @@ fn signed(d: i64) -> String {
 
 impl Printer<'_> {
     fn event<T: Serialize>(&mut self, kind: &'static str, at: SystemTime, body: &T) -> io::Result<()> {
-        let event = Event { kind, time: time::rfc3339(at), body };
+        let event = Event { kind, time: time::rfc3339_millis(at), body };
         serde_json::to_writer(&mut *self.out, &event)?;
         writeln!(self.out)
     }
@@ -115,13 +115,27 @@ impl Printer<'_> {
         )
     }
 
-    pub fn finding(&mut self, at: SystemTime, f: &Finding) -> io::Result<()> {
+    /// A finding that starts holding, or (with its escalation) one announced again.
+    pub fn finding(
+        &mut self,
+        at: SystemTime,
+        f: &Finding,
+        escalation: Option<&Escalation>,
+    ) -> io::Result<()> {
         if self.json {
-            return self.event("finding", at, &FindingJson::new(f));
+            #[derive(Serialize)]
+            struct Announced<'a> {
+                #[serde(flatten)]
+                finding: FindingJson<'a>,
+                #[serde(skip_serializing_if = "Option::is_none")]
+                escalation: Option<&'a Escalation>,
+            }
+            return self.event("finding", at, &Announced { finding: FindingJson::new(f), escalation });
         }
         let tag = self.style.paint(Paint::of(f.severity), f.severity.label()).into_owned();
         let (kind, subject) = (f.kind().name(), subject_text(&f.subject));
-        writeln!(self.out, "{}  FINDING {tag} {kind} {subject}: {}", clock(at), message(f))?;
+        let again = escalation.map_or(String::new(), |e| format!(" (again: {})", escalation_text(e)));
+        writeln!(self.out, "{}  FINDING {tag} {kind} {subject}: {}{again}", clock(at), message(f))?;
         writeln!(self.out, "          evidence: {}", evidence::text(&f.evidence))?;
         writeln!(self.out, "          {}", self.style.paint(Paint::Dim, &format!("hint: {}", hint(f))))
     }
@@ -182,6 +196,16 @@ impl Printer<'_> {
 fn finding_line(f: &Finding) -> String {
     let (kind, subject) = (f.kind().name(), subject_text(&f.subject));
     format!("{} {kind} {subject}: {}", f.severity.label(), message(f))
+}
+
+/// Why a finding is announced again, for people.
+fn escalation_text(e: &Escalation) -> String {
+    let expected = e.expected_eta_s.map_or(String::new(), |x| format!(", ~{x:.0} s expected"));
+    match e.reason {
+        Reason::SeverityRose => format!("was {}", e.was.label()),
+        Reason::LimitReached => "the limit is reached".to_string(),
+        Reason::EtaChanged => format!("the time to the limit changed{expected}"),
+    }
 }
 
 fn process_line(p: &ProcessChange) -> String {

@@ -24,7 +24,13 @@ impl Run {
         self.events.iter().filter(|e| e["type"] == kind).collect()
     }
 
+    /// Findings of `kind` that started (announced for the first time).
     fn findings(&self, kind: &str) -> Vec<&Value> {
+        self.announcements(kind).into_iter().filter(|e| e.get("escalation").is_none()).collect()
+    }
+
+    /// Every announcement of `kind`: starts and re-announcements.
+    fn announcements(&self, kind: &str) -> Vec<&Value> {
         self.of("finding").into_iter().filter(|e| e["kind"] == kind).collect()
     }
 
@@ -87,6 +93,9 @@ fn a_steady_close_wait_leak_is_reported_once_with_its_rate() {
     let run = watch((0..8).map(|i| server(f64::from(i) * 2.0, 10 + 2 * i, 100 + 2 * i, 65536)).collect());
     let leaks = run.findings("close_wait_leak");
     assert_eq!(leaks.len(), 1, "announced once, not every sample: {:?}", run.events);
+    let again = run.announcements("close_wait_leak");
+    assert_eq!(again.len(), 2, "and once more when its ETA appears at 5 samples: {again:?}");
+    assert_eq!(again[1]["escalation"]["reason"], "eta_changed");
     assert!((number(&leaks[0]["evidence"]["rate_per_s"]) - 1.0).abs() < 0.01, "2 more every 2 s");
     assert_eq!(leaks[0]["subject"], "pid 7 (api)");
     assert_eq!(run.ending, Ok(Ending::Clean));
@@ -95,13 +104,39 @@ fn a_steady_close_wait_leak_is_reported_once_with_its_rate() {
 #[test]
 fn an_fd_leak_projects_the_time_to_its_limit() {
     let run = watch((0..7).map(|i| server(f64::from(i) * 10.0, 0, 900 + 10 * i, 1024)).collect());
-    let leak = run.findings("fd_leak");
-    assert_eq!(leak.len(), 1, "{:?}", run.events);
-    let evidence = &leak[0]["evidence"];
+    let leak = run.announcements("fd_leak");
+    assert_eq!(leak.len(), 2, "{:?}", run.events);
+    assert!(leak[0]["evidence"]["eta_s"].is_null(), "no ETA from 3 samples");
+    assert_eq!(leak[0]["severity"], "warning");
+    let evidence = &leak[1]["evidence"];
     let (eta, fds) = (number(&evidence["eta_s"]), number(&evidence["fds"]));
+    assert_eq!(
+        (evidence["samples"].clone(), evidence["window_s"].clone()),
+        (Value::from(5), Value::from(40.0))
+    );
     assert!((number(&evidence["rate_per_s"]) - 1.0).abs() < 0.01, "10 fds every 10 s");
     assert!((eta - (1024.0 - fds)).abs() < 1.0, "the fds left at 1/s: {eta} s with {fds} open");
-    assert_eq!(leak[0]["severity"], "critical", "the limit is under five minutes away");
+    assert_eq!(leak[1]["severity"], "critical", "the limit is under five minutes away");
+    assert_eq!(leak[1]["escalation"]["reason"], "severity_rose");
+    assert_eq!(leak[1]["escalation"]["was"], "warning");
+}
+
+#[test]
+fn a_leak_that_reaches_its_limit_is_never_silent() {
+    let run =
+        watch((0..12).map(|i| server(f64::from(i) * 10.0, 0, (950 + 10 * i).min(1024), 1024)).collect());
+    let leak = run.announcements("fd_leak");
+    let reasons: Vec<&Value> = leak.iter().map(|e| &e["escalation"]["reason"]).collect();
+    assert!(reasons.contains(&&Value::from("limit_reached")), "{reasons:?}");
+    let reached = leak.iter().find(|e| e["escalation"]["reason"] == "limit_reached").expect("reached");
+    assert!(
+        reached["message"].as_str().unwrap_or("").contains("have reached RLIMIT_NOFILE 1024"),
+        "{reached}"
+    );
+    let risk = run.announcements("fd_exhaustion_risk");
+    let last = risk.last().expect("fd_exhaustion_risk");
+    assert_eq!(last["severity"], "critical");
+    assert!(last["message"].as_str().unwrap_or("").starts_with("has reached its fd limit"), "{last}");
 }
 
 #[test]
@@ -229,7 +264,8 @@ fn time_wait_churn_projects_when_the_port_range_runs_out() {
     let churn = run.findings("time_wait_churn");
     assert_eq!(churn.len(), 1, "{:?}", run.events);
     assert_eq!(churn[0]["severity"], "critical", "1200 ports a minute, 1000 in range");
-    assert!(churn[0]["evidence"]["eta_s"].is_number());
+    let last = run.announcements("time_wait_churn").pop().expect("churn");
+    assert!(last["evidence"]["eta_s"].is_number(), "an ETA once 5 samples exist: {last}");
 }
 
 #[test]

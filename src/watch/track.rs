@@ -3,13 +3,14 @@
 //! returns changes; printing is elsewhere.
 
 use std::collections::{BTreeMap, HashMap};
+use std::time::SystemTime;
 
 use serde::Serialize;
 
 use crate::analyze::Report;
 use crate::analyze::history::SAMPLED_COUNTERS;
 use crate::analyze::summary::{self, ProcessSummary};
-use crate::analyze::{Finding, Listener, SubjectKey};
+use crate::analyze::{Finding, Listener, Severity, SubjectKey};
 use crate::model::{FdLimit, RunState, Snapshot};
 
 /// One tracked process at one sample, with changes since the previous one.
@@ -199,23 +200,128 @@ impl Tracker {
 /// value hovering at a threshold does not flap.
 const RESOLVE_AFTER: u32 = 2;
 
+/// An ETA that moved by more than this share of what the last announcement
+/// projected is announced again.
+const ETA_CHANGE: f64 = 0.30;
+
+/// Below this many seconds ETAs are compared as if they were this long, so
+/// a second of jitter just before a limit does not count as a change.
+const ETA_FLOOR_S: f64 = 5.0;
+
 /// The same finding across samples: its kind's name and its subject.
 type FindingId = (&'static str, SubjectKey);
 
+/// Why a finding already announced is announced again.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Reason {
+    /// Its severity rose above every severity announced for it.
+    SeverityRose,
+    /// The limit it was approaching is reached (EMFILE, every port pinned, a full queue).
+    LimitReached,
+    /// Its time to the limit appeared, or moved by more than 30 % from what
+    /// the last announcement projected.
+    EtaChanged,
+}
+
+/// A finding announced again, with what had been said before.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct Escalation {
+    pub reason: Reason,
+    /// The highest severity announced before.
+    pub was: Severity,
+    /// The ETA the last announcement projected for now (its ETA minus the
+    /// time since), when it had one.
+    pub expected_eta_s: Option<f64>,
+}
+
+/// What the last announcement of a finding said.
+#[derive(Clone, Copy, Debug)]
+struct Announced {
+    severity: Severity,
+    limit_reached: bool,
+    eta: Option<(f64, SystemTime)>,
+}
+
+impl Announced {
+    fn of(f: &Finding, at: SystemTime) -> Announced {
+        Announced {
+            severity: f.severity,
+            limit_reached: f.evidence.limit_reached(),
+            eta: f.evidence.eta_s().map(|e| (e, at)),
+        }
+    }
+
+    /// The ETA announced, counted down to `at`.
+    fn expected_eta(&self, at: SystemTime) -> Option<f64> {
+        let (eta, then) = self.eta?;
+        let elapsed = at.duration_since(then).map_or(0.0, |d| d.as_secs_f64());
+        Some(eta - elapsed)
+    }
+
+    /// Why `f` must be announced again, if it must.
+    fn escalation(&self, f: &Finding, at: SystemTime) -> Option<Escalation> {
+        let expected = self.expected_eta(at);
+        let reason = if f.severity > self.severity {
+            Reason::SeverityRose
+        } else if f.evidence.limit_reached() && !self.limit_reached {
+            Reason::LimitReached
+        } else {
+            match (expected, f.evidence.eta_s()) {
+                (None, Some(_)) => Reason::EtaChanged,
+                (Some(before), Some(now)) if (now - before).abs() > ETA_CHANGE * before.max(ETA_FLOOR_S) => {
+                    Reason::EtaChanged
+                }
+                _ => return None,
+            }
+        };
+        Some(Escalation { reason, was: self.severity, expected_eta_s: expected })
+    }
+
+    /// The announcement after `f` was announced again: the highest severity
+    /// stays, so a severity that falls and rises again is not news.
+    fn after(self, f: &Finding, at: SystemTime) -> Announced {
+        let now = Announced::of(f, at);
+        Announced {
+            severity: self.severity.max(now.severity),
+            limit_reached: self.limit_reached || now.limit_reached,
+            eta: now.eta.or(self.eta),
+        }
+    }
+}
+
+/// An active finding.
+struct Active {
+    finding: Finding,
+    held: u32,
+    absent: u32,
+    announced: Announced,
+}
+
+/// What one evaluation changed.
+#[derive(Debug, Default)]
+pub struct FindingUpdate {
+    /// Findings that started holding.
+    pub started: Vec<Finding>,
+    /// Findings announced again: escalated severity, a limit reached, an ETA moved.
+    pub escalated: Vec<(Finding, Escalation)>,
+    /// Findings that stopped holding, with how many samples they held.
+    pub resolved: Vec<(Finding, u32)>,
+}
+
 #[derive(Default)]
 pub struct FindingTracker {
-    /// Active findings: the finding, samples it held, samples it has been absent.
-    active: BTreeMap<FindingId, (Finding, u32, u32)>,
+    active: BTreeMap<FindingId, Active>,
     /// Every finding that ever fired, with its latest evidence, for the summary.
     pub fired: Vec<Finding>,
     fired_at: HashMap<FindingId, usize>,
 }
 
 impl FindingTracker {
-    /// New findings, and the (finding, samples it held) of those resolved.
-    pub fn update(&mut self, findings: Vec<Finding>) -> (Vec<Finding>, Vec<(Finding, u32)>) {
+    /// Compares the findings holding at `at` with those held before.
+    pub fn update(&mut self, findings: Vec<Finding>, at: SystemTime) -> FindingUpdate {
         let mut next = BTreeMap::new();
-        let mut started = Vec::new();
+        let mut update = FindingUpdate::default();
         for f in findings {
             let key = (f.kind().name(), f.subject.key());
             match self.fired_at.get(&key) {
@@ -225,33 +331,43 @@ impl FindingTracker {
                     self.fired.push(f.clone());
                 }
             }
-            let held = match self.active.remove(&key) {
-                Some((_, n, _)) => n + 1,
+            let active = match self.active.remove(&key) {
+                Some(before) => {
+                    let mut announced = before.announced;
+                    if let Some(escalation) = announced.escalation(&f, at) {
+                        announced = announced.after(&f, at);
+                        update.escalated.push((f.clone(), escalation));
+                    }
+                    Active { finding: f, held: before.held + 1, absent: 0, announced }
+                }
                 None => {
-                    started.push(f.clone());
-                    1
+                    update.started.push(f.clone());
+                    let announced = Announced::of(&f, at);
+                    Active { finding: f, held: 1, absent: 0, announced }
                 }
             };
-            next.insert(key, (f, held, 0));
+            next.insert(key, active);
         }
-        let mut resolved = Vec::new();
-        for (key, (f, held, absent)) in std::mem::take(&mut self.active) {
-            match absent + 1 >= RESOLVE_AFTER {
-                true => resolved.push((f, held)),
+        for (key, mut a) in std::mem::take(&mut self.active) {
+            match a.absent + 1 >= RESOLVE_AFTER {
+                true => update.resolved.push((a.finding, a.held)),
                 false => {
-                    next.insert(key, (f, held, absent + 1));
+                    a.absent += 1;
+                    next.insert(key, a);
                 }
             }
         }
         self.active = next;
-        (started, resolved)
+        update
     }
 }
 
 #[cfg(test)]
 mod tests {
+    use std::time::Duration;
+
     use super::*;
-    use crate::analyze::evidence::GhostEvidence;
+    use crate::analyze::evidence::{FdLeakEvidence, GhostEvidence};
     use crate::analyze::{Evidence, Severity, Subject};
 
     /// A ghost finding about pid 7 whose evidence says `fds`.
@@ -267,20 +383,86 @@ mod tests {
         }
     }
 
+    fn at(secs: f64) -> SystemTime {
+        SystemTime::UNIX_EPOCH + Duration::from_secs_f64(1_000.0 + secs)
+    }
+
+    /// An fd leak of pid 7 with `fds` of 1024 and this ETA.
+    fn leak(severity: Severity, fds: u32, eta_s: Option<f64>) -> Finding {
+        Finding {
+            severity,
+            subject: Subject::Process { pid: 7, comm: "api".into() },
+            evidence: Evidence::FdLeak(FdLeakEvidence {
+                fds: Some(fds),
+                growth: 10.0,
+                rate_per_s: 1.0,
+                window_s: 10.0,
+                samples: 5,
+                fd_limit: Some(1024),
+                eta_s,
+                sockets: 0,
+                close_wait: 0,
+                start: 0.0,
+            }),
+        }
+    }
+
     #[test]
     fn findings_start_once_and_resolve_after_two_absent_samples() {
         let mut t = FindingTracker::default();
-        let (started, resolved) = t.update(vec![finding(10)]);
-        assert_eq!((started.len(), resolved.len()), (1, 0));
-        let (started, resolved) = t.update(vec![]);
-        assert_eq!((started.len(), resolved.len()), (0, 0), "one absent sample is not a resolution");
-        let (started, _) = t.update(vec![finding(20)]);
-        assert!(started.is_empty(), "still the same finding");
-        t.update(vec![]);
-        let (_, resolved) = t.update(vec![]);
-        assert_eq!(resolved.len(), 1);
-        assert_eq!(resolved[0].1, 2, "held two samples");
+        let u = t.update(vec![finding(10)], at(0.0));
+        assert_eq!((u.started.len(), u.resolved.len()), (1, 0));
+        let u = t.update(vec![], at(1.0));
+        assert_eq!((u.started.len(), u.resolved.len()), (0, 0), "one absent sample is not a resolution");
+        let u = t.update(vec![finding(20)], at(2.0));
+        assert!(u.started.is_empty() && u.escalated.is_empty(), "still the same finding, nothing new");
+        t.update(vec![], at(3.0));
+        let u = t.update(vec![], at(4.0));
+        assert_eq!(u.resolved.len(), 1);
+        assert_eq!(u.resolved[0].1, 2, "held two samples");
         assert_eq!(t.fired.len(), 1);
         assert_eq!(t.fired[0], finding(20), "the summary keeps the latest evidence");
+    }
+
+    fn reasons(u: &FindingUpdate) -> Vec<Reason> {
+        u.escalated.iter().map(|(_, e)| e.reason).collect()
+    }
+
+    #[test]
+    fn a_rising_severity_is_announced_again_but_not_a_flapping_one() {
+        let mut t = FindingTracker::default();
+        t.update(vec![leak(Severity::Warning, 900, Some(124.0))], at(0.0));
+        let u = t.update(vec![leak(Severity::Critical, 901, Some(123.0))], at(1.0));
+        assert_eq!(reasons(&u), vec![Reason::SeverityRose]);
+        assert_eq!(u.escalated[0].1.was, Severity::Warning);
+        t.update(vec![leak(Severity::Warning, 902, Some(122.0))], at(2.0));
+        let u = t.update(vec![leak(Severity::Critical, 903, Some(121.0))], at(3.0));
+        assert!(u.escalated.is_empty(), "critical was announced already");
+    }
+
+    #[test]
+    fn a_reached_limit_is_never_silent() {
+        let mut t = FindingTracker::default();
+        t.update(vec![leak(Severity::Critical, 1000, Some(24.0))], at(0.0));
+        let u = t.update(vec![leak(Severity::Critical, 1024, Some(0.0))], at(24.0));
+        assert_eq!(reasons(&u), vec![Reason::LimitReached], "critical already, yet EMFILE is news");
+        let u = t.update(vec![leak(Severity::Critical, 1024, Some(0.0))], at(25.0));
+        assert!(u.escalated.is_empty(), "once");
+    }
+
+    #[test]
+    fn an_eta_is_announced_when_it_appears_and_when_it_moves_by_a_third() {
+        let mut t = FindingTracker::default();
+        t.update(vec![leak(Severity::Warning, 500, None)], at(0.0));
+        let u = t.update(vec![leak(Severity::Warning, 510, Some(1000.0))], at(10.0));
+        assert_eq!(reasons(&u), vec![Reason::EtaChanged], "a first ETA");
+        let u = t.update(vec![leak(Severity::Warning, 610, Some(820.0))], at(110.0));
+        assert!(u.escalated.is_empty(), "900 s expected, 820 s now: within 30 %");
+        let u = t.update(vec![leak(Severity::Warning, 620, Some(500.0))], at(120.0));
+        assert_eq!(reasons(&u), vec![Reason::EtaChanged], "890 s expected, 500 s now: the leak sped up");
+        let e = &u.escalated[0].1;
+        assert_eq!(e.expected_eta_s, Some(890.0));
+        let u = t.update(vec![leak(Severity::Warning, 630, Some(480.0))], at(130.0));
+        assert!(u.escalated.is_empty(), "measured from the new announcement: 490 s expected");
     }
 }

@@ -96,8 +96,10 @@ fn watch(lab: &Lab, args: &[&str]) -> (Vec<Value>, Option<i32>) {
     (events, out.status.code())
 }
 
+/// Findings of `kind` that started (re-announcements carry an `escalation`).
 fn findings<'a>(events: &'a [Value], kind: &str) -> Vec<&'a Value> {
-    events.iter().filter(|e| e["type"] == "finding" && e["kind"] == kind).collect()
+    let started = |e: &&Value| e["type"] == "finding" && e["kind"] == kind && e.get("escalation").is_none();
+    events.iter().filter(started).collect()
 }
 
 /// Runs `load` repeatedly on a thread inside the lab while `work` runs.

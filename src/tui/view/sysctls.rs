@@ -20,6 +20,7 @@ pub fn meaning(name: &str) -> &'static str {
         "net.ipv4.tcp_fin_timeout" => "how long orphaned FIN-WAIT-2 sockets live (not TIME-WAIT)",
         "net.ipv4.tcp_max_tw_buckets" => "cap on TIME-WAIT sockets; beyond it TIME-WAIT is skipped",
         "net.ipv4.tcp_tw_reuse" => "reuse TIME-WAIT ports for outgoing connects (2: loopback only)",
+        "net.ipv4.tcp_timestamps" => "TCP timestamps; tcp_tw_reuse needs them",
         "net.ipv4.ip_local_port_range" => "ephemeral ports per destination: TIME-WAIT pins them",
         "net.ipv4.ip_local_reserved_ports" => "ports taken out of the ephemeral range",
         "net.ipv4.tcp_max_orphans" => "cap on sockets no process holds (closing)",

@@ -20,17 +20,21 @@ pub struct Actor {
 impl Actor {
     /// Starts `crate::actors::<name>` in the lab with these environment variables.
     pub fn start(lab: &Lab, name: &str, env: &[(&str, String)]) -> Actor {
+        lab.run(|| Actor::start_here(name, env))
+    }
+
+    /// Starts the actor in the calling thread's namespace (the host's,
+    /// outside [`Lab::run`]).
+    pub fn start_here(name: &str, env: &[(&str, String)]) -> Actor {
         let exe = std::env::current_exe().expect("test binary");
         let test = format!("actors::{name}");
-        let mut child = lab.run(|| {
-            Command::new(&exe)
-                .args(["--ignored", "--exact", &test, "--nocapture", "--test-threads=1"])
-                .envs(env.iter().map(|(k, v)| (*k, v.as_str())))
-                .stdout(Stdio::piped())
-                .stderr(Stdio::null())
-                .spawn()
-                .expect("spawn actor")
-        });
+        let mut child = Command::new(&exe)
+            .args(["--ignored", "--exact", &test, "--nocapture", "--test-threads=1"])
+            .envs(env.iter().map(|(k, v)| (*k, v.as_str())))
+            .stdout(Stdio::piped())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("spawn actor");
         let stdout = child.stdout.take().expect("actor stdout");
         let (tx, lines) = channel();
         std::thread::spawn(move || {
