@@ -39,6 +39,7 @@ pub enum Evidence {
     CloseWaitLeak(CloseWaitLeakEvidence),
     FdLeak(FdLeakEvidence),
     GhostSockets(GhostEvidence),
+    NeverConnectedSockets(NeverConnectedEvidence),
     TimeWaitChurn(ChurnEvidence),
     ListenOverflow(ListenOverflowEvidence),
 }
@@ -61,6 +62,7 @@ impl Evidence {
             Evidence::CloseWaitLeak(_) => FindingKind::CloseWaitLeak,
             Evidence::FdLeak(_) => FindingKind::FdLeak,
             Evidence::GhostSockets(_) => FindingKind::GhostSockets,
+            Evidence::NeverConnectedSockets(_) => FindingKind::NeverConnectedSockets,
             Evidence::TimeWaitChurn(_) => FindingKind::TimeWaitChurn,
             Evidence::ListenOverflow(_) => FindingKind::ListenOverflow,
         }
@@ -423,6 +425,16 @@ pub struct FdLeakEvidence {
 #[derive(Clone, Debug, PartialEq, Serialize)]
 pub struct GhostEvidence {
     pub ghost_sockets: u32,
+    /// Up to 10 of their inodes.
+    pub inodes: Vec<u64>,
+    pub fds: Option<u32>,
+}
+
+/// `never_connected_sockets`: TCP sockets a process holds that never
+/// exchanged a segment (no table shows them either).
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct NeverConnectedEvidence {
+    pub never_connected: u32,
     /// Up to 10 of their inodes.
     pub inodes: Vec<u64>,
     pub fds: Option<u32>,

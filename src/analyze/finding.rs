@@ -53,6 +53,7 @@ pub enum FindingKind {
     CloseWaitLeak,
     FdLeak,
     GhostSockets,
+    NeverConnectedSockets,
     TimeWaitChurn,
     ListenOverflow,
 }
@@ -74,6 +75,7 @@ impl FindingKind {
             FindingKind::CloseWaitLeak => "close_wait_leak",
             FindingKind::FdLeak => "fd_leak",
             FindingKind::GhostSockets => "ghost_sockets",
+            FindingKind::NeverConnectedSockets => "never_connected_sockets",
             FindingKind::TimeWaitChurn => "time_wait_churn",
             FindingKind::ListenOverflow => "listen_overflow",
         }
@@ -96,9 +98,10 @@ impl FindingKind {
                 "net.core.somaxconn",
                 "net.ipv4.tcp_synack_retries",
             ],
-            FindingKind::CloseWait | FindingKind::CloseWaitLeak | FindingKind::GhostSockets => {
-                &["fs.nr_open"]
-            }
+            FindingKind::CloseWait
+            | FindingKind::CloseWaitLeak
+            | FindingKind::GhostSockets
+            | FindingKind::NeverConnectedSockets => &["fs.nr_open"],
             FindingKind::FdExhaustionRisk | FindingKind::FdLeak => {
                 &["fs.nr_open", "fs.file-max", "fs.file-nr"]
             }

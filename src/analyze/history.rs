@@ -72,8 +72,12 @@ pub struct Sample {
     /// TIME-WAIT sockets per destination that arrived since the previous sample
     /// (dated by their timers; see [`arrived_within`]).
     pub time_wait_new: HashMap<SocketAddr, u32>,
-    /// Ghost socket inodes per pid (held TCP sockets no dump shows), when checked.
+    /// Ghost socket inodes per pid (held TCP sockets no dump shows, dead
+    /// connections), when checked.
     pub ghosts: HashMap<u32, Vec<u64>>,
+    /// Never-connected socket inodes per pid (held, in no table, no segment
+    /// ever exchanged), when checked.
+    pub never_connected: HashMap<u32, Vec<u64>>,
 }
 
 impl Sample {
@@ -263,9 +267,13 @@ fn reduce(snapshot: &Snapshot, analysis: &Analysis, is_new: impl Fn(&TimeWaitRow
         time_wait: HashMap::new(),
         time_wait_new: HashMap::new(),
         ghosts: HashMap::new(),
+        never_connected: HashMap::new(),
     };
     for g in snapshot.ghosts.iter().flatten() {
         sample.ghosts.entry(g.pid).or_default().push(g.inode);
+    }
+    for g in snapshot.never_connected.iter().flatten() {
+        sample.never_connected.entry(g.pid).or_default().push(g.inode);
     }
     for row in time_wait_tuples(snapshot) {
         *sample.time_wait.entry(row.dest).or_insert(0) += 1;

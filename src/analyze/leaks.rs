@@ -2,13 +2,14 @@
 //! when it will fall over. Pure functions of a [`History`] window and the
 //! latest snapshot (for peers and limits).
 
+use std::collections::HashMap;
 use std::net::SocketAddr;
 use std::time::Duration;
 
 use super::connections::close_wait_peers;
 use super::evidence::{
     ChurnEvidence, CloseWaitLeakEvidence, Evidence, FdLeakEvidence, GhostEvidence, ListenOverflowEvidence,
-    Peer, reuse_applies,
+    NeverConnectedEvidence, Peer, reuse_applies,
 };
 use super::finding::{Finding, FindingKind, Severity, Subject, pct};
 use super::history::{History, ListenerId, ProcessSample, Sample};
@@ -65,6 +66,7 @@ pub fn leaks(history: &History, latest: &Snapshot, t: &LeakThresholds) -> Vec<Fi
     }
     let mut out = Vec::new();
     out.extend(ghosts(&window, latest));
+    out.extend(never_connected(&window, latest));
     out.extend(listen_overflow(&window, latest));
     let span = seconds(window[0], window[window.len() - 1]);
     if span >= t.min_span.as_secs_f64() {
@@ -211,28 +213,61 @@ fn fd_leak(
     }
 }
 
-/// Ghosts present in both of the last two samples (a socket created between
-/// the dump and the fd scan is a ghost for one sample only).
-fn ghosts(window: &[&Sample], latest: &Snapshot) -> Vec<Finding> {
+/// Held sockets of one kind (by pid) present in both of the last two
+/// samples: a socket created between the dump and the fd scan is absent
+/// from the dump for one sample only.
+fn lasting<'a>(
+    window: &[&'a Sample],
+    held: impl Fn(&'a Sample) -> &'a HashMap<u32, Vec<u64>>,
+) -> Vec<(u32, Vec<u64>)> {
     let (Some(prev), Some(last)) = (window.iter().rev().nth(1), window.last()) else { return Vec::new() };
-    let mut out = Vec::new();
-    for (&pid, inodes) in &last.ghosts {
-        let before = prev.ghosts.get(&pid).map_or(&[][..], Vec::as_slice);
-        let lasting: Vec<u64> = inodes.iter().copied().filter(|i| before.contains(i)).collect();
-        if lasting.is_empty() {
-            continue;
-        }
-        out.push(Finding {
+    let mut out: Vec<(u32, Vec<u64>)> = held(last)
+        .iter()
+        .filter_map(|(&pid, inodes)| {
+            let before = held(prev).get(&pid).map_or(&[][..], Vec::as_slice);
+            let kept: Vec<u64> = inodes.iter().copied().filter(|i| before.contains(i)).collect();
+            (!kept.is_empty()).then_some((pid, kept))
+        })
+        .collect();
+    out.sort();
+    out
+}
+
+/// `ghost_sockets`: dead connections (reset, or a failed connect) whose fds
+/// a process keeps. A warning: each is an fd leaked on an error path.
+fn ghosts(window: &[&Sample], latest: &Snapshot) -> Vec<Finding> {
+    let Some(last) = window.last() else { return Vec::new() };
+    lasting(window, |s| &s.ghosts)
+        .into_iter()
+        .map(|(pid, inodes)| Finding {
             severity: Severity::Warning,
             subject: Subject::Process { pid, comm: latest.comm(pid).to_string() },
             evidence: Evidence::GhostSockets(GhostEvidence {
-                ghost_sockets: lasting.len() as u32,
-                inodes: lasting.iter().take(10).copied().collect(),
+                ghost_sockets: inodes.len() as u32,
+                inodes: inodes.iter().take(10).copied().collect(),
                 fds: last.processes.get(&pid).and_then(|p| p.fds),
             }),
-        });
-    }
-    out
+        })
+        .collect()
+}
+
+/// `never_connected_sockets`: sockets created (maybe bound) and never
+/// connected. No dump shows them either, but they are no dead connections
+/// (a pool's spares, a socket before `connect()`): information only.
+fn never_connected(window: &[&Sample], latest: &Snapshot) -> Vec<Finding> {
+    let Some(last) = window.last() else { return Vec::new() };
+    lasting(window, |s| &s.never_connected)
+        .into_iter()
+        .map(|(pid, inodes)| Finding {
+            severity: Severity::Info,
+            subject: Subject::Process { pid, comm: latest.comm(pid).to_string() },
+            evidence: Evidence::NeverConnectedSockets(NeverConnectedEvidence {
+                never_connected: inodes.len() as u32,
+                inodes: inodes.iter().take(10).copied().collect(),
+                fds: last.processes.get(&pid).and_then(|p| p.fds),
+            }),
+        })
+        .collect()
 }
 
 fn time_wait_churn(window: &[&Sample], latest: &Snapshot, t: &LeakThresholds) -> Vec<Finding> {

@@ -2,9 +2,18 @@
 //!
 //! A TCP socket reset by its peer (or whose connect failed) is unhashed: it
 //! is in no sock_diag dump and not in `/proc/net/tcp`, yet the application's
-//! fd keeps it alive; only `/proc/PID/fd` still points at its inode. Held
-//! socket inodes missing from a full dump are candidates. Two facts decide,
-//! once per inode (they never change, so they are cached):
+//! fd keeps it alive; only `/proc/PID/fd` still points at its inode. A TCP
+//! socket that was never connected (created and not bound, or left fresh by
+//! a blocking `connect()` that failed: the kernel then zeroes its counters)
+//! is in no table either, but it is no dead connection: a pool's spare, a
+//! socket about to `connect()`. (A bound one is dumped, as `ss` shows it.)
+//! The socket's own `tcp_info` (read through a copy of the fd) tells them
+//! apart: a ghost has sent or received segments, a never-connected socket
+//! none; a socket not in state CLOSE is in a table after all (created after
+//! the dump).
+//!
+//! Held socket inodes missing from a full dump are candidates. Two facts
+//! decide, once per inode (they never change, so they are cached):
 //! - the protocol, from the socket's `system.sockprotoname` extended
 //!   attribute (TCP, not netlink, packet, UNIX...);
 //! - the socket's own network namespace (`SIOCGSKNS` on a copy of the fd
@@ -30,6 +39,24 @@ enum Kind {
     Tcp(Option<u64>),
 }
 
+/// What a held TCP socket that no dump shows turned out to be.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Held {
+    /// Unhashed after exchanging segments: reset, or its connect failed.
+    Ghost,
+    /// Never exchanged a segment: created, not connected.
+    NeverConnected,
+    /// In a table after all: it appeared after the dump.
+    Live,
+}
+
+/// The held TCP sockets no dump shows, sorted out.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Absent {
+    pub ghosts: Vec<FdRef>,
+    pub never_connected: Vec<FdRef>,
+}
+
 #[derive(Default)]
 pub struct GhostFinder {
     kinds: HashMap<u64, Kind>,
@@ -37,16 +64,17 @@ pub struct GhostFinder {
 
 impl GhostFinder {
     /// Held TCP sockets of the namespace `netns` absent from `dumped` (which
-    /// must cover every TCP state of that namespace).
+    /// must cover every TCP state of that namespace), sorted into dead
+    /// connections and never-connected sockets.
     pub fn find(
         &mut self,
         owners: &OwnerIndex,
         processes: &ProcessTable,
         dumped: &DumpedInodes,
         netns: Option<u64>,
-    ) -> Vec<FdRef> {
+    ) -> Absent {
         let mut seen = HashMap::new();
-        let mut ghosts = Vec::new();
+        let mut absent = Absent::default();
         for r in owners.iter().filter(|r| !dumped.contains(r.inode)) {
             let Some(kind) = self.kinds.get(&r.inode).copied().or_else(|| classify(r)) else { continue };
             seen.insert(r.inode, kind);
@@ -55,12 +83,56 @@ impl GhostFinder {
                 Kind::Tcp(Some(socket_netns)) => Some(socket_netns) == netns || netns.is_none(),
                 Kind::Tcp(None) => processes.get(&r.pid).is_some_and(|p| p.in_netns(netns)),
             };
-            if here {
-                ghosts.push(*r);
+            if !here {
+                continue;
+            }
+            match held(r) {
+                Held::Ghost => absent.ghosts.push(*r),
+                Held::NeverConnected => absent.never_connected.push(*r),
+                Held::Live => {}
             }
         }
         self.kinds = seen;
-        ghosts
+        absent
+    }
+}
+
+/// Looks at a held socket through a copy of its fd. Where no copy may be
+/// taken (not permitted), or its `tcp_info` says too little, it counts as a
+/// ghost, as the absence from the dump alone suggests.
+fn held(r: &FdRef) -> Held {
+    let Some(socket) = copy_fd(r.pid, r.fd) else { return Held::Ghost };
+    let mut info = [0u8; 256];
+    let mut len = info.len() as libc::socklen_t;
+    // SAFETY: getsockopt writes at most `len` bytes into `info` and updates `len`.
+    let rc = unsafe {
+        libc::getsockopt(
+            socket.as_raw_fd(),
+            libc::IPPROTO_TCP,
+            libc::TCP_INFO,
+            info.as_mut_ptr().cast(),
+            &mut len,
+        )
+    };
+    match rc {
+        0 => judge_tcp_info(&info[..(len as usize).min(info.len())]),
+        _ => Held::Ghost,
+    }
+}
+
+/// `TCP_CLOSE` in `tcp_info.tcpi_state`: the socket is in no table.
+const TCP_CLOSE: u8 = 7;
+
+/// Judges a held socket from its `struct tcp_info`: unhashed (CLOSE) after
+/// exchanging segments is a ghost; unhashed with none sent or received was
+/// never connected. Kernels older than 4.2 do not count segments: there,
+/// CLOSE alone makes a ghost.
+pub fn judge_tcp_info(info: &[u8]) -> Held {
+    let Some(tcp) = super::decode::raw::tcp_info_with_state(info) else { return Held::Ghost };
+    match tcp {
+        (state, _) if state != TCP_CLOSE => Held::Live,
+        (_, Some((0, 0))) => Held::NeverConnected,
+        _ => Held::Ghost,
     }
 }
 
@@ -78,10 +150,16 @@ fn protocol_is_tcp(pid: u32, fd: u32) -> Option<bool> {
     Some(name[..len.min(name.len())].starts_with(b"TCP"))
 }
 
+/// A copy of another process's fd (needs ptrace access to it: root, or the
+/// same user where Yama allows it).
+fn copy_fd(pid: u32, fd: u32) -> Option<OwnedFd> {
+    let pidfd = rustix::process::pidfd_open(Pid::from_raw(pid as i32)?, PidfdFlags::empty()).ok()?;
+    rustix::process::pidfd_getfd(&pidfd, fd as i32, PidfdGetfdFlags::empty()).ok()
+}
+
 /// The namespace inode of another process's socket: copy the fd, ask the socket.
 fn socket_netns(pid: u32, fd: u32) -> Option<u64> {
-    let pidfd = rustix::process::pidfd_open(Pid::from_raw(pid as i32)?, PidfdFlags::empty()).ok()?;
-    let socket = rustix::process::pidfd_getfd(&pidfd, fd as i32, PidfdGetfdFlags::empty()).ok()?;
+    let socket = copy_fd(pid, fd)?;
     // SAFETY: SIOCGSKNS takes no argument and returns a new fd we then own.
     let raw = unsafe { libc::ioctl(socket.as_raw_fd(), SIOCGSKNS) };
     if raw < 0 {
@@ -90,4 +168,44 @@ fn socket_netns(pid: u32, fd: u32) -> Option<u64> {
     // SAFETY: `raw` is a fresh descriptor returned by the kernel to us.
     let netns = unsafe { OwnedFd::from_raw_fd(raw) };
     rustix::fs::fstat(&netns).ok().map(|st| st.st_ino)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn info(state: u8, segs: Option<(u32, u32)>) -> Vec<u8> {
+        let mut b = vec![0u8; if segs.is_some() { 232 } else { 104 }];
+        b[0] = state;
+        if let Some((out, inn)) = segs {
+            b[136..140].copy_from_slice(&out.to_ne_bytes());
+            b[140..144].copy_from_slice(&inn.to_ne_bytes());
+        }
+        b
+    }
+
+    #[test]
+    fn segments_tell_a_dead_connection_from_one_never_made() {
+        assert_eq!(judge_tcp_info(&info(TCP_CLOSE, Some((3, 2)))), Held::Ghost, "reset after talking");
+        assert_eq!(judge_tcp_info(&info(TCP_CLOSE, Some((1, 1)))), Held::Ghost, "refused: SYN out, RST in");
+        assert_eq!(judge_tcp_info(&info(TCP_CLOSE, Some((0, 0)))), Held::NeverConnected);
+        assert_eq!(judge_tcp_info(&info(1, Some((5, 5)))), Held::Live, "established after the dump");
+        assert_eq!(judge_tcp_info(&info(TCP_CLOSE, None)), Held::Ghost, "old kernel: CLOSE decides");
+        assert_eq!(judge_tcp_info(&[]), Held::Ghost);
+    }
+
+    fn ours(socket: &(impl std::os::fd::AsFd + AsRawFd)) -> FdRef {
+        let inode = rustix::fs::fstat(socket).map(|st| st.st_ino).unwrap_or(0);
+        FdRef { inode, pid: std::process::id(), fd: socket.as_raw_fd() as u32 }
+    }
+
+    #[test]
+    fn our_own_sockets_are_judged_through_a_copy() {
+        let fresh = socket2::Socket::new(socket2::Domain::IPV4, socket2::Type::STREAM, None).unwrap();
+        assert_eq!(held(&ours(&fresh)), Held::NeverConnected, "socket() and nothing else");
+        fresh.bind(&"127.0.0.1:0".parse::<std::net::SocketAddr>().unwrap().into()).unwrap();
+        assert_eq!(held(&ours(&fresh)), Held::NeverConnected, "bound, not connected");
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        assert_eq!(held(&ours(&listener)), Held::Live, "a listener is hashed");
+    }
 }

@@ -202,7 +202,9 @@ impl Collector {
         let mut snapshot = assemble(request, net, scan, started);
         if request.tcp == Some(StateSet::ALL) && request.owners.is_some() {
             let netns = snapshot.netns.inode;
-            snapshot.ghosts = Some(ghosts.find(&snapshot.owners, &snapshot.processes, previous, netns));
+            let absent = ghosts.find(&snapshot.owners, &snapshot.processes, previous, netns);
+            snapshot.ghosts = Some(absent.ghosts);
+            snapshot.never_connected = Some(absent.never_connected);
         }
         Ok(snapshot)
     }
@@ -301,6 +303,7 @@ fn assemble(
         scan: scan.stats,
         owners_collected: request.owners.is_some(),
         ghosts: None,
+        never_connected: None,
         warnings,
         timings: Timings { sockets: net.elapsed, processes: scan_time, total: started.elapsed() },
     }

@@ -62,9 +62,13 @@ pub struct Snapshot {
     pub scan: ScanStats,
     /// False when owners were not collected at all (`--no-owners`-like requests).
     pub owners_collected: bool,
-    /// Held TCP sockets that no dump shows (reset or never connected), when
-    /// every TCP state was dumped; `None` when not checked.
+    /// Held TCP sockets that no dump shows and that exchanged segments
+    /// (reset, or their connect failed): dead connections whose fds are
+    /// kept. Checked when every TCP state was dumped; `None` when not.
     pub ghosts: Option<Vec<FdRef>>,
+    /// Held TCP sockets that no dump shows and that never exchanged a
+    /// segment (created and never connected). Checked with `ghosts`.
+    pub never_connected: Option<Vec<FdRef>>,
     pub warnings: Vec<Warning>,
     pub timings: Timings,
 }
@@ -84,6 +88,7 @@ impl Snapshot {
             scan: ScanStats::default(),
             owners_collected: true,
             ghosts: None,
+            never_connected: None,
             warnings: Vec::new(),
             timings: Timings::default(),
         }

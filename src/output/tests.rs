@@ -84,6 +84,7 @@ fn leaking(i: u32) -> Snapshot {
         p.fd_limit = Some(FdLimit::Unlimited);
     }
     s.ghosts = Some(vec![FdRef { inode: 555, pid: 8, fd: 9 }, FdRef { inode: 556, pid: 8, fd: 10 }]);
+    s.never_connected = Some(vec![FdRef { inode: 557, pid: 8, fd: 11 }]);
     s.taken_at = SystemTime::UNIX_EPOCH + Duration::from_secs(1_000_000 + 2 * u64::from(i));
     s
 }
@@ -119,7 +120,7 @@ fn worded(f: &Finding) -> String {
 #[test]
 fn every_evidence_variant_is_covered() {
     let variants: HashSet<_> = every_finding().iter().map(|f| discriminant(&f.evidence)).collect();
-    assert_eq!(variants.len(), 18, "one fixture per Evidence variant");
+    assert_eq!(variants.len(), 19, "one fixture per Evidence variant");
 }
 
 #[test]

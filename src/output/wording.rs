@@ -84,10 +84,17 @@ pub fn message(f: &Finding) -> String {
         Evidence::CloseWaitLeak(e) => close_wait_leak_message(e),
         Evidence::FdLeak(e) => fd_leak_message(e),
         Evidence::GhostSockets(e) => format!(
-            "holds {} TCP socket{} the kernel no longer tracks (reset by the peer, or never connected): \
-             no dump shows them, each keeps an fd",
+            "holds {} dead TCP connection{} (reset by the peer, or a failed connect): the kernel no \
+             longer tracks them and no dump shows them, yet each keeps an fd",
             e.ghost_sockets,
             plural(u64::from(e.ghost_sockets))
+        ),
+        Evidence::NeverConnectedSockets(e) => format!(
+            "holds {} TCP socket{} never connected (no segment ever sent or received); \
+             no dump shows {}",
+            e.never_connected,
+            plural(u64::from(e.never_connected)),
+            if e.never_connected == 1 { "it" } else { "them" }
         ),
         Evidence::TimeWaitChurn(e) => churn_message(e, &subject_text(&f.subject)),
         Evidence::ListenOverflow(e) => listen_overflow_message(e),
@@ -385,6 +392,10 @@ fn fixed_hint(evidence: &Evidence) -> &'static str {
         Evidence::GhostSockets(_) => {
             "the application ignores the error (ECONNRESET) on these sockets and keeps the fds; \
              `ls -l /proc/PID/fd | grep INODE` finds them"
+        }
+        Evidence::NeverConnectedSockets(_) => {
+            "usually harmless (a pool's spare sockets, a socket between socket() and connect()); \
+             a count that keeps growing is a leak of sockets opened and never used"
         }
         Evidence::TimeWaitChurn(e) if e.reuse_applies => {
             "nothing to fix for ports while reuse applies; reusing connections (keep-alive, pooling) \

@@ -180,6 +180,29 @@ fn a_ghost_counts_only_once_it_lasts_two_samples() {
     assert_eq!(ghosts[0]["evidence"]["ghost_sockets"], 1);
 }
 
+fn with_never_connected(mut s: Snapshot, inode: u64) -> Snapshot {
+    s.never_connected = Some(vec![FdRef { inode, pid: 7, fd: 10 }]);
+    s
+}
+
+#[test]
+fn a_never_connected_socket_is_information_not_a_leak() {
+    let snaps: Vec<Snapshot> =
+        (0..3).map(|i| with_never_connected(server(f64::from(i) * 2.0, 0, 10, 1024), 777)).collect();
+    let mut s = settings(true);
+    s.fail_on = Some(FailOn::Leak);
+    let run = watch_with(Replay::new(snaps), s, false);
+    let found = run.findings("never_connected_sockets");
+    assert_eq!(found.len(), 1, "{:?}", run.events);
+    assert_eq!(
+        (found[0]["severity"].clone(), found[0]["evidence"]["never_connected"].clone()),
+        ("info".into(), 1.into())
+    );
+    assert!(run.findings("ghost_sockets").is_empty(), "no dead connection");
+    assert!(run.summary()["leaks"].as_array().is_some_and(Vec::is_empty));
+    assert_eq!(run.ending, Ok(Ending::Clean), "--fail-on leak: an unused socket is no leak");
+}
+
 #[test]
 fn fail_on_leak_ends_with_status_three_only_after_a_leak() {
     let leaking: Vec<Snapshot> = (0..8).map(|i| server(f64::from(i) * 2.0, 10 + 2 * i, 100, 65536)).collect();

@@ -588,3 +588,79 @@ fn reset_connection() -> std::net::TcpStream {
     crate::collector::reset(client);
     accepted
 }
+
+/// A connect() refused by the peer (RST), the socket kept. A blocking
+/// connect() that fails resets the socket to a fresh one (`tcp_disconnect`
+/// zeroes its counters: it may connect again); a non-blocking one that
+/// fails later stays as it ended, a dead attempt.
+fn refused_connect(blocking: bool) -> socket2::Socket {
+    let closed = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = closed.local_addr().unwrap();
+    drop(closed);
+    if !blocking {
+        return connect_nonblocking(addr);
+    }
+    let socket = socket2::Socket::new(socket2::Domain::IPV4, socket2::Type::STREAM, None).unwrap();
+    assert!(socket.connect(&addr.into()).is_err(), "nobody listens on {addr}");
+    socket
+}
+
+/// Ghosts are dead connections: a socket reset by its peer, or whose
+/// non-blocking connect was refused. A socket never connected (only created,
+/// or reset to a fresh one by a failed blocking connect) is in no table
+/// either, but it is reported apart, as information; a bound one is dumped.
+#[test]
+fn ghosts_are_dead_connections_not_sockets_never_connected() {
+    let lab = Lab::new("never_connected");
+    let (reset, refused, retry, fresh, bound) = lab.run(|| {
+        let fresh = socket2::Socket::new(socket2::Domain::IPV4, socket2::Type::STREAM, None).unwrap();
+        let bound = socket2::Socket::new(socket2::Domain::IPV4, socket2::Type::STREAM, None).unwrap();
+        bound.bind(&"127.0.0.1:0".parse::<SocketAddr>().unwrap().into()).unwrap();
+        (reset_connection(), refused_connect(false), refused_connect(true), fresh, bound)
+    });
+    let me = std::process::id();
+    let snapshot = eventually("the reset socket to leave the dump", || {
+        let snapshot = lab.snapshot();
+        match snapshot.sockets.iter().any(|s| s.inode == support::inode_of(&reset)) {
+            false => Ok(snapshot),
+            true => Err("still dumped".to_string()),
+        }
+    });
+    let held = |list: &Option<Vec<sockscope::model::FdRef>>| -> Vec<u64> {
+        list.iter().flatten().filter(|r| r.pid == me).map(|r| r.inode).collect()
+    };
+    let (ghosts, never) = (held(&snapshot.ghosts), held(&snapshot.never_connected));
+    let inode = |fd: &dyn std::os::fd::AsRawFd| {
+        let link = std::fs::read_link(format!("/proc/self/fd/{}", fd.as_raw_fd())).unwrap();
+        sockscope::collect::owners::parse_socket_link(link.to_string_lossy().as_bytes()).unwrap()
+    };
+    assert!(ghosts.contains(&inode(&reset)) && ghosts.contains(&inode(&refused)), "{ghosts:?}");
+    assert!(!ghosts.contains(&inode(&fresh)) && !ghosts.contains(&inode(&retry)), "{ghosts:?}");
+    assert!(never.contains(&inode(&fresh)), "{never:?}");
+    assert!(never.contains(&inode(&retry)), "a failed blocking connect() leaves a fresh socket: {never:?}");
+    assert!(!never.contains(&inode(&reset)) && !never.contains(&inode(&refused)), "{never:?}");
+    // A bound socket is no ghost at all: the dump shows it (asked for as
+    // BOUND-INACTIVE, reported in state CLOSE, as `ss` shows it).
+    let bound_row = snapshot.sockets.iter().find(|s| s.inode == inode(&bound)).map(|s| s.state);
+    assert_eq!(bound_row, Some(sockscope::model::State::Close));
+    assert!(!ghosts.contains(&inode(&bound)) && !never.contains(&inode(&bound)));
+
+    let pid = me.to_string();
+    let events = watch_json(&lab, &["--interval", "200ms", "--count", "4", "--pid", &pid]);
+    let of = |kind: &str| -> Vec<Value> {
+        let found = events.iter().filter(|e| e["type"] == "finding" && e["kind"] == kind);
+        found.cloned().collect()
+    };
+    let (dead, unused) = (of("ghost_sockets"), of("never_connected_sockets"));
+    assert_eq!((dead.len(), unused.len()), (1, 1), "{events:#?}");
+    assert_eq!(
+        (dead[0]["severity"].as_str(), unused[0]["severity"].as_str()),
+        (Some("warning"), Some("info"))
+    );
+    let inodes = |f: &Value| -> Vec<u64> {
+        f["evidence"]["inodes"].as_array().unwrap().iter().filter_map(Value::as_u64).collect()
+    };
+    assert!(inodes(&dead[0]).contains(&inode(&reset)) && !inodes(&dead[0]).contains(&inode(&fresh)));
+    assert!(inodes(&unused[0]).contains(&inode(&fresh)) && !inodes(&unused[0]).contains(&inode(&refused)));
+    drop((reset, refused, retry, fresh, bound));
+}

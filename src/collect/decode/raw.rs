@@ -60,6 +60,15 @@ pub fn tcp_info(b: &[u8]) -> Option<TcpInfo> {
     })
 }
 
+/// The state byte of a `tcp_info` and, where the kernel counts them (Linux
+/// >= 4.2), its (segs_out, segs_in). `None` when too short to be one.
+pub fn tcp_info_with_state(b: &[u8]) -> Option<(u8, Option<(u32, u32)>)> {
+    if b.len() < TCP_INFO_MIN_LEN {
+        return None;
+    }
+    Some((u8_at(b, 0)?, u32_at(b, 136).zip(u32_at(b, 140))))
+}
+
 /// `SK_MEMINFO` has held at least six u32s since it was introduced.
 pub const SKMEM_MIN_LEN: usize = 24;
 
