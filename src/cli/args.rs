@@ -176,7 +176,7 @@ pub struct ThresholdArgs {
     /// accept_queue_near_full from this share of the backlog, in percent
     #[arg(long, value_name = "PCT", default_value_t = defaults::THRESHOLDS.near_full_pct, value_parser = percent)]
     pub near_full: f64,
-    /// syn_queue_pressure from this share of min(backlog, somaxconn), in percent
+    /// syn_queue_pressure from this share of the listener's own backlog (its Send-Q), in percent
     #[arg(long, value_name = "PCT", default_value_t = defaults::THRESHOLDS.syn_queue_pct, value_parser = percent)]
     pub syn_queue: f64,
     /// close_wait is a warning from N sockets per process (critical from 10 x N, info below)
