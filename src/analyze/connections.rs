@@ -8,8 +8,9 @@ use super::evidence::{
     CloseWaitEvidence, Evidence, FdUsage, LocalListener, Peer, Remote, SynSentEvidence, TimeWaitEvidence,
     TwBucketsEvidence, UnownedCloseWaitEvidence, reuse_applies,
 };
-use super::finding::{Finding, Severity, Subject, pct};
+use super::finding::{Finding, Severity, Subject};
 use super::listeners::{Listener, listener_for};
+use super::percent::pct;
 use super::thresholds::Thresholds;
 use crate::model::{Proto, Snapshot, Socket, State};
 

@@ -11,7 +11,8 @@ use std::net::{IpAddr, SocketAddr};
 
 use serde::{Serialize, Serializer};
 
-use super::finding::{FindingKind, pct};
+use super::kind::FindingKind;
+use super::percent::pct;
 use crate::model::RunState;
 
 /// The evidence of one finding; its variant decides the finding's kind.

@@ -11,8 +11,9 @@ use super::evidence::{
     ChurnEvidence, CloseWaitLeakEvidence, Evidence, FdLeakEvidence, GhostEvidence, ListenOverflowEvidence,
     NeverConnectedEvidence, Peer, reuse_applies,
 };
-use super::finding::{Finding, FindingKind, Severity, Subject, pct};
+use super::finding::{Finding, FindingKind, Severity, Subject};
 use super::history::{History, ListenerId, ProcessSample, Sample};
+use super::percent::pct;
 use crate::model::Snapshot;
 
 /// When growth counts as a leak.

@@ -15,7 +15,8 @@ use super::evidence::{
     CappedEvidence, Evidence, NearFullEvidence, QueueEvidence, Stall, StalledEvidence, StalledOwner,
     SynQueueEvidence,
 };
-use super::finding::{Finding, Severity, Subject, pct};
+use super::finding::{Finding, Severity, Subject};
+use super::percent::pct;
 use super::thresholds::Thresholds;
 use crate::model::{Endpoint, Family, FdLimit, Process, Proto, RunState, Snapshot, Socket, State};
 

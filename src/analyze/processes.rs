@@ -3,7 +3,8 @@
 use std::collections::HashSet;
 
 use super::evidence::{Evidence, FdEvidence};
-use super::finding::{Finding, Severity, Subject, pct};
+use super::finding::{Finding, Severity, Subject};
+use super::percent::pct;
 use super::thresholds::Thresholds;
 use crate::model::{Process, Snapshot};
 
