@@ -7,7 +7,7 @@
 //! /proc fds ──────► owners ────────────────────┼─► Snapshot ─► analyze (findings, trends)
 //! /proc/sys, /proc/net/netstat ─► host facts ──┘        │            │
 //!                                                       ▼            ▼
-//!                      faces: output (report, listing, JSON) · watch · tui
+//!                      faces: output (report, listing, JSON) · watch · tui · export
 //! ```
 //!
 //! [`collect`] owns every read of the OS and implements [`model::Source`];
@@ -19,6 +19,7 @@ pub mod analyze;
 pub mod collect;
 #[cfg(test)]
 pub(crate) mod fixture;
+pub mod export;
 pub mod model;
 pub mod output;
 pub mod tui;

@@ -43,6 +43,7 @@ fn dispatch(cli: Cli) -> Result<Outcome, AppError> {
         None if out_is_terminal && io::stdin().is_terminal() => run::tui(&TuiArgs::default(), true),
         Some(Command::Dump(args)) => with_stdout(out_is_terminal, |io| run::dump(&args, io)),
         Some(Command::Watch(args)) => with_stdout(out_is_terminal, |io| run::watch(&args, io)),
+        Some(Command::Export(args)) => with_stdout(out_is_terminal, |io| run::export(&args, io)),
         None => with_stdout(out_is_terminal, |io| run::dump(&DumpArgs::default(), io)),
     }
 }

@@ -39,6 +39,35 @@ pub enum Command {
     Tui(TuiArgs),
     /// Follow sockets and fds over time: what grows, what leaks, when it falls over
     Watch(WatchArgs),
+    /// Serve Prometheus metrics: accept queues per listener, socket states, CLOSE-WAIT and fds per process
+    Export(ExportArgs),
+}
+
+#[derive(Args, Debug, Clone)]
+#[command(
+    after_help = "Metrics: /metrics (Prometheus text format, or OpenMetrics when asked); every metric is \
+                        described in docs/metrics.md. Each scrape takes a fresh snapshot; scrapes arriving \
+                        together share one."
+)]
+pub struct ExportArgs {
+    /// Serve on this address; the default is loopback only (0.0.0.0:PORT serves every interface)
+    #[arg(long, value_name = "ADDR:PORT", default_value = sockscope::export::DEFAULT_LISTEN)]
+    pub listen: std::net::SocketAddr,
+    /// Write one exposition (Prometheus text format) to stdout and exit, e.g. for node_exporter's textfile collector
+    #[arg(long, conflicts_with = "listen")]
+    pub once: bool,
+    /// Inspect another network namespace: a name from `ip netns`, a pid (its namespace), or a path
+    #[arg(long, value_name = "NAME|PID|PATH")]
+    pub netns: Option<String>,
+    /// Per-process metrics keep at most N process names per namespace (the rest are added up as "(other)")
+    #[arg(long, value_name = "N", default_value = "100", value_parser = clap::value_parser!(u32).range(1..=100_000))]
+    pub max_processes: u32,
+    /// Serve at most N connections at once; more are answered 503
+    #[arg(long, value_name = "N", default_value = "16", value_parser = clap::value_parser!(u32).range(1..=4096))]
+    pub max_connections: u32,
+    /// Time a client has to send its request, and again to read the response
+    #[arg(long, value_name = "DURATION", default_value = "10s", value_parser = parse_duration)]
+    pub timeout: std::time::Duration,
 }
 
 #[derive(Args, Debug, Clone)]

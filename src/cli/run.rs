@@ -14,7 +14,7 @@ use sockscope::output::style::Style;
 use sockscope::output::{human, json, sockets};
 use sockscope::{tui, watch};
 
-use super::args::{DumpArgs, SelectArgs, TuiArgs, WatchArgs};
+use super::args::{DumpArgs, ExportArgs, SelectArgs, TuiArgs, WatchArgs};
 
 #[derive(Debug, thiserror::Error)]
 pub enum AppError {
@@ -26,6 +26,8 @@ pub enum AppError {
     Io(#[from] io::Error),
     #[error("writing JSON")]
     Json(#[from] serde_json::Error),
+    #[error(transparent)]
+    Export(#[from] sockscope::export::ExportError),
     #[error(
         "the dashboard needs a terminal on stdin and stdout; use `sockscope dump` or `sockscope watch` instead"
     )]
@@ -174,4 +176,36 @@ fn fail_on(level: Option<Severity>, report: &Report) -> Outcome {
         Some(level) if report.findings.iter().any(|f| f.severity >= level) => Outcome::FailOn,
         _ => Outcome::Ok,
     }
+}
+
+/// `sockscope export`: serve metrics until killed, or write them once.
+pub fn export(args: &ExportArgs, io: Io) -> Result<Outcome, AppError> {
+    use sockscope::export::{self, ExportSettings, Limits, NetnsLabels, NetnsResult, ServerSettings};
+    let target = match &args.netns {
+        Some(spec) => collect::NetnsTarget::parse(spec)?,
+        None => collect::NetnsTarget::Current,
+    };
+    let name = collect::netns_name(&target);
+    let labels =
+        NetnsLabels { netns: name.key, name: name.ip_netns.unwrap_or_default(), ..NetnsLabels::default() };
+    let mut collector = collect::Collector::new(export::request(target));
+    let collect = move || {
+        let snapshot = collector.snapshot().map_err(|e| format!("{:#}", anyhow::Error::from(e)));
+        vec![NetnsResult { labels: labels.clone(), snapshot }]
+    };
+    let limits = Limits { processes: args.max_processes as usize };
+    if args.once {
+        export::write_once(io.out, &limits, collect, io.err)?;
+        return Ok(Outcome::Ok);
+    }
+    let settings = ExportSettings {
+        limits,
+        server: ServerSettings { max_connections: args.max_connections as usize, timeout: args.timeout },
+    };
+    let listener = export::bind(args.listen)?;
+    let bound = listener.local_addr().map_err(AppError::Io)?;
+    writeln!(io.err, "sockscope: serving http://{bound}/metrics")?;
+    io.err.flush()?;
+    export::serve(&listener, &settings, collect, std::io::stderr())?;
+    Ok(Outcome::Ok)
 }
