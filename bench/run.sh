@@ -8,7 +8,10 @@
 # bench/measure.py, which reports medians and checks the targets; then
 # bench/ticks.py measures the steady-state CPU per 1 s tick of `sockscope
 # watch` and of the dashboard (in tmux) against one `ss -tan`, and the
-# dashboard's frame render time (targets: < ss -tan, <= ss -tan, < 20 ms):
+# dashboard's frame render time (targets: < ss -tan, <= ss -tan, < 20 ms);
+# then bench/scrape.py times scrapes of `sockscope export` against
+# `sockscope dump --json` and reads the exporter's RSS between scrapes
+# (targets: scrape <= 1.2 x dump --json, RSS <= 32 MiB):
 #   dump --json wall <= 0.25 x ss -tanp wall,  <= 2 x ss -tan wall,
 #   dump --json peak RSS <= 64 MiB,  dump -l wall <= 0.5 x ss -ltnp wall.
 #
@@ -33,6 +36,7 @@
 #   --runs N          timed runs per command (default 5)
 #   --timeout S       seconds to wait for all holders to be ready (default 180)
 #   --out FILE        report file (default docs/performance-latest.md)
+#   --phases LIST     which measurements, comma-separated (default measure,ticks,export)
 #   --no-build        use the existing target/release/sockscope
 #   --strict          exit 1 when a target fails (default: only when a command fails)
 # cargo must be on root's PATH for the build (sudo resets PATH; use
@@ -53,6 +57,7 @@ TIMEOUT=180
 OUT=$REPO/docs/performance-latest.md
 BUILD=1
 STRICT=()
+PHASES=measure,ticks,export
 MAX_PER_PROCESS=20000
 
 die() { echo "run.sh: $*" >&2; exit 1; }
@@ -77,6 +82,10 @@ while (($#)); do
         --out)
             (($# >= 2)) || die "--out needs a file"
             OUT=$(realpath -m -- "$2"); shift 2 ;;
+        --phases)
+            (($# >= 2)) && [[ $2 =~ ^(measure|ticks|export)(,(measure|ticks|export))*$ ]] ||
+                die "--phases needs a list of measure, ticks, export"
+            PHASES=$2; shift 2 ;;
         --no-build) BUILD=0; shift ;;
         --strict) STRICT=(--strict); shift ;;
         -h|--help) usage; exit 0 ;;
@@ -225,11 +234,23 @@ echo "== $held sockets held after ${SETUP}s; measuring" >&2
 # --- measure --------------------------------------------------------------------
 mkdir -p "$(dirname "$OUT")"
 status=0
-ip netns exec "$NS" python3 "$BENCH_DIR/measure.py" \
-    --sockscope "$BIN" --runs "$RUNS" --out "$OUT" "${STRICT[@]}" \
-    --note "all commands run inside network namespace \`$NS\` (\`ip netns exec\`), made by bench/run.sh" \
-    --note "load: $CONNECTIONS loopback connections from $CLIENTS client and $SERVERS server processes ($PORTS_PER_SERVER ports each), set up in ${SETUP} s" ||
-    status=$?
-echo "== long-running modes: watch and dashboard ticks, frame render time" >&2
-ip netns exec "$NS" python3 "$BENCH_DIR/ticks.py" --sockscope "$BIN" --out "$OUT" || status=$?
+phase() { [[ ,$PHASES, == *,$1,* ]]; }
+if phase measure; then
+    ip netns exec "$NS" python3 "$BENCH_DIR/measure.py" \
+        --sockscope "$BIN" --runs "$RUNS" --out "$OUT" "${STRICT[@]}" \
+        --note "all commands run inside network namespace \`$NS\` (\`ip netns exec\`), made by bench/run.sh" \
+        --note "load: $CONNECTIONS loopback connections from $CLIENTS client and $SERVERS server processes ($PORTS_PER_SERVER ports each), set up in ${SETUP} s" ||
+        status=$?
+else
+    : >"$OUT"
+fi
+if phase ticks; then
+    echo "== long-running modes: watch and dashboard ticks, frame render time" >&2
+    ip netns exec "$NS" python3 "$BENCH_DIR/ticks.py" --sockscope "$BIN" --out "$OUT" || status=$?
+fi
+if phase export; then
+    echo "== exporter: scrapes against dump --json, RSS between scrapes" >&2
+    ip netns exec "$NS" python3 "$BENCH_DIR/scrape.py" --sockscope "$BIN" --runs "$RUNS" --out "$OUT" "${STRICT[@]}" ||
+        status=$?
+fi
 exit "$status"

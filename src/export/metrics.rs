@@ -195,6 +195,31 @@ impl Families {
     }
 }
 
+/// The name of every family the exporter can expose, in exposition order.
+pub fn metric_names() -> Vec<&'static str> {
+    let f = Families::new();
+    [
+        &f.queued,
+        &f.backlog,
+        &f.syn_recv,
+        &f.drops,
+        &f.tcp_sockets,
+        &f.close_wait,
+        &f.overflows,
+        &f.time_wait_ratio,
+        &f.ghosts,
+        &f.open_fds,
+        &f.max_fds,
+        &f.netns_info,
+        &f.success,
+        &f.duration,
+        &f.build_info,
+    ]
+    .iter()
+    .map(|family| family.name)
+    .collect()
+}
+
 /// Builds the exposition of one collection.
 pub fn build(results: &[NetnsResult], duration: Duration, limits: &Limits) -> Exposition {
     let mut f = Families::new();

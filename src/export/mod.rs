@@ -29,7 +29,7 @@ use std::time::{Duration, Instant};
 pub use encode::{Format, encode};
 pub use families::{Exposition, Family, Kind, Labels, Sample, Value};
 pub use http::{RequestHead, Response};
-pub use metrics::{Limits, NetnsLabels, NetnsResult, OTHER_PROCESSES};
+pub use metrics::{Limits, NetnsLabels, NetnsResult, OTHER_PROCESSES, metric_names};
 pub use scrape::Scraper;
 pub use server::ServerSettings;
 

@@ -346,11 +346,61 @@ fn prometheus_scrapes_the_queued_gauge_of_a_full_listener() {
             let all: Vec<Value> = rules["data"]["groups"][0]["rules"].as_array()?.to_vec();
             assert!(all.iter().all(|r| r["health"] == "ok"), "unhealthy rule: {rules}");
             let full_rule = all.iter().find(|r| r["name"] == "SockscopeAcceptQueueFull")?;
-            full_rule["alerts"].as_array()?.iter().find(|a| a["labels"]["port"] == port.to_string()).cloned()
+            let ours = |a: &&Value| a["labels"]["port"].as_str() == Some(port.to_string().as_str());
+            full_rule["alerts"].as_array()?.iter().find(ours).cloned()
         },
         context,
     );
     assert!(matches!(alert["state"].as_str(), Some("pending" | "firing")), "{alert}");
+    // Every query of the Grafana dashboard is valid PromQL on real data.
+    for expr in dashboard_queries() {
+        let promql = expr
+            .replace("$job", ".*")
+            .replace("$instance", ".*")
+            .replace("$netns", ".*")
+            .replace("$__rate_interval", "1m");
+        let reply = prometheus.api(&lab, &format!("query?query={}", percent_encode(&promql))).unwrap();
+        assert_eq!(reply["status"], "success", "{promql}: {reply}");
+    }
+    let fill =
+        dashboard_queries().into_iter().find(|e| e.starts_with("100 * sockscope_listen_queued")).unwrap();
+    let fill = fill.replace("$job", ".*").replace("$instance", ".*").replace("$netns", ".*");
+    let ours = format!("({fill}) and on(port) sockscope_listen_queued_connections{{port=\"{port}\"}}");
+    assert_eq!(prometheus.query(&lab, &ours).as_deref(), Some("125"), "5 of 4 is 125 %");
+}
+
+fn dashboard_queries() -> Vec<String> {
+    let text = std::fs::read_to_string(format!("{ASSETS}/grafana/sockscope-dashboard.json")).unwrap();
+    let dashboard: Value = serde_json::from_str(&text).unwrap();
+    let panels = dashboard["panels"].as_array().unwrap();
+    let targets = panels.iter().flat_map(|p| p["targets"].as_array().cloned().unwrap_or_default());
+    targets.filter_map(|t| t["expr"].as_str().map(str::to_string)).collect()
+}
+
+/// Metric names in a text: every `sockscope_...` word.
+fn names_in(text: &str) -> std::collections::BTreeSet<String> {
+    text.split(|c: char| !(c.is_ascii_alphanumeric() || c == '_'))
+        .filter(|w| w.starts_with("sockscope_"))
+        .map(str::to_string)
+        .collect()
+}
+
+#[test]
+fn rules_dashboard_and_docs_name_exactly_the_metrics_served() {
+    let served: std::collections::BTreeSet<String> =
+        sockscope::export::metric_names().into_iter().map(str::to_string).collect();
+    let rules = std::fs::read_to_string(format!("{ASSETS}/prometheus/sockscope-alerts.yml")).unwrap();
+    let dashboard = dashboard_queries().join("\n");
+    for (what, text) in [("alert rules", rules), ("dashboard", dashboard)] {
+        let unknown: Vec<_> = names_in(&text).into_iter().filter(|n| !served.contains(n)).collect();
+        assert!(unknown.is_empty(), "{what} use metrics the exporter does not serve: {unknown:?}");
+    }
+    let docs = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/docs/metrics.md")).unwrap();
+    let documented = names_in(&docs);
+    let undocumented: Vec<_> = served.iter().filter(|n| !documented.contains(*n)).collect();
+    assert!(undocumented.is_empty(), "docs/metrics.md misses {undocumented:?}");
+    let stale: Vec<_> = documented.iter().filter(|n| !served.contains(*n)).collect();
+    assert!(stale.is_empty(), "docs/metrics.md names metrics that do not exist: {stale:?}");
 }
 
 #[test]
