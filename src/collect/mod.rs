@@ -138,7 +138,7 @@ pub fn collect(request: &Request) -> Result<Snapshot, CollectError> {
 pub struct Collector {
     request: Request,
     cache: OwnerCache,
-    diag: Option<DiagSocket>,
+    diag: Option<NetnsDiag>,
     previous: DumpedInodes,
     ghosts: ghosts::GhostFinder,
 }
@@ -228,6 +228,13 @@ fn timed<T, E>(work: impl FnOnce() -> Result<T, E>) -> Result<(T, Duration), E> 
     work().map(|v| (v, t.elapsed()))
 }
 
+/// A sock_diag socket and the namespace it was opened in: it answers for
+/// that namespace forever, even after the target path names another one.
+struct NetnsDiag {
+    netns: Option<u64>,
+    socket: DiagSocket,
+}
+
 /// What the namespace-side thread brings back.
 struct NetSide {
     sockets: Vec<Socket>,
@@ -239,22 +246,25 @@ struct NetSide {
     /// are dated by their timers against it, so it must be the dump's time,
     /// not that of a process scan that ran before or after.
     dumped_at: SystemTime,
-    diag: Option<DiagSocket>,
+    diag: Option<NetnsDiag>,
 }
 
 impl NetSide {
-    fn split(mut self) -> (NetSide, Option<DiagSocket>) {
+    fn split(mut self) -> (NetSide, Option<NetnsDiag>) {
         let diag = self.diag.take();
         (self, diag)
     }
 }
 
-fn collect_in_netns(queries: &[Query], diag: Option<DiagSocket>) -> Result<NetSide, CollectError> {
+fn collect_in_netns(queries: &[Query], diag: Option<NetnsDiag>) -> Result<NetSide, CollectError> {
     let started = Instant::now();
     let facts = host::read_netns_facts();
+    let netns = facts.netns_inode;
+    // Reuse the socket only while the target is still the namespace it was
+    // opened in (a named namespace may be deleted and created again).
     let mut diag = match diag {
-        Some(d) => d,
-        None => DiagSocket::open()?,
+        Some(d) if netns.is_some() && d.netns == netns => d.socket,
+        _ => DiagSocket::open()?,
     };
     let mut sockets = Vec::new();
     let mut stats = DumpStats::default();
@@ -277,7 +287,7 @@ fn collect_in_netns(queries: &[Query], diag: Option<DiagSocket>) -> Result<NetSi
         unavailable,
         elapsed: started.elapsed(),
         dumped_at,
-        diag: Some(diag),
+        diag: Some(NetnsDiag { netns, socket: diag }),
     })
 }
 

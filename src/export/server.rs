@@ -97,15 +97,15 @@ impl Drop for Slot {
     }
 }
 
-/// Answers 503 without waiting: whatever the client already sent is read
-/// (so the close is not a reset), the response is written if the socket
-/// buffer takes it.
+/// Answers 503 without waiting: what the client already sent of its request
+/// head is read (so the close is not a reset), the response is written if
+/// the socket buffer takes it.
 fn refuse(mut stream: TcpStream) {
     if stream.set_nonblocking(true).is_err() {
         return;
     }
-    let mut sink = [0u8; 4096];
-    while matches!(stream.read(&mut sink), Ok(n) if n > 0) {}
+    let mut sink = [0u8; http::MAX_HEAD];
+    let _ = stream.read(&mut sink);
     let response = Response::text(503, "too many connections; try again").with_header("Retry-After: 1");
     let _ = stream.write_all(&response.to_bytes(false));
     let _ = stream.shutdown(Shutdown::Write);

@@ -409,15 +409,7 @@ fn a_namespace_that_vanishes_scrapes_with_success_zero() {
         return;
     }
     let name = format!("sockscope-export-{}", std::process::id());
-    let add = Command::new("ip").args(["netns", "add", &name]).status().expect("ip netns add");
-    assert!(add.success());
-    struct Cleanup(String);
-    impl Drop for Cleanup {
-        fn drop(&mut self) {
-            let _ = Command::new("ip").args(["netns", "del", &self.0]).status();
-        }
-    }
-    let cleanup = Cleanup(name.clone());
+    let cleanup = NamedNetns::add(&name);
     let lab = Lab::new("export_vanishing_netns");
     let exporter = Exporter::start(&lab, &["--listen", "127.0.0.1:0", "--netns", &name]);
     let before = get(&lab, exporter.addr, "/metrics", None);
@@ -447,6 +439,64 @@ fn a_namespace_that_vanishes_scrapes_with_success_zero() {
         log if log.contains(&format!("netns {name}: collection failed")) => Ok(()),
         log => Err(log),
     });
+}
+
+/// An `ip netns` namespace, deleted when dropped.
+struct NamedNetns(String);
+
+impl NamedNetns {
+    fn add(name: &str) -> NamedNetns {
+        let add = Command::new("ip").args(["netns", "add", name]).status().expect("ip netns add");
+        assert!(add.success(), "ip netns add {name}");
+        NamedNetns(name.to_string())
+    }
+
+    /// A listener on 0.0.0.0 (any port) inside the namespace.
+    fn listener(&self) -> socket2::Socket {
+        let file = std::fs::File::open(format!("/run/netns/{}", self.0)).unwrap();
+        std::thread::scope(|s| {
+            s.spawn(|| {
+                use rustix::thread::{LinkNameSpaceType, move_into_link_name_space};
+                move_into_link_name_space(std::os::fd::AsFd::as_fd(&file), Some(LinkNameSpaceType::Network))
+                    .expect("setns");
+                tcp_listener("0.0.0.0:0", 8)
+            })
+            .join()
+            .unwrap()
+        })
+    }
+}
+
+impl Drop for NamedNetns {
+    fn drop(&mut self) {
+        let _ = Command::new("ip").args(["netns", "del", &self.0]).status();
+    }
+}
+
+#[test]
+fn a_namespace_created_again_under_its_name_is_collected_anew() {
+    if support::skip_unless_root("a_namespace_created_again", "ip netns add") {
+        return;
+    }
+    let name = format!("sockscope-again-{}", std::process::id());
+    let first = NamedNetns::add(&name);
+    let lab = Lab::new("export_netns_again");
+    let exporter = Exporter::start(&lab, &["--listen", "127.0.0.1:0", "--netns", &name]);
+    let listen = [("netns", name.as_str()), ("state", "listen")];
+    let before = get(&lab, exporter.addr, "/metrics", None);
+    assert_eq!(sample(&before.body, "sockscope_tcp_sockets", &listen), Some(0.0), "{}", before.body);
+    drop(first);
+    let second = NamedNetns::add(&name);
+    let listener = second.listener();
+    let port = local_addr(&listener).port().to_string();
+    let after = get(&lab, exporter.addr, "/metrics", None);
+    assert_eq!(
+        sample(&after.body, "sockscope_tcp_sockets", &listen),
+        Some(1.0),
+        "the new namespace: {}",
+        after.body
+    );
+    assert_eq!(sample(&after.body, "sockscope_listen_backlog_connections", &[("port", &port)]), Some(8.0));
 }
 
 #[test]
