@@ -17,9 +17,9 @@
 
 pub mod analyze;
 pub mod collect;
+pub mod export;
 #[cfg(test)]
 pub(crate) mod fixture;
-pub mod export;
 pub mod model;
 pub mod output;
 pub mod tui;

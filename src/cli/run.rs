@@ -8,8 +8,9 @@ use std::sync::mpsc::{Receiver, channel};
 use signal_hook::consts::{SIGHUP, SIGINT, SIGTERM};
 use signal_hook::iterator::Signals;
 use sockscope::analyze::{self, Report, Severity, Thresholds};
-use sockscope::collect::{self, CollectError, Collector, NetnsTarget, Request};
+use sockscope::collect::{self, CollectError, Collector, NetnsTarget, Request, ScanOptions};
 use sockscope::model::SourceError;
+use sockscope::model::{State, StateSet};
 use sockscope::output::style::Style;
 use sockscope::output::{human, json, sockets};
 use sockscope::{tui, watch};
@@ -180,22 +181,18 @@ fn fail_on(level: Option<Severity>, report: &Report) -> Outcome {
 
 /// `sockscope export`: serve metrics until killed, or write them once.
 pub fn export(args: &ExportArgs, io: Io) -> Result<Outcome, AppError> {
-    use sockscope::export::{self, ExportSettings, Limits, NetnsLabels, NetnsResult, ServerSettings};
+    use sockscope::export::{self, ExportSettings, Limits, NetnsLabels, NetnsSource, ServerSettings};
     let target = match &args.netns {
-        Some(spec) => collect::NetnsTarget::parse(spec)?,
-        None => collect::NetnsTarget::Current,
+        Some(spec) => NetnsTarget::parse(spec)?,
+        None => NetnsTarget::Current,
     };
     let name = collect::netns_name(&target);
     let labels =
         NetnsLabels { netns: name.key, name: name.ip_netns.unwrap_or_default(), ..NetnsLabels::default() };
-    let mut collector = collect::Collector::new(export::request(target));
-    let collect = move || {
-        let snapshot = collector.snapshot().map_err(|e| format!("{:#}", anyhow::Error::from(e)));
-        vec![NetnsResult { labels: labels.clone(), snapshot }]
-    };
+    let sources = vec![NetnsSource { labels, source: Box::new(Collector::new(export_request(target))) }];
     let limits = Limits { processes: args.max_processes as usize };
     if args.once {
-        export::write_once(io.out, &limits, collect, io.err)?;
+        export::write_once(io.out, &limits, sources, io.err)?;
         return Ok(Outcome::Ok);
     }
     let settings = ExportSettings {
@@ -203,9 +200,22 @@ pub fn export(args: &ExportArgs, io: Io) -> Result<Outcome, AppError> {
         server: ServerSettings { max_connections: args.max_connections as usize, timeout: args.timeout },
     };
     let listener = export::bind(args.listen)?;
-    let bound = listener.local_addr().map_err(AppError::Io)?;
-    writeln!(io.err, "sockscope: serving http://{bound}/metrics")?;
+    writeln!(io.err, "sockscope: serving http://{}/metrics", listener.local_addr()?)?;
     io.err.flush()?;
-    export::serve(&listener, &settings, collect, std::io::stderr())?;
+    export::serve(&listener, &settings, sources, io::stderr())?;
     Ok(Outcome::Ok)
+}
+
+/// What the exporter's metrics need from the kernel: every TCP socket
+/// (states; CLOSE-WAIT owners and ghosts need the whole TCP table), the
+/// UNIX listeners, and socket owners; no UDP, no `tcp_info`.
+fn export_request(netns: NetnsTarget) -> Request {
+    Request {
+        tcp: Some(StateSet::ALL),
+        udp: None,
+        unix: Some(StateSet::of(&[State::Listen])),
+        tcp_info: false,
+        owners: Some(ScanOptions::default()),
+        netns,
+    }
 }

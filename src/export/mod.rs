@@ -8,9 +8,10 @@
 //! ```
 //!
 //! The exporter works with any snapshot producer: [`serve`] and
-//! [`write_once`] take a closure returning one [`NetnsResult`] per
-//! namespace, so a namespace that fails is reported (`scrape_success` 0)
-//! without failing the scrape.
+//! [`write_once`] take one [`Source`] per namespace ([`NetnsSource`]); the
+//! binary hands them the kernel reader, tests a scripted `Replay`. A
+//! namespace whose source fails is reported (`scrape_success` 0) without
+//! failing the scrape.
 
 mod encode;
 mod families;
@@ -33,8 +34,7 @@ pub use metrics::{Limits, NetnsLabels, NetnsResult, OTHER_PROCESSES, metric_name
 pub use scrape::Scraper;
 pub use server::ServerSettings;
 
-use crate::collect::{NetnsTarget, Request, ScanOptions};
-use crate::model::{State, StateSet, WarningKind};
+use crate::model::{Source, WarningKind};
 use crate::output::escape;
 
 /// The default address: loopback only, so nothing is exposed unless asked.
@@ -73,18 +73,34 @@ pub enum ExportError {
     Write(#[from] io::Error),
 }
 
-/// What the metrics need from the kernel: every TCP socket (states,
-/// CLOSE-WAIT owners, ghosts need the full TCP table) and UNIX listeners;
-/// no UDP, no tcp_info.
-pub fn request(netns: NetnsTarget) -> Request {
-    Request {
-        tcp: Some(StateSet::ALL),
-        udp: None,
-        unix: Some(StateSet::of(&[State::Listen])),
-        tcp_info: false,
-        owners: Some(ScanOptions::default()),
-        netns,
+/// One namespace to export: its labels, and where its snapshots come from.
+/// The metrics need every TCP socket (states, CLOSE-WAIT owners and ghosts
+/// need the whole TCP table), the UNIX listeners and socket owners; UDP
+/// and `tcp_info` are not used.
+pub struct NetnsSource {
+    pub labels: NetnsLabels,
+    pub source: Box<dyn Source>,
+}
+
+/// One collection: every namespace's snapshot, or its error with causes.
+fn collect_all(sources: &mut [NetnsSource]) -> Vec<NetnsResult> {
+    let result = |ns: &mut NetnsSource| NetnsResult {
+        labels: ns.labels.clone(),
+        snapshot: ns.source.snapshot().map_err(|e| error_chain(e.as_ref())),
+    };
+    sources.iter_mut().map(result).collect()
+}
+
+/// `error: cause: cause`, like the binary prints errors.
+fn error_chain(error: &(dyn std::error::Error + 'static)) -> String {
+    let mut text = error.to_string();
+    let mut cause = error.source();
+    while let Some(e) = cause {
+        text.push_str(": ");
+        text.push_str(&e.to_string());
+        cause = e.source();
     }
+    text
 }
 
 /// Binds the listening socket.
@@ -103,19 +119,19 @@ pub fn bind(addr: SocketAddr) -> Result<TcpListener, ExportError> {
 }
 
 /// Serves `/metrics` and `/` on `listener` until accepting fails for good;
-/// every scrape takes a fresh collection from `collect` (shared by scrapes
+/// every scrape takes a fresh collection from `sources` (shared by scrapes
 /// that arrive while it runs). Collection failures and snapshot warnings
 /// are written to `log` when they first appear.
 pub fn serve(
     listener: &TcpListener,
     settings: &ExportSettings,
-    mut collect: impl FnMut() -> Vec<NetnsResult> + Send + 'static,
+    mut sources: Vec<NetnsSource>,
     mut log: impl Write + Send + 'static,
 ) -> Result<(), ExportError> {
     let limits = settings.limits;
     let mut journal = Journal::default();
-    let scraper = Scraper::start(move || collect_exposition(&mut collect, &limits, &mut journal, &mut log))
-        .map_err(ExportError::Thread)?;
+    let collect = move || collect_exposition(&mut sources, &limits, &mut journal, &mut log);
+    let scraper = Scraper::start(collect).map_err(ExportError::Thread)?;
     let scraper = Arc::new(scraper);
     let handler = Arc::new(move |head: &RequestHead| respond(head, &scraper));
     server::run(listener, settings.server, handler).map_err(ExportError::Accept)
@@ -126,12 +142,10 @@ pub fn serve(
 pub fn write_once(
     out: &mut dyn Write,
     limits: &Limits,
-    collect: impl FnOnce() -> Vec<NetnsResult>,
+    mut sources: Vec<NetnsSource>,
     log: &mut dyn Write,
 ) -> Result<(), ExportError> {
-    let mut collect = Some(collect);
-    let mut once = || collect.take().map(|f| f()).unwrap_or_default();
-    let exposition = collect_exposition(&mut once, limits, &mut Journal::default(), log);
+    let exposition = collect_exposition(&mut sources, limits, &mut Journal::default(), log);
     let text = encode(&Arc::new(exposition), Format::Prometheus)
         .map_err(|_| io::Error::other("could not encode the metrics"))?;
     out.write_all(text.as_bytes())?;
@@ -143,13 +157,13 @@ pub fn write_once(
 /// and the freed memory handed back to the system, so the exporter stays
 /// small between scrapes.
 fn collect_exposition(
-    collect: &mut impl FnMut() -> Vec<NetnsResult>,
+    sources: &mut [NetnsSource],
     limits: &Limits,
     journal: &mut Journal,
     log: &mut dyn Write,
 ) -> Exposition {
     let started = Instant::now();
-    let results = collect();
+    let results = collect_all(sources);
     let exposition = metrics::build(&results, started.elapsed(), limits);
     journal.record(&results, log);
     drop(results);

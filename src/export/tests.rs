@@ -181,3 +181,37 @@ fn time_wait_on_a_listening_port_pins_no_ephemeral_port() {
     .map(|f| f.samples[0].value);
     assert_eq!(ratio, Some(Value::Float(500.0 / 28_232.0)));
 }
+
+fn success_of(exposition: &Exposition) -> Vec<Value> {
+    exposition
+        .family("sockscope_scrape_success")
+        .map(|f| f.samples.iter().map(|s| s.value).collect())
+        .unwrap_or_default()
+}
+
+#[test]
+fn a_failing_source_scrapes_with_success_zero_and_is_logged_once() {
+    use crate::model::Replay;
+    let snapshot = SnapshotBuilder::new().listener("0.0.0.0:80", 0, 128, 0, &[]).build();
+    let replay = Replay::new([snapshot.clone()])
+        .then_fail("cannot enter network namespace blue")
+        .then_fail("cannot enter network namespace blue")
+        .then(snapshot);
+    let mut sources = vec![NetnsSource { labels: labels("blue"), source: Box::new(replay) }];
+    let mut journal = Journal::default();
+    let mut log = Vec::new();
+    let mut scrape = || collect_exposition(&mut sources, &Limits::default(), &mut journal, &mut log);
+    let (first, second, third, fourth) = (scrape(), scrape(), scrape(), scrape());
+    assert_eq!(success_of(&first), vec![Value::Int(1)]);
+    assert_eq!(success_of(&second), vec![Value::Int(0)]);
+    assert!(second.family("sockscope_tcp_sockets").is_none(), "no series from a failed namespace");
+    assert!(second.family("sockscope_build_info").is_some(), "the scrape itself succeeds");
+    assert_eq!(success_of(&third), vec![Value::Int(0)]);
+    assert_eq!(success_of(&fourth), vec![Value::Int(1)]);
+    let log = String::from_utf8(log).unwrap();
+    assert_eq!(
+        log,
+        "sockscope: netns blue: collection failed: cannot enter network namespace blue\n\
+         sockscope: netns blue: collected again\n"
+    );
+}
