@@ -53,6 +53,9 @@ impl AppError {
         match self {
             AppError::Io(e) => e.kind() == io::ErrorKind::BrokenPipe,
             AppError::Json(e) => e.io_error_kind() == Some(io::ErrorKind::BrokenPipe),
+            AppError::Export(sockscope::export::ExportError::Write(e)) => {
+                e.kind() == io::ErrorKind::BrokenPipe
+            }
             _ => false,
         }
     }

@@ -186,6 +186,20 @@ fn once_writes_a_valid_exposition_with_the_full_queue() {
 }
 
 #[test]
+fn once_into_a_closed_pipe_exits_quietly() {
+    let mut child = Command::new(BIN)
+        .args(["export", "--once"])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    drop(child.stdout.take());
+    let out = child.wait_with_output().unwrap();
+    assert_eq!(out.status.code(), Some(0), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(out.stderr.is_empty() || !String::from_utf8_lossy(&out.stderr).contains("error"));
+}
+
+#[test]
 fn the_alert_rules_pass_promtool_check_and_their_unit_tests() {
     let Some(promtool) = promtool() else { return };
     let dir = format!("{ASSETS}/prometheus");
