@@ -68,6 +68,7 @@ impl Exposition {
         }
     }
 
+    #[cfg(test)]
     pub fn family(&self, name: &str) -> Option<&Family> {
         self.families.iter().find(|f| f.name == name)
     }

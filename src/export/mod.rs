@@ -27,12 +27,14 @@ use std::net::{SocketAddr, TcpListener};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-pub use encode::{Format, encode};
-pub use families::{Exposition, Family, Kind, Labels, Sample, Value};
-pub use http::{RequestHead, Response};
-pub use metrics::{Limits, NetnsLabels, NetnsResult, OTHER_PROCESSES, metric_names};
-pub use scrape::Scraper;
+pub use metrics::{Limits, NetnsLabels, metric_names};
 pub use server::ServerSettings;
+
+use encode::{Format, encode};
+use families::Exposition;
+use http::{RequestHead, Response};
+use metrics::NetnsResult;
+use scrape::Scraper;
 
 use crate::model::{Source, WarningKind};
 use crate::output::escape;

@@ -75,8 +75,9 @@ impl Scraper {
         state.latest.clone().unwrap_or_default()
     }
 
-    /// Scrapes waiting for a collection (for tests).
-    pub fn waiting(&self) -> usize {
+    /// Scrapes waiting for a collection.
+    #[cfg(test)]
+    fn waiting(&self) -> usize {
         self.shared.lock().waiting
     }
 }

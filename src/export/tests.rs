@@ -5,6 +5,8 @@
 use std::sync::Arc;
 use std::time::Duration;
 
+use super::families::Value;
+use super::metrics::OTHER_PROCESSES;
 use super::*;
 use crate::fixture::{SnapshotBuilder, tcp_socket};
 use crate::model::{FdRef, SkMem, Snapshot, State};
