@@ -37,6 +37,9 @@
 #   --timeout S       seconds to wait for all holders to be ready (default 180)
 #   --out FILE        report file (default docs/performance-latest.md)
 #   --phases LIST     which measurements, comma-separated (default measure,ticks,export)
+#   --ns NAME         the namespace's name (default sockscope-bench); a namespace
+#                     of that name left by an earlier run is deleted first, so
+#                     runs at the same time on one machine need different names
 #   --no-build        use the existing target/release/sockscope
 #   --strict          exit 1 when a target fails (default: only when a command fails)
 # cargo must be on root's PATH for the build (sudo resets PATH; use
@@ -86,6 +89,9 @@ while (($#)); do
             (($# >= 2)) && [[ $2 =~ ^(measure|ticks|export)(,(measure|ticks|export))*$ ]] ||
                 die "--phases needs a list of measure, ticks, export"
             PHASES=$2; shift 2 ;;
+        --ns)
+            (($# >= 2)) && [[ $2 =~ ^[A-Za-z0-9_.-]+$ ]] || die "--ns needs a namespace name"
+            NS=$2; shift 2 ;;
         --no-build) BUILD=0; shift ;;
         --strict) STRICT=(--strict); shift ;;
         -h|--help) usage; exit 0 ;;
