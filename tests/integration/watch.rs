@@ -255,7 +255,8 @@ fn time_wait_churn_projects_port_exhaustion() {
     if lab.is_private() {
         assert_eq!(churn[0]["severity"], "critical", "1200 ports needed, 200 in the range");
         // The time until the range runs out once 5 samples exist (or it has run out).
-        let mut again = events.iter().filter(|e| e["kind"] == "time_wait_churn" && e.get("escalation").is_some());
+        let mut again =
+            events.iter().filter(|e| e["kind"] == "time_wait_churn" && e.get("escalation").is_some());
         let last = again.next_back().unwrap_or(churn[0]);
         assert!(
             last["evidence"]["eta_s"].is_number() || last["escalation"]["reason"] == "limit_reached",
