@@ -44,6 +44,12 @@ fn dispatch(cli: Cli) -> Result<Outcome, AppError> {
         Some(Command::Dump(args)) => with_stdout(out_is_terminal, |io| run::dump(&args, io)),
         Some(Command::Watch(args)) => with_stdout(out_is_terminal, |io| run::watch(&args, io)),
         Some(Command::Export(args)) => with_stdout(out_is_terminal, |io| run::export(&args, io)),
+        Some(Command::Man) => with_stdout(out_is_terminal, |io| {
+            cli::docs::write_man_page(io.out).map(|()| Outcome::Ok).map_err(AppError::from)
+        }),
+        Some(Command::Completions { shell }) => with_stdout(out_is_terminal, |io| {
+            cli::docs::write_completions(io.out, shell).map(|()| Outcome::Ok).map_err(AppError::from)
+        }),
         None => with_stdout(out_is_terminal, |io| run::dump(&DumpArgs::default(), io)),
     }
 }

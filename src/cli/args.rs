@@ -41,6 +41,14 @@ pub enum Command {
     Watch(WatchArgs),
     /// Serve Prometheus metrics: accept queues per listener, socket states, CLOSE-WAIT and fds per process
     Export(ExportArgs),
+    /// Print the manual page (roff) on stdout: sockscope man | man -l -
+    Man,
+    /// Print shell completions on stdout, e.g. sockscope completions bash > /etc/bash_completion.d/sockscope
+    Completions {
+        /// The shell to complete for
+        #[arg(value_enum)]
+        shell: super::docs::CompletionShell,
+    },
 }
 
 #[derive(Args, Debug, Clone)]
@@ -120,8 +128,9 @@ pub struct TuiArgs {
     /// Colour: auto (only on a terminal), always, never. NO_COLOR always wins
     #[arg(long, value_name = "WHEN", default_value = "auto")]
     pub color: ColorArg,
-    /// Write per-refresh and per-frame timings as JSON to FILE on exit (benchmarks)
-    #[arg(long, value_name = "FILE", hide = true)]
+    /// On exit, write the timings of every refresh (collection wall and CPU ms) and of every frame drawn
+    /// (ms) as one JSON object to FILE: {"ticks": [{"wall_ms", "cpu_ms"}], "frames_ms": [...]}
+    #[arg(long, value_name = "FILE")]
     pub stats: Option<std::path::PathBuf>,
 }
 

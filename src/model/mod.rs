@@ -1,6 +1,7 @@
 //! Plain data types shared by collection, analysis and every front-end.
 
 mod host;
+pub mod pace;
 mod process;
 mod selection;
 mod snapshot;

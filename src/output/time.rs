@@ -26,6 +26,25 @@ pub fn human_duration(d: std::time::Duration) -> String {
     }
 }
 
+/// A measured duration, short: `640 ms`, `3.2 s`, `27 s`.
+pub fn short_duration(d: std::time::Duration) -> String {
+    let ms = d.as_secs_f64() * 1000.0;
+    match ms {
+        ms if ms < 1000.0 => format!("{ms:.0} ms"),
+        ms if ms < 10_000.0 => format!("{:.1} s", ms / 1000.0),
+        ms => format!("{:.0} s", ms / 1000.0),
+    }
+}
+
+/// An interval that may have been stretched: like [`human_duration`], with
+/// one decimal for fractions of a second above one second (`3.2s`).
+pub fn interval_text(d: std::time::Duration) -> String {
+    match d.as_millis() {
+        ms if ms >= 1000 && ms % 1000 != 0 => format!("{:.1}s", d.as_secs_f64()),
+        _ => human_duration(d),
+    }
+}
+
 /// Days since 1970-01-01 to (year, month, day) in the proleptic Gregorian calendar.
 fn civil_from_days(days: i64) -> (i64, u32, u32) {
     let z = days + 719_468;
@@ -56,5 +75,15 @@ mod tests {
     fn milliseconds_when_asked() {
         let t = UNIX_EPOCH + Duration::from_millis(1_795_256_321_007);
         assert_eq!(rfc3339_millis(t), "2026-11-21T10:18:41.007Z");
+    }
+
+    #[test]
+    fn durations_read_short() {
+        assert_eq!(short_duration(Duration::from_millis(640)), "640 ms");
+        assert_eq!(short_duration(Duration::from_millis(3240)), "3.2 s");
+        assert_eq!(short_duration(Duration::from_secs(27)), "27 s");
+        assert_eq!(interval_text(Duration::from_millis(3200)), "3.2s");
+        assert_eq!(interval_text(Duration::from_secs(2)), "2s");
+        assert_eq!(interval_text(Duration::from_millis(500)), "500ms");
     }
 }

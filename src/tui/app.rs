@@ -7,6 +7,7 @@ use crate::analyze::history::History;
 use crate::analyze::summary::{self, ProcessSummary};
 use crate::analyze::{Analysis, Subject, Thresholds};
 use crate::model::Snapshot;
+use crate::model::pace::Pace;
 
 use super::rows::{self, ConnectionSort, GroupBy, ListenerSort, ProcessSort};
 
@@ -96,6 +97,15 @@ pub struct Data {
 pub struct Update {
     pub snapshot: Box<Snapshot>,
     pub tick_cpu: Option<Duration>,
+    /// The collector's pace after this collection (`None`: not measured).
+    pub pace: Option<Pace>,
+}
+
+impl Update {
+    /// A snapshot with no timing attached (tests, replays).
+    pub fn of(snapshot: Snapshot) -> Update {
+        Update { snapshot: Box::new(snapshot), tick_cpu: None, pace: None }
+    }
 }
 
 pub struct App {
@@ -104,6 +114,8 @@ pub struct App {
     pub history: History,
     pub thresholds: Thresholds,
     pub interval: Duration,
+    /// The refresh interval in force: `interval`, stretched when refreshes are expensive.
+    pub pace: Pace,
     pub paused: bool,
     pub help: bool,
     pub detail: Option<Detail>,
@@ -132,6 +144,7 @@ impl App {
             history: History::new(Duration::from_secs(300)),
             thresholds,
             interval,
+            pace: Pace::new(interval),
             paused: false,
             help: false,
             detail: None,
@@ -168,6 +181,9 @@ impl App {
         let analysis = crate::analyze::analyze(&update.snapshot, &self.thresholds);
         self.history.push(&update.snapshot, &analysis);
         let processes = summary::by_process(&update.snapshot, update.snapshot.sockets.iter());
+        if let Some(pace) = update.pace {
+            self.pace = pace;
+        }
         let keep = self.selected_key();
         self.data = Some(Data { snapshot: update.snapshot, analysis, processes, tick_cpu: update.tick_cpu });
         self.error = None;

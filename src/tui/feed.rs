@@ -1,6 +1,9 @@
 //! The collector thread: a snapshot every interval, sent boxed to the UI,
 //! which never waits for a collection. Pausing stops collecting; asking for
-//! tcp_info (a detail pane is open) changes the next dump.
+//! tcp_info (a detail pane is open) changes the next dump. The interval
+//! stretches to at least five times what a refresh cost (the collection
+//! here, plus the UI's work on it, which the UI reports back), so the
+//! dashboard stays under ~20 % of one core at any scale ([`pace`]).
 
 use std::sync::mpsc::{Receiver, RecvTimeoutError, Sender, channel};
 use std::time::{Duration, Instant};
@@ -9,12 +12,15 @@ use rustix::time::{ClockId, clock_gettime};
 
 use super::app::Update;
 use crate::model::Source;
+use crate::model::pace::{self, Pace};
 
 /// What the UI tells the collector.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Control {
     Pause(bool),
     TcpInfo(bool),
+    /// The UI spent this long taking in the last snapshot.
+    Applied(Duration),
 }
 
 /// What the collector sends.
@@ -56,14 +62,19 @@ fn run<M>(
     control: &Receiver<Control>,
 ) {
     let mut paused = false;
+    let mut pace = Pace::new(interval);
     loop {
         let started = Instant::now();
         if !paused {
             let cpu = process_cpu();
-            let fed = match source.snapshot() {
+            let result = source.snapshot();
+            let cpu = process_cpu().saturating_sub(cpu);
+            pace = pace.after(pace::cost(started.elapsed(), cpu));
+            let fed = match result {
                 Ok(snapshot) => Fed::Update(Update {
                     snapshot: Box::new(snapshot),
-                    tick_cpu: Some(process_cpu().saturating_sub(cpu)),
+                    tick_cpu: Some(cpu),
+                    pace: Some(pace),
                 }),
                 Err(e) => Fed::Failed(crate::output::error_chain(e.as_ref())),
             };
@@ -73,7 +84,7 @@ fn run<M>(
             inject_test_panic();
         }
         loop {
-            let wait = interval.saturating_sub(started.elapsed());
+            let wait = pace.effective.saturating_sub(started.elapsed());
             match control.recv_timeout(if paused { Duration::from_secs(3600) } else { wait }) {
                 Ok(Control::Pause(p)) => {
                     paused = p;
@@ -82,6 +93,7 @@ fn run<M>(
                     }
                 }
                 Ok(Control::TcpInfo(on)) => source.set_tcp_info(on),
+                Ok(Control::Applied(ui)) => pace = pace.after(pace.cost + ui),
                 Err(RecvTimeoutError::Timeout) if !paused => break,
                 Err(RecvTimeoutError::Timeout) => {}
                 Err(RecvTimeoutError::Disconnected) => return,
@@ -93,7 +105,7 @@ fn run<M>(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::model::{Replay, Snapshot};
+    use crate::model::{Replay, Snapshot, SourceError};
 
     #[test]
     fn the_feed_sends_each_scripted_snapshot_then_the_failure() {
@@ -111,5 +123,51 @@ mod tests {
         }
         drop(control);
         assert_eq!(got, ["", "second", "failed: namespace gone"]);
+    }
+
+    /// A source whose every collection takes `cost` (a stand-in for a host
+    /// with a million sockets), recording when it was called.
+    struct Slow {
+        cost: Duration,
+        calls: std::sync::Arc<std::sync::Mutex<Vec<Instant>>>,
+    }
+
+    impl Source for Slow {
+        fn snapshot(&mut self) -> Result<Snapshot, SourceError> {
+            if let Ok(mut calls) = self.calls.lock() {
+                calls.push(Instant::now());
+            }
+            std::thread::sleep(self.cost);
+            Ok(Snapshot::empty())
+        }
+    }
+
+    #[test]
+    fn expensive_collections_are_spaced_five_times_their_cost() {
+        let calls = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+        let source = Box::new(Slow { cost: Duration::from_millis(40), calls: calls.clone() });
+        let (tx, rx) = channel();
+        let control = spawn(source, Duration::from_millis(10), tx, |fed| fed);
+        let mut paces = Vec::new();
+        while paces.len() < 3 {
+            match rx.recv_timeout(Duration::from_secs(10)) {
+                Ok(Fed::Update(u)) => paces.push(u.pace.unwrap()),
+                Ok(Fed::Failed(e)) => panic!("{e}"),
+                Err(e) => panic!("no update: {e}"),
+            }
+        }
+        drop(control);
+        assert!(
+            paces.iter().all(|p| p.is_stretched() && p.effective >= Duration::from_millis(200)),
+            "{paces:?}"
+        );
+        let calls = calls.lock().unwrap().clone();
+        for pair in calls.windows(2) {
+            assert!(
+                pair[1] - pair[0] >= Duration::from_millis(200),
+                "collections {:?} apart",
+                pair[1] - pair[0]
+            );
+        }
     }
 }

@@ -84,7 +84,7 @@ fn event_loop(
         stats.frames.push(started.elapsed());
         let Ok(first) = rx.recv() else { return Ok(()) };
         for msg in std::iter::once(first).chain(rx.try_iter()) {
-            if !handle(app, msg, stats) {
+            if !handle(app, msg, stats, control) {
                 return Ok(());
             }
         }
@@ -103,15 +103,23 @@ fn event_loop(
     }
 }
 
-/// Applies one message; false means quit.
-fn handle(app: &mut App, msg: Msg, stats: &mut Stats) -> bool {
+/// Applies one message; false means quit. The time a snapshot takes to
+/// apply goes back to the collector: it counts in the refresh's cost.
+fn handle(app: &mut App, msg: Msg, stats: &mut Stats, control: &std::sync::mpsc::Sender<Control>) -> bool {
     match msg {
         Msg::Input(Event::Key(key)) => keys::handle_key(app, key),
         Msg::Input(Event::Resize(w, h)) => app.resize(w, h),
         Msg::Input(_) => {}
         Msg::Fed(Fed::Update(update)) => {
             stats.ticks.push((update.snapshot.timings.total, update.tick_cpu.unwrap_or_default()));
+            let started = Instant::now();
+            let pace = update.pace;
             app.apply(update);
+            let applied = started.elapsed();
+            if let Some(pace) = pace {
+                app.pace = pace.after(pace.cost + applied);
+            }
+            let _ = control.send(Control::Applied(applied));
         }
         Msg::Fed(Fed::Failed(e)) => app.error = Some(e),
         Msg::Signal => return false,

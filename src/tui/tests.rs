@@ -45,8 +45,8 @@ fn outage(at_secs: u64, close_wait: u32, overflows: i64) -> Snapshot {
 fn app() -> App {
     let mut app = App::new(Duration::from_secs(1), Thresholds::default(), false);
     app.resize(80, 24);
-    app.apply(Update { snapshot: Box::new(outage(0, 10, 100)), tick_cpu: None });
-    app.apply(Update { snapshot: Box::new(outage(2, 14, 112)), tick_cpu: None });
+    app.apply(Update::of(outage(0, 10, 100)));
+    app.apply(Update::of(outage(2, 14, 112)));
     app
 }
 
@@ -227,7 +227,7 @@ fn sort_group_pause_help_and_quit() {
     assert_eq!(app.tab, Tab::Listeners);
     key(&mut app, KeyCode::Char('p'));
     let frozen = app.data.as_ref().unwrap().snapshot.taken_at;
-    app.apply(Update { snapshot: Box::new(outage(4, 20, 130)), tick_cpu: None });
+    app.apply(Update::of(outage(4, 20, 130)));
     assert_eq!(app.data.as_ref().unwrap().snapshot.taken_at, frozen, "paused: updates are ignored");
     key(&mut app, KeyCode::Char(' '));
     assert!(!app.paused);
@@ -251,7 +251,7 @@ fn selection_follows_the_same_listener_across_refreshes() {
     key(&mut app, KeyCode::Char('j'));
     let chosen = app.listener_rows()[app.cursor().selected];
     let inode = app.data.as_ref().unwrap().analysis.listeners[chosen].inode;
-    app.apply(Update { snapshot: Box::new(outage(4, 16, 120)), tick_cpu: None });
+    app.apply(Update::of(outage(4, 16, 120)));
     let now = app.listener_rows()[app.cursor().selected];
     assert_eq!(app.data.as_ref().unwrap().analysis.listeners[now].inode, inode);
 }
@@ -265,7 +265,7 @@ fn every_screen_renders_100k_sockets_by_windowing() {
     }
     let mut app = App::new(Duration::from_secs(1), Thresholds::default(), false);
     app.resize(120, 40);
-    app.apply(Update { snapshot: Box::new(b.build()), tick_cpu: None });
+    app.apply(Update::of(b.build()));
     for tab in ['1', '2', '3', '4', '5'] {
         key(&mut app, KeyCode::Char(tab));
         let text = screen(&app, 120, 40);
@@ -300,8 +300,21 @@ fn status_line_names_hidden_owners_first() {
         crate::model::WarningKind::ProcessesUnreadable,
         "not root: could not read the fds of 12 processes, so their sockets show no owner",
     ));
-    app.apply(Update { snapshot: Box::new(snap), tick_cpu: None });
+    app.apply(Update::of(snap));
     let text = screen(&app, 80, 24);
     let status = text.lines().last().unwrap();
     assert!(status.starts_with(" not root: owners of 12 processes hidden"), "{status}");
+}
+
+#[test]
+fn status_line_shows_a_stretched_interval_and_its_cause() {
+    let mut app = app();
+    let pace = crate::model::pace::Pace::new(Duration::from_secs(1)).after(Duration::from_millis(640));
+    app.apply(Update { pace: Some(pace), ..Update::of(outage(4, 16, 120)) });
+    let text = screen(&app, 80, 24);
+    let status = text.lines().last().unwrap();
+    assert!(status.contains("every 1s → 3.2s (collection 640 ms)"), "{status}");
+    app.apply(Update { pace: Some(pace.after(Duration::from_millis(10))), ..Update::of(outage(6, 16, 120)) });
+    let text = screen(&app, 80, 24);
+    assert!(text.lines().last().unwrap().contains("every 1s · collect"), "back to the asked interval");
 }

@@ -5,6 +5,11 @@
 //! re-reads only processes whose fd table changed, so watching a busy host
 //! costs about one socket dump per interval); tests hand it a scripted
 //! [`Replay`](crate::model::Replay) and check events over time in milliseconds.
+//!
+//! The interval stretches to at least five times what a tick cost
+//! ([`pace`](crate::model::pace)), so watch stays under ~20 % of one core on
+//! a host with a million sockets; a `pace` event says when it stretches and
+//! when it returns.
 
 mod peaks;
 mod print;
@@ -20,6 +25,7 @@ use crate::analyze::history::History;
 use crate::analyze::leaks::{self, LeakThresholds};
 use crate::analyze::report::keeps_finding;
 use crate::analyze::{self, Finding, Report, Severity, Thresholds};
+use crate::model::pace::{self, Pace};
 use crate::model::{Selection, Source, SourceError};
 use crate::output::style::Style;
 use crate::output::time::human_duration;
@@ -121,13 +127,17 @@ pub fn run(
     let mut state = Watch::new(settings);
     let started = Instant::now();
     let mut ticks = 0u64;
+    let mut pace = Pace::new(settings.interval);
     printer.start(&format!(
         "watching every {} (Ctrl-C to stop and summarize)",
         human_duration(settings.interval)
     ))?;
     loop {
         let tick = Instant::now();
+        let cpu = process_cpu();
         ticks += 1;
+        let mut collected = Duration::ZERO;
+        let mut taken_at = SystemTime::now();
         match source.snapshot() {
             Ok(snapshot) => {
                 if state.samples == 0 {
@@ -135,6 +145,8 @@ pub fn run(
                         writeln!(err, "sockscope: warning: {}", w.message)?;
                     }
                 }
+                collected = snapshot.timings.total;
+                taken_at = snapshot.taken_at;
                 state.tick(&snapshot, &mut printer)?
             }
             Err(e) if state.samples == 0 => return Err(WatchError::Source(e)),
@@ -144,14 +156,20 @@ pub fn run(
                 crate::output::error_chain(e.as_ref())
             )?,
         }
+        let cost = pace::cost(tick.elapsed(), process_cpu().saturating_sub(cpu)).max(collected);
+        let before = pace;
+        pace = pace.after(cost);
+        if let Some(change) = pace::change(before, pace) {
+            printer.pace(taken_at, change)?;
+        }
         printer.out.flush()?;
         // `--count` counts ticks, failed ones included: a run always ends.
         if settings.count.is_some_and(|n| ticks >= n)
-            || settings.duration.is_some_and(|d| started.elapsed() + settings.interval > d)
+            || settings.duration.is_some_and(|d| started.elapsed() + pace.effective > d)
         {
             break;
         }
-        match stop.recv_timeout(settings.interval.saturating_sub(tick.elapsed())) {
+        match stop.recv_timeout(pace.effective.saturating_sub(tick.elapsed())) {
             Err(RecvTimeoutError::Timeout) => {}
             _ => break,
         }
@@ -163,6 +181,12 @@ pub fn run(
         true => Ending::FailOn,
         false => Ending::Clean,
     })
+}
+
+/// CPU time of this process so far, all threads.
+fn process_cpu() -> Duration {
+    let t = rustix::time::clock_gettime(rustix::time::ClockId::ProcessCPUTime);
+    Duration::new(t.tv_sec as u64, t.tv_nsec as u32)
 }
 
 /// Everything watch remembers between intervals.

@@ -1,5 +1,5 @@
 //! Watch output: compact human lines, or NDJSON events (`sample`,
-//! `finding`, `resolved`, `summary`) with the field names of `dump --json`.
+//! `finding`, `resolved`, `pace`, `summary`) with the field names of `dump --json`.
 
 use std::io::{self, Write};
 use std::time::SystemTime;
@@ -9,6 +9,7 @@ use serde::Serialize;
 use super::summary::Summary;
 use super::track::{Changes, Escalation, ListenerChange, ProcessChange, Reason};
 use crate::analyze::Finding;
+use crate::model::pace::PaceChange;
 use crate::output::escape::{self, endpoint_text};
 use crate::output::json::FindingJson;
 use crate::output::style::{Paint, Style};
@@ -153,6 +154,39 @@ impl Printer<'_> {
         }
         let (kind, subject) = (f.kind().name(), subject_text(&f.subject));
         writeln!(self.out, "{}  RESOLVED {kind} {subject} (held {samples} samples)", clock(at))
+    }
+
+    /// The interval stretched (refreshes got expensive) or came back.
+    pub fn pace(&mut self, at: SystemTime, change: PaceChange) -> io::Result<()> {
+        #[derive(Serialize)]
+        struct PaceJson {
+            stretched: bool,
+            interval_ms: f64,
+            asked_ms: f64,
+            cost_ms: f64,
+        }
+        let (PaceChange::Stretched(p) | PaceChange::Restored(p)) = change;
+        let ms = |d: std::time::Duration| (d.as_secs_f64() * 10_000.0).round() / 10.0;
+        if self.json {
+            let body = PaceJson {
+                stretched: p.is_stretched(),
+                interval_ms: ms(p.effective),
+                asked_ms: ms(p.asked),
+                cost_ms: ms(p.cost),
+            };
+            return self.event("pace", at, &body);
+        }
+        let cost = time::short_duration(p.cost);
+        let line = match change {
+            PaceChange::Stretched(_) => format!(
+                "interval stretched to {}: a refresh costs {cost}, kept under 20% of one core",
+                time::interval_text(p.effective)
+            ),
+            PaceChange::Restored(_) => {
+                format!("interval back to {} (a refresh costs {cost})", time::interval_text(p.effective))
+            }
+        };
+        writeln!(self.out, "{}  {}", clock(at), self.style.paint(Paint::Dim, &line))
     }
 
     pub fn summary(&mut self, at: SystemTime, s: &Summary) -> io::Result<()> {

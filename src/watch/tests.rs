@@ -358,3 +358,36 @@ fn trends_name_only_processes_of_the_inspected_namespace() {
     assert_eq!(leaks.len(), 1, "{:?}", run.events);
     assert_eq!(leaks[0]["subject"], "pid 7 (app)", "the host daemon leaks elsewhere");
 }
+
+/// A snapshot whose collection took `collect_ms` (scripted cost).
+fn costing(secs: f64, collect_ms: u64) -> Snapshot {
+    let mut s = server(secs, 0, 10, 1024);
+    s.timings.total = Duration::from_millis(collect_ms);
+    s
+}
+
+#[test]
+fn an_expensive_collection_stretches_the_interval_and_says_so() {
+    let mut settings = settings(true);
+    settings.interval = Duration::from_millis(20);
+    let script = [costing(0.0, 1), costing(1.0, 30), costing(2.0, 31), costing(3.0, 1)];
+    let started = std::time::Instant::now();
+    let run = watch_with(Replay::new(script), settings, false);
+    let paces = run.of("pace");
+    assert_eq!(paces.len(), 2, "{paces:?}");
+    assert_eq!(paces[0]["stretched"], true);
+    assert!(paces[0]["interval_ms"].as_f64().unwrap() >= 150.0, "5 x 30 ms: {}", paces[0]);
+    assert_eq!(paces[0]["asked_ms"], 20.0);
+    assert_eq!(paces[1]["stretched"], false);
+    assert_eq!(paces[1]["interval_ms"], 20.0);
+    assert!(started.elapsed() >= Duration::from_millis(300), "two stretched waits of >= 150 ms each");
+}
+
+#[test]
+fn a_stretched_interval_is_a_line_for_humans() {
+    let mut settings = settings(false);
+    settings.interval = Duration::from_millis(10);
+    let run = watch_with(Replay::new([costing(0.0, 1), costing(1.0, 40), costing(2.0, 1)]), settings, false);
+    assert!(run.text.contains("interval stretched to 200ms: a refresh costs"), "{}", run.text);
+    assert!(run.text.contains("interval back to 10ms"), "{}", run.text);
+}

@@ -7,6 +7,7 @@ mod actors;
 mod cli;
 mod collector;
 mod decode;
+mod docs;
 mod export;
 mod judgement;
 mod support;

@@ -17,6 +17,7 @@ use ratatui::widgets::{Block, Borders, Clear, Paragraph};
 
 use super::app::{App, TABS, Tab};
 use crate::analyze::Severity;
+use crate::output::time;
 
 /// Styles, with colour only when allowed (`NO_COLOR`, `--color`): every
 /// colour has a textual or modifier twin so nothing depends on it alone.
@@ -153,14 +154,16 @@ fn draw_status(frame: &mut Frame, area: Rect, app: &App, theme: Theme) {
             theme.accent(),
         ));
     }
-    let mut parts = vec![format!("every {}", crate::output::time::human_duration(app.interval))];
+    let mut parts = vec![];
     if let Some(data) = &app.data {
         let snap = &data.snapshot;
         for w in &snap.warnings {
             spans.push(Span::styled(format!(" {} ·", short_warning(snap, w)), theme.warning()));
         }
-        parts.push(format!("collect {} ms", snap.timings.total.as_millis()));
+        parts.push(pace_text(app));
         parts.push(format!("{} sockets", snap.sockets.len()));
+    } else {
+        parts.push(format!("every {}", time::human_duration(app.interval)));
     }
     if let Some(e) = &app.error {
         spans.push(Span::styled(format!(" collection failed: {e} ·"), theme.critical()));
@@ -168,6 +171,25 @@ fn draw_status(frame: &mut Frame, area: Rect, app: &App, theme: Theme) {
     spans.push(Span::raw(format!(" {} ", parts.join(" · "))));
     spans.push(Span::styled("· ? help  q quit", theme.dim()));
     frame.render_widget(Paragraph::new(Line::from(spans)), area);
+}
+
+/// The refresh interval and what the last refresh cost: `every 1s · collect
+/// 12 ms`, or `every 1s → 3.2s (collection 640 ms)` when refreshes are so
+/// expensive that the interval was stretched to keep under 20 % of a core.
+fn pace_text(app: &App) -> String {
+    let (pace, collected) = match &app.data {
+        Some(d) => (app.pace, d.snapshot.timings.total),
+        None => (app.pace, std::time::Duration::ZERO),
+    };
+    let asked = time::human_duration(app.interval);
+    match pace.is_stretched() {
+        true => format!(
+            "every {asked} → {} (collection {})",
+            time::interval_text(pace.effective),
+            time::short_duration(pace.cost.max(collected))
+        ),
+        false => format!("every {asked} · collect {} ms", collected.as_millis()),
+    }
 }
 
 /// A warning in a few words, for the one-line status bar.
