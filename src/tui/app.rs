@@ -118,6 +118,8 @@ pub struct App {
     pub pace: Pace,
     pub paused: bool,
     pub help: bool,
+    /// First line of the help box shown (it scrolls on small terminals).
+    pub help_scroll: usize,
     pub detail: Option<Detail>,
     pub filter: String,
     pub editing_filter: bool,
@@ -131,6 +133,8 @@ pub struct App {
     pub groups: Vec<(String, u32)>,
     /// Rows a table shows at the current terminal size.
     pub page: usize,
+    /// The terminal's width.
+    pub width: u16,
     pub color: bool,
     pub error: Option<String>,
     pub quit: bool,
@@ -147,6 +151,7 @@ impl App {
             pace: Pace::new(interval),
             paused: false,
             help: false,
+            help_scroll: 0,
             detail: None,
             filter: String::new(),
             editing_filter: false,
@@ -158,6 +163,7 @@ impl App {
             connection_rows: Vec::new(),
             groups: Vec::new(),
             page: 10,
+            width: 80,
             color,
             error: None,
             quit: false,
@@ -165,7 +171,8 @@ impl App {
     }
 
     /// Adapts to the terminal size: how many table rows fit on a page.
-    pub fn resize(&mut self, _width: u16, height: u16) {
+    pub fn resize(&mut self, width: u16, height: u16) {
+        self.width = width;
         self.page = usize::from(height.saturating_sub(6)).max(1);
         for tab in TABS {
             let page = self.page_of(tab);
@@ -204,10 +211,10 @@ impl App {
         }
     }
 
-    /// Rows one page holds on `tab` (sysctl rows are two lines tall).
+    /// Rows one page holds on `tab` (sysctl rows are two or three lines tall).
     pub fn page_of(&self, tab: Tab) -> usize {
         match tab {
-            Tab::Sysctls => (self.page / 2).max(1),
+            Tab::Sysctls => (self.page / super::view::sysctl_row_height(self.width)).max(1),
             _ => self.page,
         }
     }

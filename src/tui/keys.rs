@@ -18,8 +18,7 @@ pub fn handle_key(app: &mut App, key: KeyEvent) {
         return edit_filter(app, key.code);
     }
     if app.help {
-        app.help = !matches!(key.code, KeyCode::Char('?') | KeyCode::Esc | KeyCode::Char('q'));
-        return;
+        return help_key(app, key.code);
     }
     match key.code {
         KeyCode::Char('q') => app.quit = true,
@@ -43,6 +42,22 @@ pub fn handle_key(app: &mut App, key: KeyEvent) {
         }
         KeyCode::Char('/') => app.editing_filter = true,
         KeyCode::Enter => app.open_detail(),
+        _ => {}
+    }
+}
+
+/// Keys while the help box is open: scroll it, or close it.
+fn help_key(app: &mut App, code: KeyCode) {
+    match code {
+        KeyCode::Char('?') | KeyCode::Esc | KeyCode::Char('q') => {
+            app.help = false;
+            app.help_scroll = 0;
+        }
+        KeyCode::Char('j') | KeyCode::Down => app.help_scroll += 1,
+        KeyCode::Char('k') | KeyCode::Up => app.help_scroll = app.help_scroll.saturating_sub(1),
+        KeyCode::PageDown => app.help_scroll += app.page,
+        KeyCode::PageUp => app.help_scroll = app.help_scroll.saturating_sub(app.page),
+        KeyCode::Home => app.help_scroll = 0,
         _ => {}
     }
 }

@@ -73,53 +73,69 @@ fn keys(app: &mut App, text: &str) {
     }
 }
 
-#[test]
-fn overview_80x24() {
-    insta::assert_snapshot!(screen(&app(), 80, 24));
+/// The two sizes every screen is reviewed at: a standard terminal and a big one.
+const SIZES: [(u16, u16); 2] = [(80, 24), (200, 50)];
+
+/// Renders the app at every size in [`SIZES`], one insta snapshot each,
+/// named `{name}_{w}x{h}`.
+fn snapshots(app: &mut App, name: &str) {
+    for (w, h) in SIZES {
+        app.resize(w, h);
+        insta::assert_snapshot!(format!("{name}_{w}x{h}"), screen(app, w, h));
+    }
+    app.resize(80, 24);
 }
 
 #[test]
-fn overview_120x40() {
-    insta::assert_snapshot!(screen(&app(), 120, 40));
-}
-
-#[test]
-fn listeners_screen() {
-    let mut app = app();
-    key(&mut app, KeyCode::Char('2'));
-    insta::assert_snapshot!(screen(&app, 80, 24));
-}
-
-#[test]
-fn connections_screen_and_grouping() {
+fn every_screen_at_80x24_and_200x50() {
+    for (tab, name) in
+        [('1', "overview"), ('2', "listeners"), ('3', "connections"), ('4', "processes"), ('5', "sysctls")]
+    {
+        let mut app = app();
+        key(&mut app, KeyCode::Char(tab));
+        snapshots(&mut app, name);
+    }
     let mut app = app();
     key(&mut app, KeyCode::Char('3'));
-    insta::assert_snapshot!("connections", screen(&app, 80, 24));
     key(&mut app, KeyCode::Char('g'));
-    insta::assert_snapshot!("connections_by_state", screen(&app, 80, 24));
+    snapshots(&mut app, "connections_by_state");
 }
 
 #[test]
-fn processes_screen() {
-    let mut app = app();
-    key(&mut app, KeyCode::Char('4'));
-    insta::assert_snapshot!(screen(&app, 80, 24));
-}
-
-#[test]
-fn sysctls_screen() {
-    let mut app = app();
-    key(&mut app, KeyCode::Char('5'));
-    insta::assert_snapshot!(screen(&app, 100, 30));
-}
-
-#[test]
-fn listener_detail_and_help_overlays() {
+fn detail_panes_and_help_at_80x24_and_200x50() {
     let mut app = app();
     key(&mut app, KeyCode::Enter);
-    insta::assert_snapshot!("listener_detail", screen(&app, 80, 24));
+    snapshots(&mut app, "listener_detail");
     key(&mut app, KeyCode::Char('?'));
-    insta::assert_snapshot!("help", screen(&app, 80, 24));
+    snapshots(&mut app, "help");
+    key(&mut app, KeyCode::Esc);
+    key(&mut app, KeyCode::Enter);
+    snapshots(&mut app, "process_detail");
+}
+
+/// A busy host: long process names, a full queue of a deep backlog on an
+/// IPv6 address, a process listening on many ports.
+fn crowded() -> App {
+    let snap = SnapshotBuilder::new()
+        .process(SERVER, "server", 60, 1024)
+        .process(4_194_301, "gunicorn-worker", 3000, 65536)
+        .process(88, "php-fpm", 20, 1024)
+        .listener("[2001:db8:aaaa:bbbb:cccc:dddd:eeee:1]:8443", 4097, 4096, 912, &[4_194_301])
+        .listener("0.0.0.0:8080", 5, 4, 12, &[SERVER, 88])
+        .listener("127.0.0.1:9090", 0, 128, 0, &[SERVER])
+        .listener("127.0.0.1:9091", 0, 128, 0, &[SERVER])
+        .listener("127.0.0.1:9092", 0, 128, 0, &[SERVER])
+        .listener("127.0.0.1:9093", 0, 128, 0, &[SERVER])
+        .many(3, State::Established, "10.0.0.1", "10.0.0.8:443", &[4_194_301])
+        .build();
+    let mut app = App::new(Duration::from_secs(1), Thresholds::default(), false);
+    app.resize(80, 24);
+    app.apply(Update::of(snap));
+    app
+}
+
+fn line_with<'a>(text: &'a str, needle: &str) -> &'a str {
+    text.lines().find(|l| l.contains(needle)).unwrap_or_else(|| panic!("no line with {needle}:\n{text}"))
 }
 
 #[test]
@@ -138,11 +154,64 @@ fn listener_detail_lists_the_clients_waiting_in_its_queue() {
 }
 
 #[test]
-fn process_detail() {
+fn at_80x24_listeners_show_whole_queues_marks_and_shortened_owners() {
+    let mut app = crowded();
+    key(&mut app, KeyCode::Char('2'));
+    let text = screen(&app, 80, 24);
+    let v6 = line_with(&text, ":8443");
+    assert!(v6.contains("4097/4096") && v6.contains("FULL"), "{v6}");
+    assert!(v6.contains("gunicorn-worker(4194301)") || v6.contains("…(4194301)"), "{v6}");
+    assert!(v6.contains("912"), "drops: {v6}");
+    let shared = line_with(&text, "0.0.0.0:8080");
+    assert!(shared.contains("5/4") && shared.contains("FULL"), "{shared}");
+    assert!(
+        shared.contains("php-fpm(88),server(4242)") || shared.contains("php-fpm(88) +1"),
+        "both owners: {shared}"
+    );
+    for line in text.lines() {
+        assert!(line.chars().count() <= 80, "{line}");
+    }
+}
+
+#[test]
+fn at_80x24_processes_show_the_listening_column() {
+    let mut app = crowded();
+    key(&mut app, KeyCode::Char('4'));
+    let text = screen(&app, 80, 24);
+    assert!(line_with(&text, "PID").trim_end_matches('│').trim_end().ends_with("Listening"), "{text}");
+    let server = line_with(&text, "4242");
+    assert!(server.contains("tcp:0.0.0.0:8080 +4"), "{server}");
+    let worker = line_with(&text, "4194301");
+    assert!(worker.contains("gunicorn-wo…") && worker.contains("3000/65536"), "{worker}");
+}
+
+#[test]
+fn at_80x24_the_whole_help_box_shows() {
     let mut app = app();
-    key(&mut app, KeyCode::Enter);
-    key(&mut app, KeyCode::Enter);
-    insta::assert_snapshot!(screen(&app, 80, 24));
+    key(&mut app, KeyCode::Char('?'));
+    let text = screen(&app, 80, 24);
+    for (k, what) in super::view::help::KEYS {
+        let line = line_with(&text, what);
+        assert!(line.contains(k), "{line}");
+    }
+    assert!(text.contains("NEAR: accept queue at or above the near-full threshold"));
+}
+
+#[test]
+fn help_scrolls_on_a_short_terminal() {
+    let mut app = app();
+    app.resize(80, 12);
+    key(&mut app, KeyCode::Char('?'));
+    let first = screen(&app, 80, 12);
+    assert!(first.contains("switch screen") && !first.contains("NEAR:"), "{first}");
+    assert!(first.contains("j/k: scroll"), "{first}");
+    for _ in 0..20 {
+        key(&mut app, KeyCode::Char('j'));
+    }
+    let last = screen(&app, 80, 12);
+    assert!(last.contains("NEAR:") && !last.contains("switch screen"), "{last}");
+    key(&mut app, KeyCode::Esc);
+    assert!(!app.help);
 }
 
 #[test]

@@ -30,7 +30,13 @@ impl Tmux {
     /// Starts `command` in a shell in a detached 100x30 session that stays
     /// open after the command ends.
     fn start(&self, command: &str) {
-        self.run(&["new-session", "-d", "-s", "t", "-x", "100", "-y", "30", "sh"]);
+        self.start_sized(command, 100, 30);
+    }
+
+    /// Like [`start`](Self::start) on a `width` x `height` terminal.
+    fn start_sized(&self, command: &str, width: u16, height: u16) {
+        let (w, h) = (width.to_string(), height.to_string());
+        self.run(&["new-session", "-d", "-s", "t", "-x", &w, "-y", &h, "sh"]);
         self.run(&["set-option", "-t", "t", "remain-on-exit", "on"]);
         self.keys(&[command, "Enter"]);
     }
@@ -145,4 +151,47 @@ fn ctrl_c_sigterm_and_panic_restore_the_terminal() {
         let _ = std::fs::remove_file(format!("{}.pid", stty.display()));
         let _ = std::fs::remove_file(stty);
     }
+}
+
+#[test]
+fn at_80x24_every_number_that_matters_is_whole() {
+    if skip_without_tmux("at_80x24_every_number_that_matters_is_whole") {
+        return;
+    }
+    let lab = Lab::new("tui_80x24");
+    let (listener, _clients) = lab.run(|| {
+        let l = tcp_listener("127.0.0.1:0", 4);
+        let clients: Vec<_> = (0..12).map(|_| connect_nonblocking(local_addr(&l))).collect();
+        (l, clients)
+    });
+    let port = local_addr(&listener).port();
+    let me = format!("({})", std::process::id());
+    let stty = std::env::temp_dir().join(format!("sockscope-stty-80-{}", std::process::id()));
+    let tmux = Tmux::new("e2e80");
+    tmux.start_sized(&dashboard(&lab, &stty), 80, 24);
+    tmux.wait_for("the overview", |s| s.contains("accept_queue_full"));
+    tmux.keys(&["2"]);
+    let screen = tmux.wait_for("the listeners screen", |s| s.contains("Listeners ("));
+    let row = screen.lines().find(|l| l.contains(&format!("127.0.0.1:{port}"))).expect("listener row");
+    assert!(row.contains("5/4") && row.contains("FULL"), "queue and mark: {row}");
+    assert!(row.contains(&me), "the owner with its pid, shortened not cut: {row}");
+    tmux.keys(&["4"]);
+    let screen = tmux.wait_for("the processes screen", |s| s.contains("Processes ("));
+    let header = screen.lines().find(|l| l.contains("PID")).expect("header");
+    assert!(header.contains("Listening"), "{header}");
+    let mine = screen.lines().find(|l| l.contains(&std::process::id().to_string())).expect("this process");
+    assert!(mine.contains("tcp:127.0.0.1:"), "its listener in the Listening column: {mine}");
+    tmux.keys(&["?"]);
+    let help = tmux.wait_for("the help box", |s| s.contains("Keys"));
+    for (key, what) in [("1-5, Tab, Shift-Tab", "switch screen"), ("q, Ctrl-C", "quit")] {
+        let line = help.lines().find(|l| l.contains(what)).unwrap_or_else(|| panic!("{what}: {help}"));
+        assert!(line.contains(key), "{line}");
+    }
+    assert!(help.contains("filter (address, port, state, process); Enter keeps it"), "{help}");
+    assert!(help.contains("NEAR: accept queue at or above the near-full threshold"), "{help}");
+    tmux.keys(&["Escape"]);
+    tmux.keys(&["q"]);
+    tmux.wait_for("the shell after quitting", |s| s.contains("FINISHED"));
+    let _ = std::fs::remove_file(format!("{}.pid", stty.display()));
+    let _ = std::fs::remove_file(stty);
 }

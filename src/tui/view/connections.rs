@@ -5,9 +5,10 @@ use ratatui::Frame;
 use ratatui::layout::{Constraint, Rect};
 use ratatui::widgets::{Row, Table};
 
-use super::{Theme, bar, block, mark_selected, visible};
+use unicode_width::UnicodeWidthStr;
+
+use super::{Theme, bar, block, fit, mark_selected, visible};
 use crate::output::escape::endpoint_text;
-use crate::output::owners_text;
 use crate::tui::app::App;
 use crate::tui::rows::GroupBy;
 
@@ -23,42 +24,71 @@ fn draw_sockets(frame: &mut Frame, area: Rect, app: &App, theme: Theme) {
     let rows = &app.connection_rows;
     let cursor = app.cursor();
     let height = area.height.saturating_sub(3) as usize;
-    let body: Vec<Row> = visible(rows.len(), cursor.offset, height)
-        .map(|i| {
-            let s = &data.snapshot.sockets[rows[i]];
+    let shown: Vec<(usize, &crate::model::Socket)> =
+        visible(rows.len(), cursor.offset, height).map(|i| (i, &data.snapshot.sockets[rows[i]])).collect();
+    let texts: Vec<[String; 4]> = shown
+        .iter()
+        .map(|(_, s)| {
+            let remote = match s.unix_peer {
+                Some(peer) => format!("* {peer}"),
+                None => endpoint_text(&s.remote),
+            };
+            [s.recv_q.to_string(), s.send_q.to_string(), endpoint_text(&s.local), remote]
+        })
+        .collect();
+    let headers = ["Proto", "State", "Recv-Q", "Send-Q", "Local", "Remote", "Process"];
+    let w = |col: usize| {
+        texts.iter().map(|t| t[col].width()).chain([headers[col + 2].width()]).max().unwrap_or(0)
+    };
+    let (recv_w, send_w) = (w(0), w(1));
+    let inner = usize::from(area.width.saturating_sub(2));
+    let fixed = 5 + 10 + recv_w + send_w + 6;
+    let room = inner.saturating_sub(fixed + PROCESS_MIN);
+    let (local_w, remote_w) = share(w(2), w(3), room);
+    let process_w = inner.saturating_sub(fixed + local_w + remote_w);
+    let body: Vec<Row> = shown
+        .iter()
+        .zip(texts)
+        .map(|((i, s), [recv, send, local, remote])| {
             let row = Row::new(vec![
                 s.proto.netid().to_string(),
                 s.state.ss_name().to_string(),
-                s.recv_q.to_string(),
-                s.send_q.to_string(),
-                endpoint_text(&s.local),
-                match s.unix_peer {
-                    Some(peer) => format!("* {peer}"),
-                    None => endpoint_text(&s.remote),
-                },
-                owners_text(&data.snapshot, s.inode),
+                recv,
+                send,
+                fit::endpoint(&local, local_w),
+                fit::endpoint(&remote, remote_w),
+                fit::owners(&data.snapshot, s.inode, process_w),
             ]);
-            mark_selected(row, i == cursor.selected, theme)
+            mark_selected(row, *i == cursor.selected, theme)
         })
         .collect();
-    let header =
-        Row::new(["Proto", "State", "Recv-Q", "Send-Q", "Local", "Remote", "Process"]).style(theme.heading());
-    let widths = [
-        Constraint::Length(5),
-        Constraint::Length(10),
-        Constraint::Length(6),
-        Constraint::Length(6),
-        Constraint::Min(15),
-        Constraint::Min(15),
-        Constraint::Min(10),
-    ];
+    let header = Row::new(headers).style(theme.heading());
+    let widths = [5, 10, recv_w, send_w, local_w, remote_w, process_w].map(|w| Constraint::Length(w as u16));
+    let keys = if inner >= 98 { "s: sort, /: filter, g: group, Enter: details" } else { "s, /, g, Enter" };
     let title = format!(
-        " Connections ({} of {}) sorted by {} — s: sort, /: filter, g: group, Enter: details ",
+        " Connections ({} of {}) sorted by {} — {keys} ",
         rows.len(),
         data.snapshot.sockets.len(),
         app.connection_sort.label()
     );
     frame.render_widget(Table::new(body, widths).header(header).block(block(title)), area);
+}
+
+/// The owners column never gets narrower than `name…(pid)`.
+const PROCESS_MIN: usize = 14;
+
+/// Widths for two address columns wanting `a` and `b` within `room`: each
+/// keeps what it needs when both fit, else they share the room.
+fn share(a: usize, b: usize, room: usize) -> (usize, usize) {
+    if a + b <= room {
+        return (a, b);
+    }
+    let half = room / 2;
+    match (a <= half, b <= half) {
+        (true, _) => (a, room - a),
+        (_, true) => (room - b, b),
+        _ => (half, room - half),
+    }
 }
 
 fn draw_groups(frame: &mut Frame, area: Rect, app: &App, theme: Theme) {

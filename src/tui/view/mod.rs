@@ -3,7 +3,8 @@
 
 mod connections;
 mod detail;
-mod help;
+pub mod fit;
+pub mod help;
 mod listeners;
 mod overview;
 mod processes;
@@ -83,6 +84,8 @@ pub fn severity_tag(s: Severity) -> &'static str {
     }
 }
 
+pub use sysctls::row_height as sysctl_row_height;
+
 /// Draws the whole screen.
 pub fn draw(frame: &mut Frame, app: &App) {
     let theme = Theme::new(app.color);
@@ -99,7 +102,7 @@ pub fn draw(frame: &mut Frame, app: &App) {
         detail::draw(frame, body, app, theme);
     }
     if app.help {
-        help::draw(frame, body, theme);
+        help::draw(frame, body, app.help_scroll, theme);
     }
 }
 

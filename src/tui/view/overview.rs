@@ -14,6 +14,7 @@ use crate::output::escape;
 use crate::output::human::HEADER_SYSCTLS;
 use crate::output::wording::{message, subject_text};
 use crate::tui::app::App;
+use unicode_width::UnicodeWidthStr;
 
 pub fn draw(frame: &mut Frame, area: Rect, app: &App, theme: Theme) {
     let Some(data) = &app.data else { return };
@@ -41,20 +42,23 @@ fn draw_findings(frame: &mut Frame, area: Rect, app: &App, theme: Theme) {
     let height = area.height.saturating_sub(2) as usize;
     let shown = visible(findings.len(), cursor.offset, height);
     let kind_width = shown.clone().map(|i| findings[i].kind().name().len()).max().unwrap_or(0);
+    let inner = usize::from(area.width.saturating_sub(2));
     let mut lines: Vec<Line> = shown
         .map(|i| {
             let f = &findings[i];
             let owners = match &f.subject {
                 crate::analyze::Subject::Socket { inode, .. } => {
-                    format!(" {}", crate::output::owners_text(&data.snapshot, *inode))
+                    format!("{} {}", queue_text(data, *inode), super::fit::owners(&data.snapshot, *inode, 20))
                 }
                 _ => String::new(),
             };
+            let head = format!("{}{owners}  ", subject_text(&f.subject));
+            let room = inner.saturating_sub(5 + kind_width + 1 + head.width());
             let line = Line::from(vec![
                 Span::styled(format!("{:<4} ", severity_tag(f.severity)), theme.severity(f.severity)),
                 Span::styled(format!("{:<kind_width$} ", f.kind().name()), theme.heading()),
-                Span::raw(format!("{}{owners}  ", subject_text(&f.subject))),
-                Span::styled(message(f), theme.dim()),
+                Span::raw(head),
+                Span::styled(super::fit::end(&message(f), room), theme.dim()),
             ]);
             mark_selected(line, i == cursor.selected, theme)
         })
@@ -63,6 +67,17 @@ fn draw_findings(frame: &mut Frame, area: Rect, app: &App, theme: Theme) {
         lines.push(Line::from("no findings: no listener, process or destination crossed a threshold"));
     }
     frame.render_widget(Paragraph::new(lines).block(block(title)), area);
+}
+
+/// ` 5/4 FULL` for a finding about a listener: the numbers that matter
+/// come before the message, which a narrow terminal cuts.
+fn queue_text(data: &crate::tui::app::Data, inode: u64) -> String {
+    match data.analysis.listeners.iter().find(|l| l.inode == inode) {
+        Some(l) if l.full => format!(" {}/{} FULL", l.accept_queue, l.backlog),
+        Some(l) if l.near_full => format!(" {}/{} NEAR", l.accept_queue, l.backlog),
+        Some(l) => format!(" {}/{}", l.accept_queue, l.backlog),
+        None => String::new(),
+    }
 }
 
 fn draw_sysctls(frame: &mut Frame, area: Rect, app: &App, theme: Theme) {

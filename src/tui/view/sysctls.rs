@@ -1,11 +1,12 @@
 //! Screen 5: every governing sysctl, its value, what it means, and which of
-//! the current findings it bears on.
+//! the current findings it bears on. On a narrow terminal the meaning wraps
+//! instead of being cut, and rows grow a line.
 
 use ratatui::Frame;
 use ratatui::layout::{Constraint, Rect};
 use ratatui::widgets::{Row, Table};
 
-use super::{Theme, block, visible};
+use super::{Theme, block, fit, visible};
 use crate::model::SYSCTLS;
 use crate::output::escape;
 use crate::tui::app::App;
@@ -38,12 +39,34 @@ pub fn meaning(name: &str) -> &'static str {
     }
 }
 
+/// Lines per sysctl row: the meaning wraps onto two lines on terminals
+/// narrower than this, with "! bears on" below it.
+pub const WIDE: u16 = 100;
+
+/// Text lines each row takes at this terminal width.
+pub fn row_height(width: u16) -> usize {
+    if width < WIDE { 3 } else { 2 }
+}
+
+/// The name column: full names when wide, without `net.core.`/`net.ipv4.` when narrow.
+fn short_name(name: &str, wide: bool) -> &str {
+    match wide {
+        true => name,
+        false => name.trim_start_matches("net.core.").trim_start_matches("net.ipv4."),
+    }
+}
+
 pub fn draw(frame: &mut Frame, area: Rect, app: &App, theme: Theme) {
     let Some(data) = &app.data else { return };
     let cursor = app.cursor();
-    let height = (area.height.saturating_sub(3) / 2) as usize;
+    let wide = area.width >= WIDE;
+    let lines_per_row = row_height(area.width);
+    let height = usize::from(area.height.saturating_sub(3)) / lines_per_row;
     let value_of = |name: &str| data.snapshot.sysctls.get(name).map_or("?".to_string(), |v| v.to_string());
-    let value_width = SYSCTLS.iter().map(|n| value_of(n).len()).max().unwrap_or(1).clamp(5, 28) as u16;
+    let value_width = SYSCTLS.iter().map(|n| value_of(n).len()).max().unwrap_or(1).clamp(5, 28);
+    let name_width = SYSCTLS.iter().map(|n| short_name(n, wide).len()).max().unwrap_or(6);
+    let meaning_width =
+        usize::from(area.width.saturating_sub(2)).saturating_sub(name_width + value_width + 2);
     let body: Vec<Row> = visible(SYSCTLS.len(), cursor.offset, height)
         .map(|i| {
             let name = SYSCTLS[i];
@@ -59,15 +82,17 @@ pub fn draw(frame: &mut Frame, area: Rect, app: &App, theme: Theme) {
                 (false, false) => theme.warning(),
                 _ => ratatui::style::Style::default(),
             };
-            let about = match related.is_empty() {
-                true => meaning(name).to_string(),
-                false => format!("{}\n! bears on: {}", meaning(name), related.join(", ")),
-            };
-            Row::new(vec![name.to_string(), escape::text(&value).into_owned(), about]).height(2).style(style)
+            let mut about = fit::wrap(meaning(name), meaning_width, lines_per_row - 1);
+            if !related.is_empty() {
+                about.push(fit::end(&format!("! bears on: {}", related.join(", ")), meaning_width));
+            }
+            let cells =
+                [short_name(name, wide).to_string(), escape::text(&value).into_owned(), about.join("\n")];
+            Row::new(cells).height(lines_per_row as u16).style(style)
         })
         .collect();
     let header =
         Row::new(["Sysctl", "Value", "Meaning (! = bears on a current finding)"]).style(theme.heading());
-    let widths = [Constraint::Length(32), Constraint::Length(value_width), Constraint::Fill(1)];
+    let widths = [name_width, value_width, meaning_width].map(|w| Constraint::Length(w as u16));
     frame.render_widget(Table::new(body, widths).header(header).block(block(" Sysctls ")), area);
 }
