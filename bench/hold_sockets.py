@@ -3,7 +3,7 @@
 
 Usage:
     hold_sockets.py server [--expect N] PORT...
-    hold_sockets.py client COUNT PORT...
+    hold_sockets.py client [--source ADDR] COUNT PORT...
 
 server  listens on 127.0.0.1:PORT for every PORT (large backlog) and accepts
         everything forever from one epoll loop, keeping every accepted socket
@@ -12,7 +12,9 @@ server  listens on 127.0.0.1:PORT for every PORT (large backlog) and accepts
         over all its ports); without it, `ready <pid> <ports>` as soon as it
         listens.
 client  opens COUNT connections to 127.0.0.1, round-robin over the PORTs
-        (non-blocking connects, a bounded number in flight), prints
+        (non-blocking connects, a bounded number in flight), from ADDR
+        (another loopback address, e.g. 127.0.0.7, so that clients do not
+        share one source address's ephemeral ports), prints
         `ready <pid> <COUNT>` once all of them are established, then sleeps
         until killed.
 
@@ -35,7 +37,7 @@ MAX_NOFILE = 20500  # per-process ceiling: spread bigger loads over more process
 SPARE_FDS = 64  # stdio, epoll, python's own files
 BACKLOG = 65535  # the kernel caps it at net.core.somaxconn
 IN_FLIGHT = 512  # client: connects pending at once
-CONNECT_DEADLINE = 180.0  # client: seconds for all connections to be established
+CONNECT_DEADLINE = 600.0  # client: seconds for all connections to be established (1M sockets on 2 cores: minutes)
 RETRY_ERRNOS = {errno.ECONNREFUSED, errno.ETIMEDOUT, errno.ECONNRESET, errno.EAGAIN}
 
 
@@ -124,9 +126,17 @@ def server(args):
                 announced = True
 
 
+IP_BIND_ADDRESS_NO_PORT = 24  # linux/in.h: bind the address now, the port at connect()
+
+
 def client(args):
+    source = None
+    if args[:1] == ["--source"]:
+        if len(args) < 2:
+            die("--source needs an address")
+        source, args = args[1], args[2:]
     if not args or not args[0].isdigit():
-        die("client needs COUNT PORT...")
+        die("client needs [--source ADDR] COUNT PORT...")
     count = int(args[0])
     ports = parse_ports(args[1:])
     raise_nofile(count + SPARE_FDS)
@@ -142,6 +152,9 @@ def client(args):
         nonlocal pending
         s = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
         s.setblocking(False)
+        if source is not None:
+            s.setsockopt(socket.IPPROTO_IP, IP_BIND_ADDRESS_NO_PORT, 1)
+            s.bind((source, 0))
         err = s.connect_ex((HOST, port))
         if err == 0:
             held.append(s)

@@ -27,8 +27,13 @@
 #
 # Run (as root; sock_diag owners and netns need it):
 #   sudo bench/run.sh                        # full size: 50,000 connections
+#   sudo bench/run.sh --scale 1000000        # 1M sockets: 500,000 connections, 3 runs
 #   sudo bench/run.sh --connections 10000    # quick: ~20,000 sockets
 # Options:
+#   --scale N         about N TCP sockets: N/2 connections, as many holder
+#                     processes as ~19,000 fds each need, clients spread over
+#                     source addresses 127.0.0.2-127.0.0.251; runs default to
+#                     3 and targets are those for that scale (see measure.py)
 #   --connections N   loopback connections (default 50000; sockets = 2 N + listeners)
 #   --servers N       server processes (default 5)
 #   --clients N       client processes (default 5)
@@ -40,6 +45,9 @@
 #   --ns NAME         the namespace's name (default sockscope-bench); a namespace
 #                     of that name left by an earlier run is deleted first, so
 #                     runs at the same time on one machine need different names
+#   --hold            set up the sockets, print the namespace, and hold them
+#                     until Ctrl-C instead of measuring (profiling by hand:
+#                     ip netns exec NAME perf record ... sockscope dump --json)
 #   --no-build        use the existing target/release/sockscope
 #   --strict          exit 1 when a target fails (default: only when a command fails)
 # cargo must be on root's PATH for the build (sudo resets PATH; use
@@ -62,6 +70,9 @@ BUILD=1
 STRICT=()
 PHASES=measure,ticks,export
 MAX_PER_PROCESS=20000
+SCALE=
+RUNS_SET=
+HOLD=0
 
 die() { echo "run.sh: $*" >&2; exit 1; }
 usage() { sed -n '2,/^set -euo/p' "${BASH_SOURCE[0]}" | sed '$d; s/^# \{0,1\}//'; }
@@ -71,6 +82,9 @@ ns_exists() { ip netns list | awk -v ns="$NS" '$1 == ns { found = 1 } END { exit
 ARGS=$*
 while (($#)); do
     case $1 in
+        --scale)
+            (($# >= 2)) && is_count "$2" || die "$1 needs a positive whole number"
+            SCALE=$2; shift 2 ;;
         --connections|--servers|--clients|--ports|--runs|--timeout)
             (($# >= 2)) && is_count "$2" || die "$1 needs a positive whole number"
             case $1 in
@@ -78,7 +92,7 @@ while (($#)); do
                 --servers) SERVERS=$2 ;;
                 --clients) CLIENTS=$2 ;;
                 --ports) PORTS_PER_SERVER=$2 ;;
-                --runs) RUNS=$2 ;;
+                --runs) RUNS=$2; RUNS_SET=$2 ;;
                 --timeout) TIMEOUT=$2 ;;
             esac
             shift 2 ;;
@@ -92,6 +106,7 @@ while (($#)); do
         --ns)
             (($# >= 2)) && [[ $2 =~ ^[A-Za-z0-9_.-]+$ ]] || die "--ns needs a namespace name"
             NS=$2; shift 2 ;;
+        --hold) HOLD=1; shift ;;
         --no-build) BUILD=0; shift ;;
         --strict) STRICT=(--strict); shift ;;
         -h|--help) usage; exit 0 ;;
@@ -99,6 +114,14 @@ while (($#)); do
     esac
 done
 
+if [[ -n $SCALE ]]; then
+    # 19,000 fds per holder leaves room under MAX_PER_PROCESS for listeners and stdio.
+    CONNECTIONS=$((SCALE / 2))
+    CLIENTS=$(((CONNECTIONS + 18999) / 19000))
+    SERVERS=$CLIENTS
+    RUNS=${RUNS_SET:-3}
+    TIMEOUT=$((TIMEOUT > 900 ? TIMEOUT : 900))
+fi
 [[ $EUID -eq 0 ]] || die "must be run as root (network namespaces, other processes' sockets): sudo $0${ARGS:+ $ARGS}"
 for tool in ip ss python3; do
     command -v "$tool" >/dev/null || die "$tool not found in PATH"
@@ -204,7 +227,7 @@ until (($(ip netns exec "$NS" ss -Hltn | wc -l) >= want_listeners)); do
 done
 for ((c = 0; c < CLIENTS; c++)); do
     # shellcheck disable=SC2046
-    start_holder "client$c" client "${CLIENT_COUNT[c]}" $(server_ports $((c % SERVERS)))
+    start_holder "client$c" client --source "127.0.0.$((2 + c % 250))" "${CLIENT_COUNT[c]}" $(server_ports $((c % SERVERS)))
 done
 
 echo "== waiting for ${#HOLDER_PIDS[@]} holders to be ready (timeout ${TIMEOUT}s)" >&2
@@ -237,13 +260,18 @@ SETUP=$(awk -v a="$T0" -v b="$EPOCHREALTIME" 'BEGIN { printf "%.1f", b - a }')
 ((held == 2 * CONNECTIONS)) || die "holders report $held sockets, expected $((2 * CONNECTIONS))"
 echo "== $held sockets held after ${SETUP}s; measuring" >&2
 
+if ((HOLD)); then
+    echo "== holding $held sockets in namespace $NS until Ctrl-C (e.g. ip netns exec $NS $BIN dump --json)" >&2
+    while :; do sleep 3600; done
+fi
+
 # --- measure --------------------------------------------------------------------
 mkdir -p "$(dirname "$OUT")"
 status=0
 phase() { [[ ,$PHASES, == *,$1,* ]]; }
 if phase measure; then
     ip netns exec "$NS" python3 "$BENCH_DIR/measure.py" \
-        --sockscope "$BIN" --runs "$RUNS" --out "$OUT" "${STRICT[@]}" \
+        --sockscope "$BIN" --runs "$RUNS" --out "$OUT" "${STRICT[@]}" --scale "$((2 * CONNECTIONS))" \
         --note "all commands run inside network namespace \`$NS\` (\`ip netns exec\`), made by bench/run.sh" \
         --note "load: $CONNECTIONS loopback connections from $CLIENTS client and $SERVERS server processes ($PORTS_PER_SERVER ports each), set up in ${SETUP} s" ||
         status=$?
@@ -252,7 +280,10 @@ else
 fi
 if phase ticks; then
     echo "== long-running modes: watch and dashboard ticks, frame render time" >&2
-    ip netns exec "$NS" python3 "$BENCH_DIR/ticks.py" --sockscope "$BIN" --out "$OUT" || status=$?
+    TICK_SECONDS=20
+    [[ -n $SCALE ]] && ((SCALE >= 500000)) && TICK_SECONDS=90 # stretched intervals: 15-30 s per refresh
+    ip netns exec "$NS" python3 "$BENCH_DIR/ticks.py" --sockscope "$BIN" --out "$OUT" --runs "$RUNS" \
+        --seconds "$TICK_SECONDS" || status=$?
 fi
 if phase export; then
     echo "== exporter: scrapes against dump --json, RSS between scrapes" >&2

@@ -142,7 +142,7 @@ impl SnapshotBuilder {
         owners: &[u32],
     ) -> SnapshotBuilder {
         let mut s = tcp_socket(State::Listen, local, wildcard_of(local), accept_queue, backlog);
-        s.mem = Some(SkMem { drops: Some(drops), ..SkMem::default() });
+        s.extra_mut().mem = Some(SkMem { drops: Some(drops), ..SkMem::default() });
         self.socket(s, owners)
     }
 
@@ -158,9 +158,7 @@ impl SnapshotBuilder {
             inode: 0,
             uid: None,
             timer: None,
-            mem: None,
-            tcp_info: None,
-            unix_peer: None,
+            extra: None,
         };
         self.socket(s, owners)
     }
@@ -168,7 +166,7 @@ impl SnapshotBuilder {
     pub fn udp(self, local: &str, drops: u32, owners: &[u32]) -> SnapshotBuilder {
         let mut s = tcp_socket(State::Close, local, wildcard_of(local), 0, 0);
         s.proto = Proto::Udp;
-        s.mem = Some(SkMem { rcvbuf: 212992, drops: Some(drops), ..SkMem::default() });
+        s.extra_mut().mem = Some(SkMem { rcvbuf: 212992, drops: Some(drops), ..SkMem::default() });
         self.socket(s, owners)
     }
 
@@ -212,8 +210,6 @@ pub fn tcp_socket(state: State, local: &str, remote: &str, recv_q: u32, send_q: 
         inode: 0,
         uid: Some(1000),
         timer: None,
-        mem: None,
-        tcp_info: None,
-        unix_peer: None,
+        extra: None,
     }
 }

@@ -407,7 +407,7 @@ mod tests {
     #[test]
     fn a_unix_listener_has_no_drop_counter() {
         let mut snap = SnapshotBuilder::new().unix_listener("/run/app.sock", 0, 16, &[]).build();
-        snap.sockets[0].mem = Some(crate::model::SkMem { drops: Some(0), ..Default::default() });
+        snap.sockets[0].extra_mut().mem = Some(crate::model::SkMem { drops: Some(0), ..Default::default() });
         let ls = listeners(&snap, &Thresholds::default());
         assert_eq!(ls[0].drops, None, "the kernel's 0 means nothing for a UNIX listener");
     }

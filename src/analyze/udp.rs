@@ -24,7 +24,7 @@ pub fn receive_drops(snapshot: &Snapshot) -> Vec<Finding> {
                 evidence: Evidence::UdpReceiveDrops(UdpDropsEvidence {
                     drops,
                     recv_q: s.recv_q,
-                    rcvbuf: s.mem.map(|m| m.rcvbuf),
+                    rcvbuf: s.mem().map(|m| m.rcvbuf),
                     rmem_max,
                 }),
             })

@@ -196,7 +196,7 @@ impl OwnerCache {
 
     fn assemble(&self, mut stats: ScanStats) -> OwnerScan {
         let mut processes = ProcessTable::new();
-        let mut refs = Vec::new();
+        let mut refs = Vec::with_capacity(self.entries.values().map(|e| e.refs.len()).sum());
         for (pid, entry) in &self.entries {
             stats.processes += 1;
             stats.unreadable += u32::from(entry.process.fd_count.is_none());

@@ -20,9 +20,9 @@ fn labels(netns: &str) -> NetnsLabels {
 /// towards one backend, a ghost socket, and a hostile process name.
 fn web_host() -> Snapshot {
     let mut syn_recv = tcp_socket(State::SynRecv, "10.0.0.1:443", "198.51.100.7:50123", 0, 0);
-    syn_recv.mem = None;
+    syn_recv.extra = None;
     let mut reuseport = tcp_socket(State::Listen, "0.0.0.0:443", "0.0.0.0:0", 2, 511);
-    reuseport.mem = Some(SkMem { drops: Some(5), ..SkMem::default() });
+    reuseport.extra_mut().mem = Some(SkMem { drops: Some(5), ..SkMem::default() });
     let mut snapshot = SnapshotBuilder::new()
         .counter("TcpExt", "ListenOverflows", 77)
         .process(100, "nginx", 40, 1024)

@@ -13,6 +13,6 @@ pub use host::{Counters, HostInfo, NetnsInfo, SYSCTLS, SysctlValue, Sysctls};
 pub use process::{FdLimit, FdRef, OwnerIndex, Process, ProcessTable, RunState, ScanStats};
 pub use selection::Selection;
 pub use snapshot::{Snapshot, Timings, Warning, WarningKind};
-pub use socket::{Endpoint, Family, Proto, SkMem, Socket, TcpInfo, Timer, TimerKind};
+pub use socket::{Endpoint, Family, Proto, SkMem, Socket, SocketExtra, TcpInfo, Timer, TimerKind};
 pub use source::{Replay, Source, SourceError};
 pub use state::{ALL_STATES, State, StateSet};

@@ -135,9 +135,9 @@ impl<'a> SocketJson<'a> {
             uid: s.uid,
             owners: owners(snap, s.inode),
             timer: s.timer,
-            skmem: s.mem,
-            tcp_info: s.tcp_info.as_deref(),
-            unix_peer: s.unix_peer,
+            skmem: s.mem().copied(),
+            tcp_info: s.tcp_info(),
+            unix_peer: s.unix_peer(),
         }
     }
 }

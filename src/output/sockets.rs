@@ -26,7 +26,7 @@ const COLUMNS: [(&str, Align); 8] = [
 ];
 
 fn row(s: &Socket, snapshot: &Snapshot) -> [String; 8] {
-    let peer = match (&s.remote, s.unix_peer) {
+    let peer = match (&s.remote, s.unix_peer()) {
         (Endpoint::Unnamed, Some(peer)) => format!("* {peer}"),
         (remote, _) => endpoint_text(remote),
     };
@@ -72,10 +72,10 @@ pub fn write_sockets(
 /// The `ss -im` detail line of a socket, or `None` when the kernel sent no details.
 pub fn details_line(s: &Socket) -> Option<String> {
     let mut parts = Vec::new();
-    if let Some(m) = &s.mem {
+    if let Some(m) = s.mem() {
         parts.push(skmem_text(m));
     }
-    if let Some(info) = &s.tcp_info {
+    if let Some(info) = s.tcp_info() {
         parts.extend(tcp_info_parts(info));
     }
     (!parts.is_empty()).then(|| parts.join(" "))
@@ -150,7 +150,7 @@ mod tests {
     #[test]
     fn tcp_info_reads_like_ss_dash_i() {
         let mut s = tcp_socket(State::Established, "127.0.0.1:51192", "127.0.0.1:47127", 2, 0);
-        s.mem = Some(SkMem {
+        s.extra_mut().mem = Some(SkMem {
             rmem_alloc: 834,
             rcvbuf: 131072,
             sndbuf: 3939840,
@@ -160,7 +160,7 @@ mod tests {
             drops: Some(0),
             ..SkMem::default()
         });
-        s.tcp_info = Some(Box::new(TcpInfo {
+        s.extra_mut().tcp_info = Some(TcpInfo {
             retransmits: Some(0),
             rto_us: Some(204_000),
             rtt_us: Some(22),
@@ -177,7 +177,7 @@ mod tests {
             last_data_sent_ms: Some(4),
             min_rtt_us: Some(8),
             ..TcpInfo::default()
-        }));
+        });
         assert_eq!(
             details_line(&s).unwrap(),
             "skmem:(r834,rb131072,t0,tb3939840,f3262,w0,o0,bl0,d0) rto:204 rtt:0.022/0.012 mss:35328 cwnd:11 \

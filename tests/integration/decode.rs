@@ -97,9 +97,9 @@ fn recorded_tcp_dump_decodes_every_socket() {
     assert_eq!((listener.recv_q, listener.send_q), (3, 128), "3 queued clients, default std backlog");
     assert!(listener.inode > 0 && listener.drops() == Some(0));
     let tw = sockets.iter().find(|s| s.state == State::TimeWait).expect("a TIME-WAIT row");
-    assert_eq!((tw.inode, tw.tcp_info.is_none()), (0, true));
+    assert_eq!((tw.inode, tw.tcp_info().is_none()), (0, true));
     let estab = sockets.iter().find(|s| s.state == State::Established && s.recv_q == 0).unwrap();
-    let info = estab.tcp_info.as_ref().expect("tcp_info on ESTAB");
+    let info = estab.tcp_info().expect("tcp_info on ESTAB");
     assert!(info.rtt_us.is_some() && info.cwnd.is_some() && info.bytes_acked.is_some());
 }
 
@@ -123,7 +123,7 @@ fn short_tcp_info_keeps_the_socket_and_the_fields_it_has() {
     let (sockets, stats, _) = decode(&d, &TCP_QUERY);
     assert_eq!(sockets.len(), baseline, "no socket lost");
     assert_eq!(stats.bad_attributes, 0, "120 bytes is an older kernel's tcp_info, not an error");
-    let shortened = sockets.iter().filter_map(|s| s.tcp_info.as_ref()).find(|i| i.bytes_acked.is_none());
+    let shortened = sockets.iter().filter_map(|s| s.tcp_info()).find(|i| i.bytes_acked.is_none());
     let info = shortened.expect("the shortened tcp_info");
     assert!(info.rtt_us.is_some() && info.total_retrans.is_some());
 }

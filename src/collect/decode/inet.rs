@@ -55,9 +55,7 @@ fn socket_from_header(h: &InetResponseHeader, proto: Proto, family: Family) -> S
         inode: u64::from(h.inode),
         uid: Some(h.uid),
         timer: h.timer.as_ref().map(timer),
-        mem: None,
-        tcp_info: None,
-        unix_peer: None,
+        extra: None,
     }
 }
 
@@ -93,9 +91,11 @@ fn decode_attributes(attrs: &[u8], socket: &mut Socket) -> u32 {
         };
         let ok = match nla.kind() {
             INET_DIAG_INFO => {
-                raw::tcp_info(nla.value()).map(|info| socket.tcp_info = Some(Box::new(info))).is_some()
+                raw::tcp_info(nla.value()).map(|info| socket.extra_mut().tcp_info = Some(info)).is_some()
             }
-            INET_DIAG_SKMEMINFO => raw::skmem(nla.value()).map(|mem| socket.mem = Some(mem)).is_some(),
+            INET_DIAG_SKMEMINFO => {
+                raw::skmem(nla.value()).map(|mem| socket.extra_mut().mem = Some(mem)).is_some()
+            }
             _ => true,
         };
         bad += u32::from(!ok);

@@ -48,9 +48,7 @@ fn socket_from_header(h: &UnixResponseHeader) -> Result<Socket, String> {
         inode: u64::from(h.inode),
         uid: None,
         timer: None,
-        mem: None,
-        tcp_info: None,
-        unix_peer: None,
+        extra: None,
     })
 }
 
@@ -61,7 +59,7 @@ fn decode_attributes(attrs: &[u8], socket: &mut Socket) -> u32 {
             return bad + 1;
         };
         let ok = if nla.kind() == UNIX_DIAG_MEMINFO {
-            raw::skmem(nla.value()).map(|m| socket.mem = Some(m)).is_some()
+            raw::skmem(nla.value()).map(|m| socket.extra_mut().mem = Some(m)).is_some()
         } else {
             Nla::parse(&nla).map(|n| apply(n, socket)).is_ok()
         };
@@ -78,7 +76,8 @@ fn apply(nla: Nla, socket: &mut Socket) {
         Nla::Name(UnixDiagName::Abstract(name)) => {
             socket.local = Endpoint::UnixAbstract(name.into_boxed_slice());
         }
-        Nla::Peer(inode) => socket.unix_peer = Some(u64::from(inode)).filter(|&i| i != 0),
+        Nla::Peer(inode) if inode != 0 => socket.extra_mut().unix_peer = Some(u64::from(inode)),
+        Nla::Peer(_) => {}
         Nla::ReceiveQueueLength(rq, wq) => {
             socket.recv_q = rq;
             socket.send_q = wq;

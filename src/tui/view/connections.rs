@@ -29,7 +29,7 @@ fn draw_sockets(frame: &mut Frame, area: Rect, app: &App, theme: Theme) {
     let texts: Vec<[String; 4]> = shown
         .iter()
         .map(|(_, s)| {
-            let remote = match s.unix_peer {
+            let remote = match s.unix_peer() {
                 Some(peer) => format!("* {peer}"),
                 None => endpoint_text(&s.remote),
             };

@@ -174,7 +174,7 @@ fn connection_lines(snap: &Snapshot, l: &Listener) -> Vec<Line<'static>> {
         l.syn_recv
     ))];
     for s in waiting.iter().chain(accepted.iter()).take(MAX_CONNECTIONS) {
-        let info = match (&s.tcp_info, s.waits_for_accept()) {
+        let info = match (s.tcp_info(), s.waits_for_accept()) {
             (_, true) if s.state == State::CloseWait => {
                 "waiting for accept(); the client gave up".to_string()
             }
@@ -273,7 +273,7 @@ fn socket_lines(snap: &Snapshot, s: &Socket) -> Vec<Line<'static>> {
         Line::from(format!("Recv-Q {}  Send-Q {}  inode {}", s.recv_q, s.send_q, s.inode)),
         Line::from(format!("owners: {}", owners_text(snap, s.inode))),
     ];
-    if let Some(m) = &s.mem {
+    if let Some(m) = s.mem() {
         lines.push(Line::from(format!(
             "skmem: rcvbuf {} sndbuf {} drops {}",
             m.rcvbuf,
@@ -281,7 +281,7 @@ fn socket_lines(snap: &Snapshot, s: &Socket) -> Vec<Line<'static>> {
             opt(m.drops)
         )));
     }
-    match &s.tcp_info {
+    match s.tcp_info() {
         Some(i) => lines.push(Line::from(format!(
             "tcp_info: rtt {}us rttvar {}us cwnd {} retrans {}/{} acked {}B received {}B last recv {}ms",
             opt(i.rtt_us),
