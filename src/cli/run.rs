@@ -117,7 +117,9 @@ fn stop_on_signals() -> io::Result<Receiver<()>> {
 pub fn dump(args: &DumpArgs, io: Io) -> Result<Outcome, AppError> {
     let selection = args.select.selection();
     let thresholds = Thresholds::from(&args.thresholds);
-    let request = request(&args.select)?.with_tcp_info(args.info).with_cmdline(args.cmdline);
+    // Ghost sockets are judged over two samples (watch, dashboard), not in one dump.
+    let request =
+        request(&args.select)?.with_tcp_info(args.info).with_cmdline(args.cmdline).with_ghosts(false);
     let snapshot = collect::collect(&request)?;
     let analysis = analyze::analyze(&snapshot, &thresholds);
     let report = Report::build(&snapshot, &selection, analysis);

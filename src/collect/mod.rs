@@ -46,6 +46,10 @@ pub struct Request {
     /// Scan `/proc` for owners; `None` skips the scan entirely.
     pub owners: Option<ScanOptions>,
     pub netns: NetnsTarget,
+    /// Look for ghost sockets (held TCP sockets no dump shows). Only faces
+    /// that judge them over time (watch, the dashboard) need them; a
+    /// one-shot dump skips the per-socket namespace checks they cost.
+    pub ghosts: bool,
 }
 
 impl Default for Request {
@@ -57,6 +61,7 @@ impl Default for Request {
             tcp_info: false,
             owners: Some(ScanOptions::default()),
             netns: NetnsTarget::Current,
+            ghosts: true,
         }
     }
 }
@@ -79,12 +84,19 @@ impl Request {
             tcp_info: false,
             owners: Some(ScanOptions { scope, cmdline: false }),
             netns,
+            ghosts: true,
         }
     }
 
     /// Also asks for `tcp_info` (`-i`).
     pub fn with_tcp_info(mut self, on: bool) -> Request {
         self.tcp_info = on;
+        self
+    }
+
+    /// Looks for ghost sockets (or not: a one-shot dump does not judge them).
+    pub fn with_ghosts(mut self, on: bool) -> Request {
+        self.ghosts = on;
         self
     }
 
@@ -202,7 +214,7 @@ impl Collector {
         let (net, socket) = net.split();
         *diag = socket;
         let mut snapshot = assemble(request, net, scan, started);
-        if request.tcp == Some(StateSet::ALL) && request.owners.is_some() {
+        if request.ghosts && request.tcp == Some(StateSet::ALL) && request.owners.is_some() {
             let netns = snapshot.netns.inode;
             let absent = ghosts.find(&snapshot.owners, &snapshot.processes, previous, netns);
             snapshot.ghosts = Some(absent.ghosts);
