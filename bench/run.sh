@@ -258,11 +258,12 @@ for i in "${!HOLDER_PIDS[@]}"; do
 done
 SETUP=$(awk -v a="$T0" -v b="$EPOCHREALTIME" 'BEGIN { printf "%.1f", b - a }')
 ((held == 2 * CONNECTIONS)) || die "holders report $held sockets, expected $((2 * CONNECTIONS))"
-echo "== $held sockets held after ${SETUP}s; measuring" >&2
+echo "== $held sockets held after ${SETUP}s" >&2
 
 if ((HOLD)); then
     echo "== holding $held sockets in namespace $NS until Ctrl-C (e.g. ip netns exec $NS $BIN dump --json)" >&2
-    while :; do sleep 3600; done
+    # sleep in the background and wait: a trap runs at once, not after the sleep.
+    while :; do sleep 3600 & wait $!; done
 fi
 
 # --- measure --------------------------------------------------------------------

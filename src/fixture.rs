@@ -156,7 +156,7 @@ impl SnapshotBuilder {
             recv_q: pending,
             send_q: backlog,
             inode: 0,
-            uid: None,
+            uid: Socket::NO_UID,
             timer: None,
             extra: None,
         };
@@ -208,7 +208,7 @@ pub fn tcp_socket(state: State, local: &str, remote: &str, recv_q: u32, send_q: 
         recv_q,
         send_q,
         inode: 0,
-        uid: Some(1000),
+        uid: 1000,
         timer: None,
         extra: None,
     }

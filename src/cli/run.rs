@@ -222,5 +222,6 @@ fn export_request(netns: NetnsTarget) -> Request {
         tcp_info: false,
         owners: Some(ScanOptions::default()),
         netns,
+        ghosts: true,
     }
 }

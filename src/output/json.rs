@@ -132,7 +132,7 @@ impl<'a> SocketJson<'a> {
             recv_q: s.recv_q,
             send_q: s.send_q,
             inode: s.inode,
-            uid: s.uid,
+            uid: s.uid(),
             owners: owners(snap, s.inode),
             timer: s.timer,
             skmem: s.mem().copied(),

@@ -6,8 +6,8 @@ use std::time::Duration;
 use crate::analyze::history::History;
 use crate::analyze::summary::{self, ProcessSummary};
 use crate::analyze::{Analysis, Subject, Thresholds};
-use crate::model::Snapshot;
 use crate::model::pace::Pace;
+use crate::model::{Snapshot, Socket};
 
 use super::rows::{self, ConnectionSort, GroupBy, ListenerSort, ProcessSort};
 
@@ -84,11 +84,49 @@ impl Cursor {
     }
 }
 
+/// The sockets a detail pane lists: found once per snapshot or pane, never
+/// per frame (at a million sockets a scan costs tens of milliseconds).
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct DetailRows {
+    /// How many there are (a process's sockets; a listener's accepted connections).
+    pub count: usize,
+    /// A listener's connections waiting in its accept queue, and how many
+    /// of those the client already closed.
+    pub waiting: usize,
+    pub gave_up: usize,
+    /// The first few, to show (copies: a dozen records at most).
+    pub first: Vec<Socket>,
+}
+
+/// A listener's connections: those waiting for `accept()` first, then the
+/// accepted ones (half-open ones are counted on the listener itself).
+fn listener_rows(snap: &Snapshot, l: &crate::analyze::Listener) -> DetailRows {
+    let conns = crate::analyze::listeners::connections_of(snap, l);
+    let (waiting, accepted): (Vec<&Socket>, Vec<&Socket>) = conns
+        .into_iter()
+        .filter(|s| s.state != crate::model::State::SynRecv)
+        .partition(|s| s.waits_for_accept());
+    let gave_up = waiting.iter().filter(|s| s.state == crate::model::State::CloseWait).count();
+    DetailRows {
+        count: accepted.len(),
+        waiting: waiting.len(),
+        gave_up,
+        first: waiting
+            .iter()
+            .chain(accepted.iter())
+            .take(super::view::MAX_CONNECTIONS)
+            .map(|s| (*s).clone())
+            .collect(),
+    }
+}
+
 /// One collection as the UI received it.
 pub struct Data {
     pub snapshot: Box<Snapshot>,
     pub analysis: Analysis,
     pub processes: Vec<ProcessSummary>,
+    /// Sockets by protocol and state (the overview), counted once per snapshot.
+    pub by_state: std::collections::BTreeMap<crate::model::Proto, summary::StateCounts>,
     /// CPU time the collector thread spent on this tick.
     pub tick_cpu: Option<Duration>,
 }
@@ -121,6 +159,8 @@ pub struct App {
     /// First line of the help box shown (it scrolls on small terminals).
     pub help_scroll: usize,
     pub detail: Option<Detail>,
+    /// What the open detail pane lists ([`App::refresh_detail`]).
+    pub detail_rows: DetailRows,
     pub filter: String,
     pub editing_filter: bool,
     pub cursors: [Cursor; 5],
@@ -153,6 +193,7 @@ impl App {
             help: false,
             help_scroll: 0,
             detail: None,
+            detail_rows: DetailRows::default(),
             filter: String::new(),
             editing_filter: false,
             cursors: [Cursor::default(); 5],
@@ -185,14 +226,25 @@ impl App {
         if self.paused {
             return;
         }
-        let analysis = crate::analyze::analyze(&update.snapshot, &self.thresholds);
-        self.history.push(&update.snapshot, &analysis);
-        let processes = summary::by_process(&update.snapshot, update.snapshot.sockets.iter());
         if let Some(pace) = update.pace {
             self.pace = pace;
         }
         let keep = self.selected_key();
-        self.data = Some(Data { snapshot: update.snapshot, analysis, processes, tick_cpu: update.tick_cpu });
+        // The old snapshot and its rows go before the new ones are built:
+        // at a million sockets, two of each at once cost 120 MB more.
+        self.data = None;
+        self.connection_rows = Vec::new();
+        let analysis = crate::analyze::analyze(&update.snapshot, &self.thresholds);
+        self.history.push(&update.snapshot, &analysis);
+        let processes = summary::by_process(&update.snapshot, update.snapshot.sockets.iter());
+        let by_state = summary::by_proto_and_state(update.snapshot.sockets.iter());
+        self.data = Some(Data {
+            snapshot: update.snapshot,
+            analysis,
+            processes,
+            by_state,
+            tick_cpu: update.tick_cpu,
+        });
         self.error = None;
         self.refresh_rows();
         self.restore_selection(keep);
@@ -203,6 +255,7 @@ impl App {
         let Some(data) = &self.data else { return };
         self.connection_rows = rows::connection_rows(&data.snapshot, &self.filter, self.connection_sort);
         self.groups = rows::groups(&data.snapshot, &self.connection_rows, self.group);
+        self.refresh_detail();
         for tab in TABS {
             let (len, page) = (self.row_count(tab), self.page_of(tab));
             let cursor = &mut self.cursors[tab.index()];
@@ -323,6 +376,33 @@ impl App {
             return self.show_process(pid);
         }
         self.detail = next.or(self.detail.take());
+        self.refresh_detail();
+    }
+
+    /// Finds the sockets the open detail pane lists: a listener's accepted
+    /// connections, a process's sockets.
+    pub fn refresh_detail(&mut self) {
+        let Some(data) = &self.data else { return };
+        let snap = &data.snapshot;
+        self.detail_rows = match &self.detail {
+            Some(Detail::Listener(inode)) => match data.analysis.listeners.iter().find(|l| l.inode == *inode)
+            {
+                Some(l) => listener_rows(snap, l),
+                None => DetailRows::default(),
+            },
+            Some(Detail::Process(pid)) => {
+                let held: std::collections::HashSet<u64> =
+                    snap.owners.iter().filter(|r| r.pid == *pid).map(|r| r.inode).collect();
+                let mine: Vec<&Socket> =
+                    snap.sockets.iter().filter(|s| s.inode != 0 && held.contains(&s.inode)).collect();
+                DetailRows {
+                    count: mine.len(),
+                    first: mine.into_iter().take(super::view::MAX_SOCKETS).cloned().collect(),
+                    ..DetailRows::default()
+                }
+            }
+            _ => DetailRows::default(),
+        };
     }
 
     /// Enter on a finding: go to its listener or process with details open.
@@ -337,6 +417,7 @@ impl App {
                 self.refresh_rows();
                 self.restore_selection(Some(inode));
                 self.detail = Some(Detail::Listener(inode));
+                self.refresh_detail();
             }
             Subject::Process { pid, .. } => self.show_process(*pid),
             _ => self.detail = Some(Detail::Finding(index)),
@@ -349,5 +430,6 @@ impl App {
         self.refresh_rows();
         self.restore_selection(Some(u64::from(pid)));
         self.detail = Some(Detail::Process(pid));
+        self.refresh_detail();
     }
 }

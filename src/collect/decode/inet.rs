@@ -53,7 +53,7 @@ fn socket_from_header(h: &InetResponseHeader, proto: Proto, family: Family) -> S
         recv_q: h.recv_queue,
         send_q: h.send_queue,
         inode: u64::from(h.inode),
-        uid: Some(h.uid),
+        uid: h.uid,
         timer: h.timer.as_ref().map(timer),
         extra: None,
     }

@@ -46,7 +46,7 @@ fn socket_from_header(h: &UnixResponseHeader) -> Result<Socket, String> {
         recv_q: 0,
         send_q: 0,
         inode: u64::from(h.inode),
-        uid: None,
+        uid: Socket::NO_UID,
         timer: None,
         extra: None,
     })

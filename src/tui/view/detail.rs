@@ -9,16 +9,15 @@ use ratatui::widgets::{Paragraph, Sparkline, Wrap};
 use super::processes::{close_wait_trend, fd_gauge, state_text};
 use super::{Theme, block, centered, clear, severity_tag};
 use crate::analyze::history::ListenerId;
-use crate::analyze::listeners::connections_of;
 use crate::analyze::{Finding, FindingKind, Listener, Subject};
 use crate::model::{Proto, Snapshot, Socket, State};
 use crate::output::escape::{endpoint_text, text};
 use crate::output::wording::{hint, message, subject_text};
 use crate::output::{evidence, owners_text};
-use crate::tui::app::{App, Detail};
+use crate::tui::app::{App, Detail, DetailRows};
 
-const MAX_CONNECTIONS: usize = 8;
-const MAX_SOCKETS: usize = 12;
+pub const MAX_CONNECTIONS: usize = 8;
+pub const MAX_SOCKETS: usize = 12;
 
 pub fn draw(frame: &mut Frame, body: Rect, app: &App, theme: Theme) {
     let (Some(detail), Some(data)) = (&app.detail, &app.data) else { return };
@@ -145,7 +144,7 @@ fn draw_listener(frame: &mut Frame, area: Rect, app: &App, l: &Listener, theme: 
         })
         .collect();
     lines.push(sysctl_line(snap, if kinds.is_empty() { &[FindingKind::AcceptQueueFull] } else { &kinds }));
-    lines.extend(connection_lines(snap, l));
+    lines.extend(connection_lines(l, &app.detail_rows));
     let title = " Listener — Enter: owning process, Esc: close ";
     frame.render_widget(Paragraph::new(lines).wrap(Wrap { trim: false }).block(block(title)), top);
     let id = ListenerId::new(l.proto, &l.local, l.inode);
@@ -159,21 +158,16 @@ fn draw_listener(frame: &mut Frame, area: Rect, app: &App, l: &Listener, theme: 
 /// The connections that came through the listener: those waiting in its
 /// accept queue first (inode 0: the application has not accepted them), then
 /// accepted ones with their tcp_info (fetched while this pane is open).
-fn connection_lines(snap: &Snapshot, l: &Listener) -> Vec<Line<'static>> {
+/// Found once per snapshot ([`DetailRows`]), not per frame.
+fn connection_lines(l: &Listener, rows: &DetailRows) -> Vec<Line<'static>> {
     if l.proto != Proto::Tcp {
         return Vec::new();
     }
-    let conns = connections_of(snap, l);
-    let (waiting, accepted): (Vec<&Socket>, Vec<&Socket>) =
-        conns.into_iter().filter(|s| s.state != State::SynRecv).partition(|s| s.waits_for_accept());
-    let gave_up = waiting.iter().filter(|s| s.state == State::CloseWait).count();
     let mut lines = vec![Line::from(format!(
-        "connections on this port: {} accepted, {} waiting for accept() ({gave_up} closed by the client), {} half-open",
-        accepted.len(),
-        waiting.len(),
-        l.syn_recv
+        "connections on this port: {} accepted, {} waiting for accept() ({} closed by the client), {} half-open",
+        rows.count, rows.waiting, rows.gave_up, l.syn_recv
     ))];
-    for s in waiting.iter().chain(accepted.iter()).take(MAX_CONNECTIONS) {
+    for s in rows.first.iter().take(MAX_CONNECTIONS) {
         let info = match (s.tcp_info(), s.waits_for_accept()) {
             (_, true) if s.state == State::CloseWait => {
                 "waiting for accept(); the client gave up".to_string()
@@ -237,10 +231,9 @@ fn draw_process(frame: &mut Frame, area: Rect, app: &App, pid: u32, theme: Theme
     if !kinds.is_empty() {
         lines.push(sysctl_line(snap, &kinds));
     }
-    let mine: Vec<&Socket> =
-        snap.sockets.iter().filter(|s| snap.owner_pid_iter(s.inode).any(|p| p == pid)).collect();
-    lines.push(Line::from(format!("its sockets ({}):", mine.len())));
-    for s in mine.iter().take(MAX_SOCKETS) {
+    let rows = &app.detail_rows;
+    lines.push(Line::from(format!("its sockets ({}):", rows.count)));
+    for s in rows.first.iter().take(MAX_SOCKETS) {
         lines.push(Line::from(format!(
             "  {:<5} {:<10} {:>6} {:>6}  {} -> {}",
             s.proto.netid(),

@@ -84,6 +84,7 @@ pub fn severity_tag(s: Severity) -> &'static str {
     }
 }
 
+pub use detail::{MAX_CONNECTIONS, MAX_SOCKETS};
 pub use sysctls::row_height as sysctl_row_height;
 
 /// Draws the whole screen.

@@ -7,7 +7,6 @@ use ratatui::text::{Line, Span};
 use ratatui::widgets::{Paragraph, Sparkline};
 
 use super::{Theme, block, mark_selected, severity_tag, visible};
-use crate::analyze::summary;
 use crate::model::{ALL_STATES, State};
 use crate::output::escape;
 
@@ -103,9 +102,9 @@ fn draw_sysctls(frame: &mut Frame, area: Rect, app: &App, theme: Theme) {
 
 fn draw_states(frame: &mut Frame, area: Rect, app: &App) {
     let Some(data) = &app.data else { return };
-    let by_proto = summary::by_proto_and_state(data.snapshot.sockets.iter());
+    let by_proto = &data.by_state;
     let mut lines = Vec::new();
-    for (proto, counts) in &by_proto {
+    for (proto, counts) in by_proto {
         for state in ALL_STATES.iter().filter(|s| counts.get(**s) > 0) {
             let line = format!("{:<6}{:<11}{:>8}", proto.netid(), state.ss_name(), counts.get(*state));
             lines.push(Line::from(line));
