@@ -152,6 +152,9 @@ pub struct Collector {
     cache: OwnerCache,
     diag: Option<NetnsDiag>,
     previous: DumpedInodes,
+    /// Sockets the last dump returned: the next one reserves room for about
+    /// as many at once, instead of doubling its way there (5 % spare, not up to 100 %).
+    last_count: usize,
     ghosts: ghosts::GhostFinder,
 }
 
@@ -162,6 +165,7 @@ impl Collector {
             cache: OwnerCache::default(),
             diag: None,
             previous: DumpedInodes::default(),
+            last_count: 0,
             ghosts: ghosts::GhostFinder::default(),
         }
     }
@@ -184,13 +188,14 @@ impl Collector {
     /// dumps; later ones dump first, then re-read only changed processes.
     pub fn snapshot(&mut self) -> Result<Snapshot, CollectError> {
         let started = Instant::now();
-        let Collector { request, cache, diag, previous, ghosts } = self;
+        let Collector { request, cache, diag, previous, ghosts, last_count } = self;
+        let room = *last_count + *last_count / 20;
         let queries = request.queries();
         let (net, scan) = match (&request.owners, cache.is_empty()) {
             (Some(options), true) => {
                 let (net, scan) = std::thread::scope(|scope| {
                     let scan = scope.spawn(|| timed(|| cache.fill(options)));
-                    let net = request.netns.run(|| collect_in_netns(&queries, diag.take()));
+                    let net = request.netns.run(|| collect_in_netns(&queries, diag.take(), room));
                     (net, scan.join().map_err(|_| CollectError::ThreadPanicked))
                 });
                 let net = net??;
@@ -203,17 +208,18 @@ impl Collector {
                 (net, Some(scan?))
             }
             (Some(options), false) => {
-                let net = request.netns.run(|| collect_in_netns(&queries, diag.take()))??;
+                let net = request.netns.run(|| collect_in_netns(&queries, diag.take(), room))??;
                 let dumped = DumpedInodes::new(net.sockets.iter().map(|s| s.inode));
                 let scan = timed(|| cache.refresh(options, &dumped, previous))?;
                 *previous = dumped;
                 (net, Some(scan))
             }
-            (None, _) => (request.netns.run(|| collect_in_netns(&queries, diag.take()))??, None),
+            (None, _) => (request.netns.run(|| collect_in_netns(&queries, diag.take(), room))??, None),
         };
         let (net, socket) = net.split();
         *diag = socket;
         let mut snapshot = assemble(request, net, scan, started);
+        *last_count = snapshot.sockets.len();
         if request.ghosts && request.tcp == Some(StateSet::ALL) && request.owners.is_some() {
             let netns = snapshot.netns.inode;
             let absent = ghosts.find(&snapshot.owners, &snapshot.processes, previous, netns);
@@ -268,7 +274,11 @@ impl NetSide {
     }
 }
 
-fn collect_in_netns(queries: &[Query], diag: Option<NetnsDiag>) -> Result<NetSide, CollectError> {
+fn collect_in_netns(
+    queries: &[Query],
+    diag: Option<NetnsDiag>,
+    room: usize,
+) -> Result<NetSide, CollectError> {
     let started = Instant::now();
     let facts = host::read_netns_facts();
     let netns = facts.netns_inode;
@@ -278,7 +288,7 @@ fn collect_in_netns(queries: &[Query], diag: Option<NetnsDiag>) -> Result<NetSid
         Some(d) if netns.is_some() && d.netns == netns => d.socket,
         _ => DiagSocket::open()?,
     };
-    let mut sockets = Vec::new();
+    let mut sockets = Vec::with_capacity(room);
     let mut stats = DumpStats::default();
     let mut unavailable = Vec::new();
     let dumped_at = SystemTime::now();

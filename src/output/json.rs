@@ -84,16 +84,39 @@ pub struct OwnerJson<'a> {
 
 /// Every fd holding `inode`, with the holder's comm and run state.
 pub fn owners<'a>(snap: &'a Snapshot, inode: u64) -> Vec<OwnerJson<'a>> {
-    snap.owners
-        .owners(inode)
-        .iter()
-        .map(|o| OwnerJson {
+    snap.owners.owners(inode).iter().map(|o| OwnerJson::of(snap, o)).collect()
+}
+
+impl<'a> OwnerJson<'a> {
+    /// One fd holding a socket, with its process's comm and run state.
+    pub fn of(snap: &'a Snapshot, o: &crate::model::FdRef) -> OwnerJson<'a> {
+        OwnerJson {
             pid: o.pid,
             comm: snap.comm(o.pid),
             fd: o.fd,
             state: snap.processes.get(&o.pid).and_then(|p| p.state),
-        })
-        .collect()
+        }
+    }
+}
+
+/// The holders of one socket, serialized straight from the owner index:
+/// a million sockets allocate no vector each.
+pub struct OwnersOf<'a> {
+    snap: &'a Snapshot,
+    inode: u64,
+}
+
+impl<'a> OwnersOf<'a> {
+    pub fn new(snap: &'a Snapshot, inode: u64) -> OwnersOf<'a> {
+        OwnersOf { snap, inode }
+    }
+}
+
+impl Serialize for OwnersOf<'_> {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        let snap = self.snap;
+        s.collect_seq(snap.owners.owners(self.inode).iter().map(|o| OwnerJson::of(snap, o)))
+    }
 }
 
 #[derive(Serialize)]
@@ -110,7 +133,7 @@ pub struct SocketJson<'a> {
     pub inode: u64,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub uid: Option<u32>,
-    pub owners: Vec<OwnerJson<'a>>,
+    pub owners: OwnersOf<'a>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub timer: Option<Timer>,
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -133,7 +156,7 @@ impl<'a> SocketJson<'a> {
             send_q: s.send_q,
             inode: s.inode,
             uid: s.uid(),
-            owners: owners(snap, s.inode),
+            owners: OwnersOf::new(snap, s.inode),
             timer: s.timer,
             skmem: s.mem().copied(),
             tcp_info: s.tcp_info(),
