@@ -110,12 +110,24 @@ mod tests {
     }
 
     #[test]
+    fn every_flag_is_visible_and_documented_in_help() {
+        for sub in Cli::command().get_subcommands() {
+            for arg in sub.get_arguments() {
+                let name = arg.get_id();
+                assert!(!arg.is_hide_set(), "{} --{name} is hidden", sub.get_name());
+                let help = arg.get_help().map(|h| h.to_string()).unwrap_or_default();
+                assert!(help.len() > 8, "{} --{name} has no help", sub.get_name());
+            }
+        }
+    }
+
+    #[test]
     fn completions_name_the_subcommands() {
         for shell in [CompletionShell::Bash, CompletionShell::Zsh, CompletionShell::Fish] {
             let mut out = Vec::new();
             write_completions(&mut out, shell).unwrap();
             let text = String::from_utf8(out).unwrap();
-            for word in ["dump", "watch", "tui", "--interval", "--json"] {
+            for word in ["dump", "watch", "tui", "interval", "fail-on"] {
                 assert!(text.contains(word), "{shell:?} completion lacks {word}");
             }
         }
