@@ -199,6 +199,14 @@ def holders():
     return n, fds
 
 
+def file_nr():
+    try:
+        with open("/proc/sys/fs/file-nr") as f:
+            return f"{int(f.read().split()[0]):,}"
+    except (OSError, ValueError, IndexError):
+        return "unknown"
+
+
 def loadavg():
     try:
         with open("/proc/loadavg") as f:
@@ -315,6 +323,8 @@ def main():
     state_list = ", ".join(f"{s} {n:,}" for s, n in states.most_common())
     md.append(f"- TCP sockets in the namespace: {n_tcp:,} ({state_list or 'none'})")
     md.append(f"- holder processes: {n_holders} (holding {n_fds:,} fds)")
+    md.append(f"- open files host-wide (fs.file-nr): {file_nr()}: the owner scan of sockscope and of `ss -p` "
+              f"reads every process's fds, in every namespace")
     md.append(f"- method: {args.runs} timed runs per command after {args.warmup} warm-up, interleaved; "
               f"stdout to /dev/null; medians; wall = exec to reap; CPU = user + sys and peak RSS = ru_maxrss, "
               f"both from the command's own wait4() rusage")

@@ -36,7 +36,9 @@
 #   --scale N         about N TCP sockets: N/2 connections, as many holder
 #                     processes as ~19,000 fds each need, clients spread over
 #                     source addresses 127.0.0.2-127.0.0.251; runs default to
-#                     3 and targets are those for that scale (see measure.py)
+#                     3 and targets are those for that scale (see measure.py);
+#                     from 500k sockets on ss -tanp and ss -ltnp are left out
+#                     (minutes per run)
 #   --connections N   loopback connections (default 50000; sockets = 2 N + listeners)
 #   --servers N       server processes (default 5)
 #   --clients N       client processes (default 5)
@@ -273,9 +275,13 @@ fi
 mkdir -p "$(dirname "$OUT")"
 status=0
 phase() { [[ ,$PHASES, == *,$1,* ]]; }
+# From 500k sockets on, ss -p (minutes per run: a readlink per fd with a
+# path walk each) is left out; the targets there are against ss -tan.
+ONLY=()
+((2 * CONNECTIONS >= 500000)) && ONLY=(--only "baseline,sockscope dump --json,ss -tan,sockscope dump -l")
 if phase measure; then
     ip netns exec "$NS" python3 "$BENCH_DIR/measure.py" \
-        --sockscope "$BIN" --runs "$RUNS" --out "$OUT" "${STRICT[@]}" --scale "$((2 * CONNECTIONS))" \
+        --sockscope "$BIN" --runs "$RUNS" --out "$OUT" "${STRICT[@]}" --scale "$((2 * CONNECTIONS))" "${ONLY[@]}" \
         --note "all commands run inside network namespace \`$NS\` (\`ip netns exec\`), made by bench/run.sh" \
         --note "load: $CONNECTIONS loopback connections from $CLIENTS client and $SERVERS server processes ($PORTS_PER_SERVER ports each), set up in ${SETUP} s" ||
         status=$?
