@@ -273,7 +273,10 @@ fn every_event_is_one_json_object_with_a_type_and_time() {
     assert_eq!(status, Some(0));
     assert!(events.len() >= 4, "3 samples and a summary");
     for e in &events {
-        assert!(matches!(e["type"].as_str(), Some("sample" | "finding" | "resolved" | "summary")), "{e}");
+        assert!(
+            matches!(e["type"].as_str(), Some("sample" | "finding" | "resolved" | "pace" | "summary")),
+            "{e}"
+        );
         assert!(e["time"].as_str().is_some_and(|t| t.ends_with('Z')), "{e}");
     }
     let sample = &events[0];
