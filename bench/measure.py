@@ -22,7 +22,10 @@ To add a benchmark, append to COMMANDS (and targets()); `{sockscope}` in an
 argv is replaced by the --sockscope path.
 
 Usage: measure.py [--sockscope PATH] [--runs N] [--warmup N] [--out FILE]
-                  [--only LABEL,...] [--note TEXT]... [--scale N]
+                  [--only LABEL,...] [--note TEXT]... [--scale N] [--suite allns --netns NAME...]
+
+--suite allns measures `dump --all-netns --json` against `ss -tanp` run once
+per --netns namespace through `ip netns exec` (bench/allns.sh runs it).
 Exit status: 0 all commands ran and exited 0 (targets may still FAIL, unless
 --strict), 1 a command failed or (--strict) a target failed, 2 bad usage.
 """
@@ -70,6 +73,32 @@ COMMANDS = [
     dict(label="ss -tan", argv=["ss", "-tan"], summary=lines_summary),
     dict(label="sockscope dump -l", argv=["{sockscope}", "dump", "-l"], summary=lines_summary),
     dict(label="ss -ltnp", argv=["ss", "-ltnp"], summary=lines_summary),
+]
+
+def allns_json_summary(path):
+    """Sockets and namespaces `dump --all-netns --json` reported."""
+    with open(path, "rb") as f:
+        doc = json.load(f)
+    socks = doc.get("sockets", [])
+    spaces = doc.get("namespaces", [])
+    collected = sum(1 for n in spaces if n.get("status") == "collected")
+    tcp_owned = sum(1 for s in socks if s.get("proto") == "tcp" and s.get("owners"))
+    return f"{len(socks):,} sockets in {collected} of {len(spaces)} namespaces, {tcp_owned:,} tcp with owners"
+
+
+# The --suite allns commands: every namespace at once against `ss -tanp` run
+# once per namespace through `ip netns exec` (the namespaces are --netns).
+PER_NAMESPACE_SS = 'for ns; do ip netns exec "$ns" ss -tanp || exit; done'
+COMMANDS_ALLNS = [
+    dict(label="baseline", argv=["true"], summary=lines_summary),
+    dict(label="sockscope dump --all-netns --json", argv=["{sockscope}", "dump", "--all-netns", "--json"],
+         summary=allns_json_summary),
+    dict(label="ss -tanp per namespace", argv=["sh", "-c", PER_NAMESPACE_SS, "sh", "{namespaces}"],
+         summary=lines_summary),
+]
+TARGETS_ALLNS = [
+    dict(subject="sockscope dump --all-netns --json", metric="wall", factor=0.5, reference="ss -tanp per namespace"),
+    dict(subject="sockscope dump --all-netns --json", metric="rss", limit=128.0),
 ]
 
 # metric: wall | cpu (milliseconds) or rss (MiB), medians.
@@ -173,16 +202,20 @@ def cpu_model():
     return platform.processor() or "unknown"
 
 
-def tcp_states():
-    """TCP sockets in this network namespace, by state (`ss -Htan`)."""
-    out = subprocess.run(["ss", "-Htan"], capture_output=True, text=True, check=True).stdout
-    states = collections.Counter(line.split(None, 1)[0] for line in out.splitlines() if line.strip())
+def tcp_states(namespaces=()):
+    """TCP sockets by state (`ss -Htan`): in this network namespace, or
+    summed over the named ones."""
+    runs = [["ip", "netns", "exec", ns, "ss", "-Htan"] for ns in namespaces] or [["ss", "-Htan"]]
+    states = collections.Counter()
+    for argv in runs:
+        out = subprocess.run(argv, capture_output=True, text=True, check=True).stdout
+        states.update(line.split(None, 1)[0] for line in out.splitlines() if line.strip())
     return sum(states.values()), states
 
 
-def holders():
-    """hold_sockets.py processes in this network namespace, and the fds they hold."""
-    me = os.readlink("/proc/self/ns/net")
+def holders(anywhere=False):
+    """hold_sockets.py processes in this network namespace (or in any), and the fds they hold."""
+    me = None if anywhere else os.readlink("/proc/self/ns/net")
     n = fds = 0
     for pid in filter(str.isdigit, os.listdir("/proc")):
         try:
@@ -190,7 +223,7 @@ def holders():
                 cmd = f.read().split(b"\0")
             if not any(a.endswith(b"hold_sockets.py") for a in cmd[:3]):
                 continue
-            if os.readlink(f"/proc/{pid}/ns/net") != me:
+            if me is not None and os.readlink(f"/proc/{pid}/ns/net") != me:
                 continue
             fds += len(os.listdir(f"/proc/{pid}/fd"))
             n += 1
@@ -236,7 +269,14 @@ def main():
     ap.add_argument("--note", action="append", default=[], help="a line for the report header (repeatable)")
     ap.add_argument("--strict", action="store_true", help="exit 1 when a target fails")
     ap.add_argument("--scale", type=int, default=100_000, help="sockets the load holds (chooses the targets)")
+    ap.add_argument("--suite", choices=["single", "allns"], default="single",
+                    help="single: one namespace (bench/run.sh); allns: --all-netns vs ss per namespace (bench/allns.sh)")
+    ap.add_argument("--netns", action="append", default=[],
+                    help="--suite allns: a namespace `ss -tanp` runs in (repeatable)")
     args = ap.parse_args()
+    if args.suite == "allns" and not args.netns:
+        ap.error("--suite allns needs the namespaces, as --netns NAME ...")
+    commands, target_list = (COMMANDS_ALLNS, TARGETS_ALLNS) if args.suite == "allns" else (COMMANDS, targets(args.scale))
     if args.runs < 1 or args.warmup < 0:
         ap.error("--runs must be >= 1 and --warmup >= 0")
     become_subreaper()
@@ -246,22 +286,25 @@ def main():
 
     benches = []
     wanted = set(args.only.split(",")) if args.only else None
-    for c in COMMANDS:
+    for c in commands:
         if wanted is not None and c["label"] not in wanted:
             continue
         argv = [a.replace("{sockscope}", sockscope) for a in c["argv"]]
+        if "{namespaces}" in argv:
+            i = argv.index("{namespaces}")
+            argv[i:i + 1] = args.netns
         exe = shutil.which(argv[0])
         if exe is None:
             ap.error(f"{c['label']}: command not found: {argv[0]}")
         argv[0] = exe
         benches.append(dict(c, argv=argv, walls=[], cpus=[], rss=[], failed=None))
     if wanted is not None and len(benches) != len(wanted):
-        ap.error(f"unknown label in --only; known: {', '.join(c['label'] for c in COMMANDS)}")
+        ap.error(f"unknown label in --only; known: {', '.join(c['label'] for c in commands)}")
 
     # Environment, recorded once, before timing.
     started = datetime.datetime.now(datetime.timezone.utc)
-    n_tcp, states = tcp_states()
-    n_holders, n_fds = holders()
+    n_tcp, states = tcp_states(args.netns if args.suite == "allns" else ())
+    n_holders, n_fds = holders(anywhere=args.suite == "allns")
     version = sh([sockscope, "--version"]) or "unknown"
     load_before = loadavg()
 
@@ -312,7 +355,7 @@ def main():
 
     # Markdown.
     md = []
-    md.append("# sockscope vs ss: benchmark")
+    md.append("# sockscope vs ss: benchmark" + (" (every namespace)" if args.suite == "allns" else ""))
     md.append("")
     md.append(f"- date: {started.strftime('%Y-%m-%d %H:%M:%S UTC')}")
     md.append(f"- kernel: {platform.release()}")
@@ -321,7 +364,8 @@ def main():
     md.append(f"- ss: {sh(['ss', '-V']) or 'unknown'}")
     md.append(f"- load average (1, 5, 15 min): {load_before} before, {load_after} after the runs")
     state_list = ", ".join(f"{s} {n:,}" for s, n in states.most_common())
-    md.append(f"- TCP sockets in the namespace: {n_tcp:,} ({state_list or 'none'})")
+    where = f"the {len(args.netns)} namespaces" if args.suite == "allns" else "the namespace"
+    md.append(f"- TCP sockets in {where}: {n_tcp:,} ({state_list or 'none'})")
     md.append(f"- holder processes: {n_holders} (holding {n_fds:,} fds)")
     md.append(f"- open files host-wide (fs.file-nr): {file_nr()}: the owner scan of sockscope and of `ss -p` "
               f"reads every process's fds, in every namespace")
@@ -359,7 +403,7 @@ def main():
     md.append("|---|---|---:|---|")
     by_label = {b["label"]: b for b in benches}
     target_failed = False
-    for t in targets(args.scale):
+    for t in target_list:
         metric, unit = t["metric"], UNITS[t["metric"]]
         subj = by_label.get(t["subject"])
         ref = by_label.get(t.get("reference")) if "reference" in t else None

@@ -5,8 +5,8 @@ use std::net::SocketAddr;
 use std::time::{Duration, SystemTime};
 
 use crate::model::{
-    Endpoint, Family, FdLimit, FdRef, OwnerIndex, Process, Proto, RunState, SkMem, Snapshot, Socket, State,
-    SysctlValue,
+    Endpoint, Family, FdLimit, FdRef, Namespace, NetnsLabels, NetnsStatus, OwnerIndex, Process, Proto,
+    RunState, SkMem, Snapshot, Socket, State, SysctlValue,
 };
 
 /// Builds a [`Snapshot`] socket by socket.
@@ -15,6 +15,8 @@ pub struct SnapshotBuilder {
     refs: Vec<FdRef>,
     next_inode: u64,
     next_fd: u32,
+    /// Namespace inode given to sockets and processes added from now on.
+    netns: u64,
 }
 
 impl Default for SnapshotBuilder {
@@ -34,7 +36,7 @@ impl SnapshotBuilder {
         snapshot.taken_at = SystemTime::UNIX_EPOCH + Duration::from_secs(1_790_000_000);
         snapshot.host.hostname = "web-1".into();
         snapshot.host.kernel = "6.18.0".into();
-        let b = SnapshotBuilder { snapshot, refs: Vec::new(), next_inode: 1000, next_fd: 3 };
+        let b = SnapshotBuilder { snapshot, refs: Vec::new(), next_inode: 1000, next_fd: 3, netns: 0 };
         b.sysctl("net.core.somaxconn", SysctlValue::Int(4096))
             .sysctl("net.ipv4.tcp_max_syn_backlog", SysctlValue::Int(2048))
             .sysctl("net.ipv4.tcp_syncookies", SysctlValue::Int(1))
@@ -86,6 +88,21 @@ impl SnapshotBuilder {
         self
     }
 
+    /// Adds a collected namespace with these labels and the builder's sysctls,
+    /// and puts the sockets and processes added next in it (all-namespace
+    /// snapshots).
+    pub fn namespace(mut self, inode: u64, labels: NetnsLabels) -> SnapshotBuilder {
+        let mut ns = Namespace::new(4, inode, labels);
+        ns.status = NetnsStatus::Collected;
+        ns.sysctls = self.snapshot.sysctls.clone();
+        ns.own = self.snapshot.namespaces.is_empty();
+        self.snapshot.namespaces.push(ns);
+        self.snapshot.namespaces.sort_by_key(|n| n.inode);
+        self.snapshot.socket_netns.push(self.snapshot.sockets.len(), inode);
+        self.netns = inode;
+        self
+    }
+
     pub fn process(mut self, pid: u32, comm: &str, fds: u32, limit: u64) -> SnapshotBuilder {
         self.snapshot.processes.insert(
             pid,
@@ -97,7 +114,7 @@ impl SnapshotBuilder {
                 socket_fds: 0,
                 fd_limit: Some(FdLimit::Limited(limit)),
                 cmdline: None,
-                netns: None,
+                netns: (self.netns != 0).then_some(self.netns),
                 state: Some(RunState::Sleeping),
             },
         );
@@ -116,6 +133,9 @@ impl SnapshotBuilder {
             if let Some(p) = self.snapshot.processes.get_mut(&pid) {
                 p.socket_fds += 1;
             }
+        }
+        if let Some(ns) = self.snapshot.namespaces.iter_mut().find(|n| n.inode == self.netns) {
+            ns.sockets += 1;
         }
         self.snapshot.sockets.push(socket);
         self

@@ -104,6 +104,7 @@ fn process_close_wait(snapshot: &Snapshot, pid: u32, sockets: &[&Socket], t: &Th
         fd_usage: process.map(|p| FdUsage { fds: p.fd_count, fd_limit: p.fd_limit.and_then(|l| l.value()) }),
     };
     Finding {
+        netns: None,
         severity: close_wait_severity(count, t),
         subject: Subject::Process { pid, comm: snapshot.comm(pid).to_string() },
         evidence: Evidence::CloseWait(evidence),
@@ -113,6 +114,7 @@ fn process_close_wait(snapshot: &Snapshot, pid: u32, sockets: &[&Socket], t: &Th
 fn unowned_close_wait(sockets: &[&Socket], t: &Thresholds) -> Option<Finding> {
     let count = sockets.len() as u32;
     (count > 0).then(|| Finding {
+        netns: None,
         severity: close_wait_severity(count, t),
         subject: Subject::Host,
         evidence: Evidence::UnownedCloseWait(UnownedCloseWaitEvidence {
@@ -167,6 +169,7 @@ fn destination_time_wait(
         false => Severity::Warning,
     };
     Some(Finding {
+        netns: None,
         severity,
         subject: Subject::Destination(dest),
         evidence: Evidence::TimeWaitBuildup(evidence),
@@ -186,6 +189,7 @@ fn total_time_wait(snapshot: &Snapshot, t: &Thresholds) -> Option<Finding> {
         return None;
     }
     Some(Finding {
+        netns: None,
         severity: if total >= max { Severity::Critical } else { Severity::Warning },
         subject: Subject::Host,
         evidence: Evidence::TimeWaitBuckets(evidence),
@@ -243,6 +247,7 @@ fn syn_sent_finding(
         })
     });
     Finding {
+        netns: None,
         severity: if count >= t.syn_sent.saturating_mul(10) { Severity::Critical } else { Severity::Warning },
         subject: Subject::Destination(dest),
         evidence: Evidence::SynSentPileup(SynSentEvidence {

@@ -105,6 +105,10 @@ pub struct Finding {
     pub severity: Severity,
     pub subject: Subject,
     pub evidence: Evidence,
+    /// Inode of the network namespace it was found in, in an all-namespace
+    /// snapshot (`model::netns`); `None` in a single-namespace one. Faces
+    /// print the namespace's labels from it.
+    pub netns: Option<u64>,
 }
 
 impl Finding {
@@ -112,13 +116,14 @@ impl Finding {
         self.evidence.kind()
     }
 
-    /// Worst first; then by kind; then by subject for a stable order.
+    /// Worst first; then by kind; then by subject and namespace for a stable order.
     pub fn sort(findings: &mut [Finding]) {
         findings.sort_by(|a, b| {
             b.severity
                 .cmp(&a.severity)
                 .then(a.kind().cmp(&b.kind()))
                 .then_with(|| a.subject.key().cmp(&b.subject.key()))
+                .then(a.netns.cmp(&b.netns))
         });
     }
 }

@@ -161,6 +161,7 @@ fn close_wait_leak(
     let eta = fds.zip(fd_trend).and_then(|(used, (r, n))| eta(used, now.fd_limit, r, n, t));
     let reached = now.fds.zip(now.fd_limit).is_some_and(|(used, limit)| u64::from(used) >= limit);
     Finding {
+        netns: None,
         severity: if reached || eta.is_some_and(|e| e < 600.0) {
             Severity::Critical
         } else {
@@ -193,6 +194,7 @@ fn fd_leak(
     let eta = eta(used, now.fd_limit, rate, fds.len(), t);
     let reached = now.fd_limit.is_some_and(|limit| used >= limit as f64);
     Finding {
+        netns: None,
         severity: if reached || eta.is_some_and(|e| e < 300.0) {
             Severity::Critical
         } else {
@@ -241,6 +243,7 @@ fn ghosts(window: &[&Sample], latest: &Snapshot) -> Vec<Finding> {
     lasting(window, |s| &s.ghosts)
         .into_iter()
         .map(|(pid, inodes)| Finding {
+            netns: None,
             severity: Severity::Warning,
             subject: Subject::Process { pid, comm: latest.comm(pid).to_string() },
             evidence: Evidence::GhostSockets(GhostEvidence {
@@ -260,6 +263,7 @@ fn never_connected(window: &[&Sample], latest: &Snapshot) -> Vec<Finding> {
     lasting(window, |s| &s.never_connected)
         .into_iter()
         .map(|(pid, inodes)| Finding {
+            netns: None,
             severity: Severity::Info,
             subject: Subject::Process { pid, comm: latest.comm(pid).to_string() },
             evidence: Evidence::NeverConnectedSockets(NeverConnectedEvidence {
@@ -345,6 +349,7 @@ impl Churn {
             _ => Severity::Warning,
         };
         Finding {
+            netns: None,
             severity,
             subject: Subject::Destination(dest),
             evidence: Evidence::TimeWaitChurn(ChurnEvidence { eta_s: eta, ..evidence }),
@@ -364,6 +369,7 @@ fn listen_overflow(window: &[&Sample], latest: &Snapshot) -> Vec<Finding> {
             let delta = now.drops?.checked_sub(before).filter(|d| *d > 0)?;
             let rate = if span > 0.0 { f64::from(delta) / span } else { 0.0 };
             Some(Finding {
+                netns: None,
                 severity: if now.accept_queue > now.backlog { Severity::Critical } else { Severity::Warning },
                 subject: Subject::Socket {
                     proto: id.proto,

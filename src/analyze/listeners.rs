@@ -49,6 +49,9 @@ pub struct Listener {
     pub fill_pct: Option<f64>,
     /// Not full, but at or above the near-full threshold.
     pub near_full: bool,
+    /// Inode of its network namespace in an all-namespace snapshot, else 0
+    /// (set by [`listeners`], which knows the snapshot).
+    pub netns: u64,
 }
 
 impl Listener {
@@ -67,6 +70,7 @@ impl Listener {
             full: s.accept_queue_full(),
             fill_pct: (s.send_q > 0).then(|| pct(f64::from(s.recv_q), f64::from(s.send_q))),
             near_full: false,
+            netns: 0,
         };
         l.near_full = !l.full && l.accept_queue > 0 && l.fill_pct.is_some_and(|p| p >= t.near_full_pct);
         l
@@ -91,16 +95,21 @@ pub fn listeners(snapshot: &Snapshot, t: &Thresholds) -> Vec<Listener> {
         .filter(|s| s.is_listener())
         .map(|s| {
             let w = listener_key(s).and_then(|k| waiting.get(&k)).copied().unwrap_or_default();
-            Listener::from_socket(s, w, t)
+            Listener { netns: snapshot.netns_of_socket(s), ..Listener::from_socket(s, w, t) }
         })
         .collect();
-    out.sort_by(|a, b| {
+    sort(&mut out);
+    out
+}
+
+/// Full queues first, then fuller ones, then by port.
+pub fn sort(listeners: &mut [Listener]) {
+    listeners.sort_by(|a, b| {
         b.full
             .cmp(&a.full)
             .then(b.fill_pct.unwrap_or(0.0).total_cmp(&a.fill_pct.unwrap_or(0.0)))
             .then(a.local.port().cmp(&b.local.port()))
     });
-    out
 }
 
 fn listener_key(s: &Socket) -> Option<SocketAddr> {
@@ -119,9 +128,9 @@ struct Waiting {
 struct ListenerIndex(HashMap<u16, Vec<SocketAddr>>);
 
 impl ListenerIndex {
-    fn new(sockets: &[Socket]) -> ListenerIndex {
+    fn new<'a>(sockets: impl IntoIterator<Item = &'a Socket>) -> ListenerIndex {
         let mut by_port: HashMap<u16, Vec<SocketAddr>> = HashMap::new();
-        for key in sockets.iter().filter(|s| s.is_listener()).filter_map(listener_key) {
+        for key in sockets.into_iter().filter(|s| s.is_listener()).filter_map(listener_key) {
             by_port.entry(key.port()).or_default().push(key);
         }
         ListenerIndex(by_port)
@@ -165,10 +174,13 @@ pub fn connections_of<'a>(snapshot: &'a Snapshot, listener: &Listener) -> Vec<&'
     let Some(key) = (listener.proto == Proto::Tcp).then(|| listener.local.ip()).flatten() else {
         return Vec::new();
     };
-    let index = ListenerIndex::new(&snapshot.sockets);
+    // In an all-namespace snapshot only the listener's own namespace counts.
+    let same_netns = |s: &&Socket| snapshot.netns_of_socket(s) == listener.netns;
+    let index = ListenerIndex::new(snapshot.sockets.iter().filter(same_netns));
     snapshot
         .sockets
         .iter()
+        .filter(same_netns)
         .filter(|s| s.proto == Proto::Tcp && s.state != State::Listen && s.state != State::TimeWait)
         .filter(|s| s.local.ip().is_some_and(|local| local.port() == key.port()))
         .filter(|s| s.local.ip().and_then(|local| index.listener_of(local)) == Some(key))
@@ -223,12 +235,14 @@ fn accept_queue(l: &Listener, subject: &Subject, somaxconn: Option<i64>) -> Opti
     let queue = queue_evidence(l, somaxconn);
     if l.full {
         return Some(Finding {
+            netns: None,
             severity: Severity::Critical,
             subject: subject.clone(),
             evidence: Evidence::AcceptQueueFull(queue),
         });
     }
     l.near_full.then(|| Finding {
+        netns: None,
         severity: Severity::Warning,
         subject: subject.clone(),
         evidence: Evidence::AcceptQueueNearFull(NearFullEvidence {
@@ -278,6 +292,7 @@ fn stalled(snapshot: &Snapshot, l: &Listener, subject: &Subject) -> Option<Findi
         return None;
     }
     Some(Finding {
+        netns: None,
         severity: if l.full { Severity::Critical } else { Severity::Warning },
         subject: subject.clone(),
         evidence: Evidence::AcceptStalled(StalledEvidence {
@@ -313,12 +328,18 @@ fn syn_queue(snapshot: &Snapshot, l: &Listener, subject: &Subject, t: &Threshold
         (false, false) => Severity::Info,
         _ => Severity::Warning,
     };
-    Some(Finding { severity, subject: subject.clone(), evidence: Evidence::SynQueuePressure(evidence) })
+    Some(Finding {
+        severity,
+        subject: subject.clone(),
+        evidence: Evidence::SynQueuePressure(evidence),
+        netns: None,
+    })
 }
 
 fn drops(l: &Listener, subject: &Subject) -> Option<Finding> {
     l.drops.filter(|&d| d > 0)?;
     Some(Finding {
+        netns: None,
         severity: Severity::Warning,
         subject: subject.clone(),
         evidence: Evidence::ListenerDrops(queue_evidence(l, None)),
@@ -328,6 +349,7 @@ fn drops(l: &Listener, subject: &Subject) -> Option<Finding> {
 fn capped(l: &Listener, subject: &Subject, somaxconn: Option<i64>) -> Option<Finding> {
     let s = somaxconn?;
     (i64::from(l.backlog) == s).then(|| Finding {
+        netns: None,
         severity: Severity::Info,
         subject: subject.clone(),
         evidence: Evidence::BacklogCappedBySomaxconn(CappedEvidence { backlog: l.backlog, somaxconn: s }),

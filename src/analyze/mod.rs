@@ -11,6 +11,7 @@ pub mod history;
 mod kind;
 pub mod leaks;
 pub mod listeners;
+pub mod netns;
 mod percent;
 mod processes;
 pub mod report;
@@ -34,8 +35,19 @@ pub struct Analysis {
     pub findings: Vec<Finding>,
 }
 
-/// Runs every snapshot rule.
+/// Runs every snapshot rule; on an all-namespace snapshot, once per
+/// namespace with that namespace's sysctls ([`netns`]).
 pub fn analyze(snapshot: &Snapshot, thresholds: &Thresholds) -> Analysis {
+    if snapshot.namespaces.len() > 1 {
+        return netns::analyze_each(snapshot, thresholds);
+    }
+    let mut analysis = analyze_one(snapshot, thresholds);
+    netns::tag(&mut analysis.findings, snapshot.namespaces.first().map(|n| n.inode));
+    analysis
+}
+
+/// Every rule on one namespace's sockets.
+fn analyze_one(snapshot: &Snapshot, thresholds: &Thresholds) -> Analysis {
     let listeners = listeners::listeners(snapshot, thresholds);
     let mut findings = listeners::findings(snapshot, &listeners, thresholds);
     findings.extend(connections::close_wait(snapshot, thresholds));

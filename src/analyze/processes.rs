@@ -36,6 +36,7 @@ fn fd_finding(p: &Process, t: &Thresholds) -> Option<Finding> {
     }
     let reached = u64::from(used) >= limit;
     Some(Finding {
+        netns: None,
         severity: if reached || share >= t.fd_pct.max(95.0) { Severity::Critical } else { Severity::Warning },
         subject: Subject::Process { pid: p.pid, comm: p.comm.clone() },
         evidence: Evidence::FdExhaustionRisk(FdEvidence {

@@ -5,6 +5,7 @@
 
 use std::collections::HashSet;
 
+use super::netns::{self, NetnsTrouble};
 use super::{Analysis, Finding, Listener, Subject};
 use crate::model::{Process, Selection, Snapshot, Socket, State};
 
@@ -17,6 +18,9 @@ pub struct Report<'a> {
     /// Processes holding a selected socket, named by a finding, or named by
     /// the user (`--pid`, `--process`), by pid.
     pub processes: Vec<&'a Process>,
+    /// All-namespace snapshots: every namespace, worst trouble first
+    /// (counting the selected listeners and findings); empty otherwise.
+    pub namespaces: Vec<NetnsTrouble>,
 }
 
 impl<'a> Report<'a> {
@@ -38,9 +42,10 @@ impl<'a> Report<'a> {
             .filter(|p| named_by_user || owning.contains(&p.pid) || named.contains(&p.pid))
             .filter(|p| selection.keeps_process(p, snapshot))
             .collect();
-        let listeners =
+        let listeners: Vec<Listener> =
             analysis.listeners.into_iter().filter(|l| keeps_listener(selection, l, snapshot)).collect();
-        Report { snapshot, sockets, listeners, findings, processes }
+        let namespaces = netns::trouble(snapshot, &listeners, &findings);
+        Report { snapshot, sockets, listeners, findings, processes, namespaces }
     }
 }
 

@@ -14,6 +14,7 @@ pub fn receive_drops(snapshot: &Snapshot) -> Vec<Finding> {
         .filter_map(|s| {
             let drops = s.drops().filter(|&d| d > 0)?;
             Some(Finding {
+                netns: None,
                 severity: Severity::Warning,
                 subject: Subject::Socket {
                     proto: s.proto,

@@ -206,6 +206,9 @@ pub struct SelectArgs {
     /// Inspect another network namespace: a name from `ip netns`, a pid (its namespace), or a path
     #[arg(long, value_name = "NAME|PID|PATH")]
     pub netns: Option<String>,
+    /// Inspect every network namespace on the host, each labelled with its container and pod (needs root)
+    #[arg(short = 'A', long, conflicts_with = "netns")]
+    pub all_netns: bool,
 }
 
 /// When a pattern becomes a finding.

@@ -95,7 +95,7 @@ fn request(select: &SelectArgs) -> Result<Request, CollectError> {
         Some(spec) => NetnsTarget::parse(spec)?,
         None => NetnsTarget::Current,
     };
-    Ok(Request::for_selection(&select.selection(), netns))
+    Ok(Request::for_selection(&select.selection(), netns).with_all_netns(select.all_netns))
 }
 
 /// A channel that receives one message per SIGTERM, SIGHUP or SIGINT, so a
@@ -223,5 +223,6 @@ fn export_request(netns: NetnsTarget) -> Request {
         owners: Some(ScanOptions::default()),
         netns,
         ghosts: true,
+        all_netns: false,
     }
 }

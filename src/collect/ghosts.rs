@@ -63,15 +63,15 @@ pub struct GhostFinder {
 }
 
 impl GhostFinder {
-    /// Held TCP sockets of the namespace `netns` absent from `dumped` (which
-    /// must cover every TCP state of that namespace), sorted into dead
-    /// connections and never-connected sockets.
+    /// Held TCP sockets of the namespaces `netns` (empty: unknown, any)
+    /// absent from `dumped` (which must cover every TCP state of them),
+    /// sorted into dead connections and never-connected sockets.
     pub fn find(
         &mut self,
         owners: &OwnerIndex,
         processes: &ProcessTable,
         dumped: &DumpedInodes,
-        netns: Option<u64>,
+        netns: &[u64],
     ) -> Absent {
         let mut seen = HashMap::new();
         let mut absent = Absent::default();
@@ -80,8 +80,10 @@ impl GhostFinder {
             seen.insert(r.inode, kind);
             let here = match kind {
                 Kind::NotTcp => false,
-                Kind::Tcp(Some(socket_netns)) => Some(socket_netns) == netns || netns.is_none(),
-                Kind::Tcp(None) => processes.get(&r.pid).is_some_and(|p| p.in_netns(netns)),
+                Kind::Tcp(Some(socket_netns)) => netns.is_empty() || netns.contains(&socket_netns),
+                Kind::Tcp(None) => processes
+                    .get(&r.pid)
+                    .is_some_and(|p| p.netns.is_none_or(|n| netns.is_empty() || netns.contains(&n))),
             };
             if !here {
                 continue;

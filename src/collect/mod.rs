@@ -7,10 +7,13 @@
 //! Each read is split into I/O and a pure decoder under [`decode`] and
 //! [`proc_text`], which is where the unit tests feed recorded bytes.
 
+mod allns;
+pub mod containers;
 pub mod decode;
 mod error;
 mod ghosts;
 mod host;
+pub mod namespaces;
 mod netlink;
 mod netns;
 mod netns_name;
@@ -50,6 +53,9 @@ pub struct Request {
     /// that judge them over time (watch, the dashboard) need them; a
     /// one-shot dump skips the per-socket namespace checks they cost.
     pub ghosts: bool,
+    /// Every network namespace on the host (`--all-netns`); `netns` is then
+    /// ignored (see [`allns`]).
+    pub all_netns: bool,
 }
 
 impl Default for Request {
@@ -62,6 +68,7 @@ impl Default for Request {
             owners: Some(ScanOptions::default()),
             netns: NetnsTarget::Current,
             ghosts: true,
+            all_netns: false,
         }
     }
 }
@@ -85,7 +92,14 @@ impl Request {
             owners: Some(ScanOptions { scope, cmdline: false }),
             netns,
             ghosts: true,
+            all_netns: false,
         }
+    }
+
+    /// Collects every network namespace on the host instead of one.
+    pub fn with_all_netns(mut self, on: bool) -> Request {
+        self.all_netns = on;
+        self
     }
 
     /// Also asks for `tcp_info` (`-i`).
@@ -187,6 +201,9 @@ impl Collector {
     /// Takes a snapshot. The first one scans every process alongside the
     /// dumps; later ones dump first, then re-read only changed processes.
     pub fn snapshot(&mut self) -> Result<Snapshot, CollectError> {
+        if self.request.all_netns {
+            return self.snapshot_all();
+        }
         let started = Instant::now();
         let Collector { request, cache, diag, previous, ghosts, last_count } = self;
         let room = *last_count + *last_count / 20;
@@ -222,7 +239,7 @@ impl Collector {
         *last_count = snapshot.sockets.len();
         if request.ghosts && request.tcp == Some(StateSet::ALL) && request.owners.is_some() {
             let netns = snapshot.netns.inode;
-            let absent = ghosts.find(&snapshot.owners, &snapshot.processes, previous, netns);
+            let absent = ghosts.find(&snapshot.owners, &snapshot.processes, previous, netns.as_slice());
             snapshot.ghosts = Some(absent.ghosts);
             snapshot.never_connected = Some(absent.never_connected);
         }
@@ -340,6 +357,8 @@ fn assemble(
         never_connected: None,
         warnings,
         timings: Timings { sockets: net.elapsed, processes: scan_time, total: started.elapsed() },
+        namespaces: Vec::new(),
+        socket_netns: Default::default(),
     }
 }
 

@@ -85,7 +85,7 @@ impl NetnsTarget {
 }
 
 /// Whether `file` is a namespace file (nsfs) of a network namespace.
-fn is_network_namespace(file: &File) -> bool {
+pub(super) fn is_network_namespace(file: &File) -> bool {
     const NSFS_MAGIC: i64 = 0x6e73_6673;
     const NS_GET_NSTYPE: libc::c_ulong = 0xb703;
     // `f_type`'s width differs between architectures.

@@ -1,6 +1,7 @@
 //! Plain data types shared by collection, analysis and every front-end.
 
 mod host;
+mod netns;
 pub mod pace;
 mod process;
 mod selection;
@@ -10,6 +11,7 @@ pub mod source;
 mod state;
 
 pub use host::{Counters, HostInfo, NetnsInfo, SYSCTLS, SysctlValue, Sysctls};
+pub use netns::{Namespace, NetnsLabels, NetnsStatus, Pod, Runtime, SocketNetns};
 pub use process::{FdLimit, FdRef, OwnerIndex, Process, ProcessTable, RunState, ScanStats};
 pub use selection::Selection;
 pub use snapshot::{Snapshot, Timings, Warning, WarningKind};

@@ -9,6 +9,7 @@ use std::time::{Duration, SystemTime};
 use serde::Serialize;
 
 use super::host::{Counters, HostInfo, NetnsInfo, Sysctls};
+use super::netns::{Namespace, SocketNetns};
 use super::process::{FdRef, OwnerIndex, ProcessTable, ScanStats};
 use super::socket::Socket;
 
@@ -32,6 +33,8 @@ pub enum WarningKind {
     ProtocolUnavailable,
     /// A sysctl or counter file could not be read.
     HostFactsIncomplete,
+    /// `--all-netns`: some namespaces could not be entered, vanished, or failed.
+    NetnsUnavailable,
 }
 
 impl Warning {
@@ -71,6 +74,12 @@ pub struct Snapshot {
     pub never_connected: Option<Vec<FdRef>>,
     pub warnings: Vec<Warning>,
     pub timings: Timings,
+    /// `--all-netns`: every namespace found, sorted by inode (see
+    /// [`super::netns`]); empty for a single-namespace snapshot, whose
+    /// sysctls and counters are the top-level ones.
+    pub namespaces: Vec<Namespace>,
+    /// `--all-netns`: which namespace each socket lives in (empty otherwise).
+    pub socket_netns: SocketNetns,
 }
 
 impl Snapshot {
@@ -91,6 +100,8 @@ impl Snapshot {
             never_connected: None,
             warnings: Vec::new(),
             timings: Timings::default(),
+            namespaces: Vec::new(),
+            socket_netns: SocketNetns::default(),
         }
     }
 

@@ -44,6 +44,10 @@ pub fn write_report(out: &mut dyn Write, report: &Report, style: &Style) -> io::
     writeln!(out)?;
     write_findings(out, report, style)?;
     writeln!(out)?;
+    if report.snapshot.is_all_netns() {
+        super::netns::write_namespaces(out, report, style)?;
+        writeln!(out)?;
+    }
     write_listeners(out, report, style)?;
     writeln!(out)?;
     write_states(out, report, style)?;
@@ -58,6 +62,7 @@ fn heading(out: &mut dyn Write, style: &Style, title: &str) -> io::Result<()> {
 fn write_header(out: &mut dyn Write, report: &Report, style: &Style) -> io::Result<()> {
     let snap = report.snapshot;
     let netns = match (&snap.netns.label, snap.netns.inode) {
+        _ if snap.is_all_netns() => all_netns_text(snap),
         (Some(label), Some(ino)) => format!("{} (net:[{ino}])", escape::text(label)),
         (None, Some(ino)) => format!("net:[{ino}]"),
         (label, None) => label.clone().unwrap_or_else(|| "own".into()),
@@ -71,9 +76,24 @@ fn write_header(out: &mut dyn Write, report: &Report, style: &Style) -> io::Resu
         time::rfc3339(snap.taken_at),
         snap.timings.total.as_millis()
     )?;
-    writeln!(out, "sysctls   {}", sysctl_line(report, style))?;
+    let own = if snap.is_all_netns() { " (own netns; NAMESPACES has each one's somaxconn)" } else { "" };
+    writeln!(out, "sysctls   {}{own}", sysctl_line(report, style))?;
     writeln!(out, "counters  {}", counter_line(snap))?;
     writeln!(out, "sockets   {}", socket_line(report))
+}
+
+/// `all (21 namespaces: 20 collected, 1 vanished)`.
+fn all_netns_text(snap: &Snapshot) -> String {
+    let total = snap.namespaces.len();
+    let mut by_status: Vec<(&str, usize)> = Vec::new();
+    for ns in &snap.namespaces {
+        match by_status.iter_mut().find(|(name, _)| *name == ns.status.name()) {
+            Some((_, n)) => *n += 1,
+            None => by_status.push((ns.status.name(), 1)),
+        }
+    }
+    let parts: Vec<String> = by_status.iter().map(|(name, n)| format!("{n} {name}")).collect();
+    format!("all ({total} namespaces: {})", parts.join(", "))
 }
 
 fn sysctl_line(report: &Report, style: &Style) -> String {
@@ -163,9 +183,13 @@ fn write_finding(
         Subject::Socket { inode, .. } => format!("  {}", owners_text(snap, *inode)),
         _ => String::new(),
     };
+    let netns = f
+        .netns
+        .filter(|_| snap.is_all_netns())
+        .map_or(String::new(), |n| format!("  [{}]", super::netns::tag(snap, n)));
     writeln!(
         out,
-        "{}  {:<width$}  {}{owners}",
+        "{}  {:<width$}  {}{netns}{owners}",
         style.paint(Paint::of(f.severity), &tag),
         f.kind().name(),
         subject_text(&f.subject)
@@ -180,19 +204,35 @@ fn write_listeners(out: &mut dyn Write, report: &Report, style: &Style) -> io::R
         return heading(out, style, "LISTENERS  none selected");
     }
     heading(out, style, &format!("LISTENERS ({})", report.listeners.len()))?;
-    let mut table = Table::new(&[
-        ("Proto", Align::Left),
-        ("Local Address", Align::Left),
-        ("Accept-Q", Align::Right),
-        ("Fill", Align::Left),
-        ("SYN-RECV", Align::Right),
-        ("Drops", Align::Right),
-        ("Owners", Align::Left),
-    ]);
+    let all = report.snapshot.is_all_netns();
+    let mut table = Table::new(&with_netns(
+        all,
+        &[
+            ("Proto", Align::Left),
+            ("Local Address", Align::Left),
+            ("Accept-Q", Align::Right),
+            ("Fill", Align::Left),
+            ("SYN-RECV", Align::Right),
+            ("Drops", Align::Right),
+            ("Owners", Align::Left),
+        ],
+    ));
     for l in &report.listeners {
-        table.push(listener_row(report.snapshot, l));
+        let netns = all.then(|| super::netns::column(report.snapshot, l.netns));
+        table.push(netns_first(netns, listener_row(report.snapshot, l)));
     }
     table.write(out, style)
+}
+
+/// The columns, behind a NETNS column in all-namespace reports.
+fn with_netns(all: bool, columns: &[(&'static str, Align)]) -> Vec<(&'static str, Align)> {
+    let netns = all.then_some(("NETNS", Align::Left));
+    netns.into_iter().chain(columns.iter().copied()).collect()
+}
+
+/// A row, behind its NETNS cell when there is one.
+fn netns_first(netns: Option<String>, row: Vec<Cell>) -> Vec<Cell> {
+    netns.map(Cell::from).into_iter().chain(row).collect()
 }
 
 fn listener_row(snap: &Snapshot, l: &Listener) -> Vec<Cell> {
@@ -252,18 +292,26 @@ fn write_processes(out: &mut dyn Write, report: &Report, style: &Style) -> io::R
         false => String::new(),
     };
     heading(out, style, &format!("PROCESSES ({}{more})", procs.len()))?;
-    let mut table = Table::new(&[
-        ("PID", Align::Right),
-        ("Command", Align::Left),
-        ("St", Align::Left),
-        ("Sockets", Align::Right),
-        ("CLOSE-WAIT", Align::Right),
-        ("Other states", Align::Left),
-        ("FDs/Limit", Align::Right),
-        ("Listening on", Align::Left),
-    ]);
+    let snap = report.snapshot;
+    let all = snap.is_all_netns();
+    let mut table = Table::new(&with_netns(
+        all,
+        &[
+            ("PID", Align::Right),
+            ("Command", Align::Left),
+            ("St", Align::Left),
+            ("Sockets", Align::Right),
+            ("CLOSE-WAIT", Align::Right),
+            ("Other states", Align::Left),
+            ("FDs/Limit", Align::Right),
+            ("Listening on", Align::Left),
+        ],
+    ));
     for p in &procs[..shown] {
-        table.push(process_row(p));
+        let netns = all.then(|| {
+            snap.namespace_of_pid(p.pid).map_or("?".into(), |n| super::netns::column(snap, n.inode))
+        });
+        table.push(netns_first(netns, process_row(p)));
     }
     table.write(out, style)
 }

@@ -4,6 +4,7 @@
 //! 100k sockets never exist as a JSON tree in memory. Field names here are a
 //! public contract (`SCHEMA_VERSION`); watch-mode events reuse them.
 
+use std::borrow::Cow;
 use std::collections::BTreeMap;
 use std::io::Write;
 
@@ -11,11 +12,12 @@ use serde::{Serialize, Serializer};
 
 use super::{time, wording};
 use crate::analyze::Report;
+use crate::analyze::netns::NetnsTrouble;
 use crate::analyze::summary::StateCounts;
 use crate::analyze::{Evidence, Finding, FindingKind, Listener, Severity};
 use crate::model::{
-    Counters, Endpoint, Family, FdLimit, NetnsInfo, Process, Proto, RunState, ScanStats, SkMem, Snapshot,
-    Socket, State, Sysctls, TcpInfo, Timer, Warning,
+    Counters, Endpoint, Family, FdLimit, NetnsInfo, NetnsLabels, Process, Proto, RunState, ScanStats, SkMem,
+    Snapshot, Socket, State, Sysctls, TcpInfo, Timer, Warning,
 };
 
 /// Bumped on any incompatible change to the documents.
@@ -54,7 +56,6 @@ pub struct CollectMs {
 
 impl<'a> HostJson<'a> {
     pub fn new(snap: &'a Snapshot) -> HostJson<'a> {
-        let ms = |d: std::time::Duration| (d.as_secs_f64() * 10_000.0).round() / 10.0;
         HostJson {
             hostname: &snap.host.hostname,
             kernel: &snap.host.kernel,
@@ -70,6 +71,38 @@ impl<'a> HostJson<'a> {
             sockscope_version: env!("CARGO_PKG_VERSION"),
         }
     }
+}
+
+/// The `netns` object of an all-namespace document: the namespace's inode
+/// and whatever labels are known (name, holder pids, container, pod).
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct NetnsJson<'a> {
+    pub inode: u64,
+    #[serde(flatten)]
+    pub labels: Cow<'a, NetnsLabels>,
+}
+
+impl NetnsJson<'_> {
+    /// A copy that outlives the snapshot (watch events).
+    pub fn into_owned(self) -> NetnsJson<'static> {
+        NetnsJson { inode: self.inode, labels: Cow::Owned(self.labels.into_owned()) }
+    }
+
+    /// The NETNS column text, escaped.
+    pub fn column(&self) -> String {
+        super::escape::text(&self.labels.display(self.inode)).into_owned()
+    }
+}
+
+/// The `netns` object for the namespace `inode`, in an all-namespace
+/// snapshot; `None` (the field is left out) in a single-namespace one.
+pub fn netns(snap: &Snapshot, inode: u64) -> Option<NetnsJson<'_>> {
+    snap.is_all_netns().then(|| {
+        let labels = snap
+            .namespace(inode)
+            .map_or_else(|| Cow::Owned(NetnsLabels::default()), |n| Cow::Borrowed(&n.labels));
+        NetnsJson { inode, labels }
+    })
 }
 
 #[derive(Serialize)]
@@ -142,6 +175,8 @@ pub struct SocketJson<'a> {
     pub tcp_info: Option<&'a TcpInfo>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub unix_peer: Option<u64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub netns: Option<NetnsJson<'a>>,
 }
 
 impl<'a> SocketJson<'a> {
@@ -161,6 +196,7 @@ impl<'a> SocketJson<'a> {
             skmem: s.mem().copied(),
             tcp_info: s.tcp_info(),
             unix_peer: s.unix_peer(),
+            netns: netns(snap, snap.netns_of_socket(s)),
         }
     }
 }
@@ -228,6 +264,49 @@ pub struct ListenerJson<'a> {
     #[serde(flatten)]
     pub listener: ListenerFields<'a>,
     pub owners: Vec<OwnerJson<'a>>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub netns: Option<NetnsJson<'a>>,
+}
+
+/// One row of the `namespaces` table: labels, how collection went, the
+/// trouble counts and the namespace's own sysctls and counters.
+#[derive(Serialize)]
+pub struct NamespaceJson<'a> {
+    pub netns: NetnsJson<'a>,
+    pub own: bool,
+    pub status: &'static str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub error: Option<&'a str>,
+    #[serde(flatten)]
+    pub trouble: &'a NetnsTrouble,
+    pub collect_ms: f64,
+    pub sysctls: &'a Sysctls,
+    pub counters: &'a Counters,
+}
+
+fn namespaces<'a>(report: &'a Report) -> Vec<NamespaceJson<'a>> {
+    let snap = report.snapshot;
+    let row = |t: &'a NetnsTrouble| {
+        let ns = snap.namespace(t.inode)?;
+        Some(NamespaceJson {
+            netns: NetnsJson { inode: ns.inode, labels: Cow::Borrowed(&ns.labels) },
+            own: ns.own,
+            status: ns.status.name(),
+            error: match &ns.status {
+                crate::model::NetnsStatus::Failed(why) => Some(why),
+                _ => None,
+            },
+            trouble: t,
+            collect_ms: ms(ns.elapsed),
+            sysctls: &ns.sysctls,
+            counters: &ns.counters,
+        })
+    };
+    report.namespaces.iter().filter_map(row).collect()
+}
+
+fn ms(d: std::time::Duration) -> f64 {
+    (d.as_secs_f64() * 10_000.0).round() / 10.0
 }
 
 /// A finding as the schema has it: the analysis's facts with their wording.
@@ -239,6 +318,9 @@ pub struct FindingJson<'a> {
     pub message: String,
     pub evidence: &'a Evidence,
     pub hint: String,
+    /// Its namespace, in all-namespace documents and watch events.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub netns: Option<NetnsJson<'a>>,
 }
 
 impl<'a> FindingJson<'a> {
@@ -250,7 +332,13 @@ impl<'a> FindingJson<'a> {
             message: wording::message(f),
             evidence: &f.evidence,
             hint: wording::hint(f),
+            netns: None,
         }
+    }
+
+    /// With the finding's namespace, labelled from `snap`.
+    pub fn labelled(f: &'a Finding, snap: &'a Snapshot) -> FindingJson<'a> {
+        FindingJson { netns: f.netns.and_then(|inode| netns(snap, inode)), ..FindingJson::new(f) }
     }
 }
 
@@ -273,6 +361,8 @@ pub struct ProcessJson<'a> {
     pub sockets_by_state: BTreeMap<&'static str, u32>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub cmdline: Option<&'a str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub netns: Option<NetnsJson<'a>>,
 }
 
 impl<'a> ProcessJson<'a> {
@@ -287,7 +377,14 @@ impl<'a> ProcessJson<'a> {
             state: p.state,
             sockets_by_state: states.0.iter().map(|(s, n)| (s.ss_name(), *n)).collect(),
             cmdline: p.cmdline.as_deref(),
+            netns: None,
         }
+    }
+
+    /// Adds the namespace the process lives in (all-namespace documents).
+    pub fn in_netns(mut self, snap: &'a Snapshot) -> ProcessJson<'a> {
+        self.netns = self.netns.or_else(|| netns(snap, snap.processes.get(&self.pid)?.netns?));
+        self
     }
 }
 
@@ -302,6 +399,8 @@ struct Document<'r, 'a> {
     processes: Vec<ProcessJson<'a>>,
     findings: Vec<FindingJson<'r>>,
     warnings: &'a [Warning],
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    namespaces: Vec<NamespaceJson<'r>>,
 }
 
 /// Per-pid state counts over the selected sockets.
@@ -329,15 +428,20 @@ pub fn write_report(out: &mut dyn Write, report: &Report) -> serde_json::Result<
         listeners: report
             .listeners
             .iter()
-            .map(|l| ListenerJson { listener: ListenerFields::new(l), owners: owners(snap, l.inode) })
+            .map(|l| ListenerJson {
+                listener: ListenerFields::new(l),
+                owners: owners(snap, l.inode),
+                netns: netns(snap, l.netns),
+            })
             .collect(),
         processes: report
             .processes
             .iter()
-            .map(|p| ProcessJson::new(p, counts.get(&p.pid).unwrap_or(&empty)))
+            .map(|p| ProcessJson::new(p, counts.get(&p.pid).unwrap_or(&empty)).in_netns(snap))
             .collect(),
-        findings: report.findings.iter().map(FindingJson::new).collect(),
+        findings: report.findings.iter().map(|f| FindingJson::labelled(f, snap)).collect(),
         warnings: &snap.warnings,
+        namespaces: namespaces(report),
     };
     serde_json::to_writer(&mut *out, &doc)?;
     out.write_all(b"\n").map_err(serde_json::Error::io)

@@ -6,6 +6,7 @@ pub mod escape;
 pub mod evidence;
 pub mod human;
 pub mod json;
+pub mod netns;
 pub mod sockets;
 pub mod style;
 pub mod table;

@@ -42,7 +42,14 @@ fn row(s: &Socket, snapshot: &Snapshot) -> [String; 8] {
     ]
 }
 
-/// Writes the listing of `sockets`; `details` adds the `ss -im` line.
+/// A row, behind the NETNS cell in all-namespace listings.
+fn full_row(s: &Socket, snapshot: &Snapshot) -> impl Iterator<Item = String> {
+    let netns = snapshot.is_all_netns().then(|| super::netns::column(snapshot, snapshot.netns_of_socket(s)));
+    netns.into_iter().chain(row(s, snapshot))
+}
+
+/// Writes the listing of `sockets` (with a NETNS column first when the
+/// snapshot covers every namespace); `details` adds the `ss -im` line.
 pub fn write_sockets(
     out: &mut dyn Write,
     sockets: &[&Socket],
@@ -50,17 +57,19 @@ pub fn write_sockets(
     details: bool,
     style: &Style,
 ) -> io::Result<()> {
-    let mut widths: Vec<usize> = COLUMNS.iter().map(|c| c.0.width()).collect();
+    let netns = snapshot.is_all_netns().then_some(("NETNS", Align::Left));
+    let columns: Vec<(&str, Align)> = netns.into_iter().chain(COLUMNS).collect();
+    let mut widths: Vec<usize> = columns.iter().map(|c| c.0.width()).collect();
     for s in sockets {
-        for (w, text) in widths.iter_mut().zip(row(s, snapshot)) {
+        for (w, text) in widths.iter_mut().zip(full_row(s, snapshot)) {
             *w = (*w).max(text.width());
         }
     }
-    let aligns: Vec<Align> = COLUMNS.iter().map(|c| c.1).collect();
-    let header: Vec<Cell> = COLUMNS.iter().map(|c| Cell::from(c.0)).collect();
+    let aligns: Vec<Align> = columns.iter().map(|c| c.1).collect();
+    let header: Vec<Cell> = columns.iter().map(|c| Cell::from(c.0)).collect();
     write_row(out, &header, &widths, &aligns, style)?;
     for s in sockets {
-        let cells: Vec<Cell> = row(s, snapshot).into_iter().map(Cell::from).collect();
+        let cells: Vec<Cell> = full_row(s, snapshot).map(Cell::from).collect();
         write_row(out, &cells, &widths, &aligns, style)?;
         if let Some(line) = details.then(|| details_line(s)).flatten() {
             writeln!(out, "\t {line}")?;

@@ -4,10 +4,11 @@
 use std::time::Duration;
 
 use crate::analyze::history::History;
+use crate::analyze::netns::{self, NetnsTrouble};
 use crate::analyze::summary::{self, ProcessSummary};
 use crate::analyze::{Analysis, Subject, Thresholds};
 use crate::model::pace::Pace;
-use crate::model::{Snapshot, Socket};
+use crate::model::{Snapshot, Socket, Sysctls};
 
 use super::rows::{self, ConnectionSort, GroupBy, ListenerSort, ProcessSort};
 
@@ -127,6 +128,8 @@ pub struct Data {
     pub processes: Vec<ProcessSummary>,
     /// Sockets by protocol and state (the overview), counted once per snapshot.
     pub by_state: std::collections::BTreeMap<crate::model::Proto, summary::StateCounts>,
+    /// `--all-netns`: every namespace, worst trouble first (the order `n` cycles through).
+    pub namespaces: Vec<NetnsTrouble>,
     /// CPU time the collector thread spent on this tick.
     pub tick_cpu: Option<Duration>,
 }
@@ -163,6 +166,8 @@ pub struct App {
     pub detail_rows: DetailRows,
     pub filter: String,
     pub editing_filter: bool,
+    /// `n`: show only this network namespace (`--all-netns`).
+    pub netns: Option<u64>,
     pub cursors: [Cursor; 5],
     pub listener_sort: ListenerSort,
     pub connection_sort: ConnectionSort,
@@ -196,6 +201,7 @@ impl App {
             detail_rows: DetailRows::default(),
             filter: String::new(),
             editing_filter: false,
+            netns: None,
             cursors: [Cursor::default(); 5],
             listener_sort: ListenerSort::Fill,
             connection_sort: ConnectionSort::State,
@@ -238,11 +244,16 @@ impl App {
         self.history.push(&update.snapshot, &analysis);
         let processes = summary::by_process(&update.snapshot, update.snapshot.sockets.iter());
         let by_state = summary::by_proto_and_state(update.snapshot.sockets.iter());
+        let namespaces = netns::trouble(&update.snapshot, &analysis.listeners, &analysis.findings);
+        if self.netns.is_some_and(|n| update.snapshot.namespace(n).is_none()) {
+            self.netns = None;
+        }
         self.data = Some(Data {
             snapshot: update.snapshot,
             analysis,
             processes,
             by_state,
+            namespaces,
             tick_cpu: update.tick_cpu,
         });
         self.error = None;
@@ -253,7 +264,8 @@ impl App {
     /// Recomputes the derived row lists after data, sort, filter or grouping changed.
     pub fn refresh_rows(&mut self) {
         let Some(data) = &self.data else { return };
-        self.connection_rows = rows::connection_rows(&data.snapshot, &self.filter, self.connection_sort);
+        self.connection_rows =
+            rows::connection_rows(&data.snapshot, (&self.filter, self.netns), self.connection_sort);
         self.groups = rows::groups(&data.snapshot, &self.connection_rows, self.group);
         self.refresh_detail();
         for tab in TABS {
@@ -282,9 +294,11 @@ impl App {
 
     /// Rows in a tab's table as currently filtered.
     pub fn row_count(&self, tab: Tab) -> usize {
-        let Some(data) = &self.data else { return 0 };
+        if self.data.is_none() {
+            return 0;
+        }
         match tab {
-            Tab::Overview => data.analysis.findings.len(),
+            Tab::Overview => self.finding_rows().len(),
             Tab::Listeners => self.listener_rows().len(),
             Tab::Connections if self.group != GroupBy::None => self.groups.len(),
             Tab::Connections => self.connection_rows.len(),
@@ -293,12 +307,22 @@ impl App {
         }
     }
 
+    /// Finding indices (into `analysis.findings`) of the shown namespace.
+    pub fn finding_rows(&self) -> Vec<usize> {
+        let Some(d) = &self.data else { return Vec::new() };
+        let shown = |i: &usize| self.netns.is_none() || d.analysis.findings[*i].netns == self.netns;
+        (0..d.analysis.findings.len()).filter(shown).collect()
+    }
+
     /// Listener indices (into `analysis.listeners`) in display order.
     pub fn listener_rows(&self) -> Vec<usize> {
         match &self.data {
-            Some(d) => {
-                rows::listener_rows(&d.snapshot, &d.analysis.listeners, &self.filter, self.listener_sort)
-            }
+            Some(d) => rows::listener_rows(
+                &d.snapshot,
+                &d.analysis.listeners,
+                (&self.filter, self.netns),
+                self.listener_sort,
+            ),
             None => Vec::new(),
         }
     }
@@ -306,9 +330,34 @@ impl App {
     /// Process indices (into `data.processes`) in display order.
     pub fn process_rows(&self) -> Vec<usize> {
         match &self.data {
-            Some(d) => rows::process_rows(&d.processes, &self.filter, self.process_sort),
+            Some(d) => {
+                rows::process_rows(&d.snapshot, &d.processes, (&self.filter, self.netns), self.process_sort)
+            }
             None => Vec::new(),
         }
+    }
+
+    /// `n`: the next namespace by trouble, then all of them again.
+    pub fn cycle_netns(&mut self) {
+        let Some(data) = &self.data else { return };
+        let order: Vec<u64> = data.namespaces.iter().map(|t| t.inode).collect();
+        self.netns = match self.netns.and_then(|n| order.iter().position(|&o| o == n)) {
+            None => order.first().copied(),
+            Some(i) => order.get(i + 1).copied(),
+        };
+        for cursor in &mut self.cursors {
+            cursor.selected = 0;
+        }
+        self.refresh_rows();
+    }
+
+    /// The sysctls to show: the chosen namespace's, else the snapshot's.
+    pub fn sysctls(&self) -> Option<&Sysctls> {
+        let data = self.data.as_ref()?;
+        Some(match self.netns {
+            Some(n) => data.snapshot.sysctls_of(n),
+            None => &data.snapshot.sysctls,
+        })
     }
 
     /// An identity for the selected row that survives a refresh.
@@ -360,7 +409,9 @@ impl App {
                 let inode = data.snapshot.sockets.get(*s).map_or(0, |s| s.inode);
                 data.snapshot.owner_pids(inode).first().copied().map(Detail::Process)
             }
-            (Tab::Overview, _) => return self.follow_finding(i),
+            (Tab::Overview, _) => {
+                return self.follow_finding(self.finding_rows().get(i).copied().unwrap_or(usize::MAX));
+            }
             (Tab::Listeners, _) => {
                 self.listener_rows().get(i).map(|&l| Detail::Listener(data.analysis.listeners[l].inode))
             }

@@ -41,6 +41,7 @@ pub fn handle_key(app: &mut App, key: KeyEvent) {
             app.refresh_rows();
         }
         KeyCode::Char('/') => app.editing_filter = true,
+        KeyCode::Char('n') => app.cycle_netns(),
         KeyCode::Enter => app.open_detail(),
         _ => {}
     }
@@ -79,13 +80,16 @@ fn edit_filter(app: &mut App, code: KeyCode) {
     app.refresh_rows();
 }
 
-/// Esc closes the innermost thing open: detail pane, then the filter.
+/// Esc closes the innermost thing open: detail pane, the filter, then the
+/// namespace choice.
 fn escape(app: &mut App) {
     if app.detail.take().is_some() {
         return;
     }
     if !app.filter.is_empty() {
         app.filter.clear();
+        app.refresh_rows();
+    } else if app.netns.take().is_some() {
         app.refresh_rows();
     }
 }

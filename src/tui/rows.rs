@@ -41,7 +41,13 @@ cycle!(ConnectionSort {
     Process => "process",
 });
 cycle!(ProcessSort { CloseWait => "CLOSE-WAIT", Sockets => "sockets", FdUsage => "fd use", Pid => "pid", Command => "command" });
-cycle!(GroupBy { None => "none", State => "state", Process => "process", Remote => "remote endpoint" });
+cycle!(GroupBy {
+    None => "none",
+    State => "state",
+    Process => "process",
+    Remote => "remote endpoint",
+    Netns => "network namespace",
+});
 
 /// Case-insensitive substring match; an empty needle matches everything.
 fn matches(haystack: &str, needle: &str) -> bool {
@@ -72,14 +78,20 @@ fn socket_matches(snapshot: &Snapshot, s: &Socket, needle: &str) -> bool {
     matches(&text, needle)
 }
 
+/// Whether something in namespace `inode` passes the namespace filter.
+fn in_netns(inode: u64, netns: Option<u64>) -> bool {
+    netns.is_none_or(|n| n == inode)
+}
+
 pub fn listener_rows(
     snapshot: &Snapshot,
     listeners: &[Listener],
-    filter: &str,
+    (filter, netns): (&str, Option<u64>),
     sort: ListenerSort,
 ) -> Vec<usize> {
     let needle = filter.to_lowercase();
     let mut rows: Vec<usize> = (0..listeners.len())
+        .filter(|&i| in_netns(listeners[i].netns, netns))
         .filter(|&i| {
             let l = &listeners[i];
             let text =
@@ -97,12 +109,19 @@ pub fn listener_rows(
     rows
 }
 
-pub fn connection_rows(snapshot: &Snapshot, filter: &str, sort: ConnectionSort) -> Vec<usize> {
+pub fn connection_rows(
+    snapshot: &Snapshot,
+    (filter, netns): (&str, Option<u64>),
+    sort: ConnectionSort,
+) -> Vec<usize> {
     let needle = filter.to_lowercase();
     let sockets = &snapshot.sockets;
-    let mut rows: Vec<usize> = match needle.is_empty() {
-        true => (0..sockets.len()).collect(),
-        false => (0..sockets.len()).filter(|&i| socket_matches(snapshot, &sockets[i], &needle)).collect(),
+    let mut rows: Vec<usize> = match (needle.is_empty(), netns) {
+        (true, None) => (0..sockets.len()).collect(),
+        _ => (0..sockets.len())
+            .filter(|&i| in_netns(snapshot.netns_at(i), netns))
+            .filter(|&i| needle.is_empty() || socket_matches(snapshot, &sockets[i], &needle))
+            .collect(),
     };
     match sort {
         ConnectionSort::State => rows.sort_by_key(|&i| (state_rank(sockets[i].state), sockets[i].proto)),
@@ -148,6 +167,9 @@ pub fn groups(snapshot: &Snapshot, rows: &[usize], group: GroupBy) -> Vec<(Strin
                 names => names.trim_end().to_string(),
             },
             GroupBy::Remote => format!("{} {}", s.proto.netid(), endpoint_text(&s.remote)),
+            GroupBy::Netns => {
+                snapshot.namespace(snapshot.netns_at(i)).map_or_else(|| "?".to_string(), |n| n.display_name())
+            }
             GroupBy::None => String::new(),
         };
         *counts.entry(key).or_insert(0) += 1;
@@ -157,9 +179,16 @@ pub fn groups(snapshot: &Snapshot, rows: &[usize], group: GroupBy) -> Vec<(Strin
     out
 }
 
-pub fn process_rows(processes: &[ProcessSummary], filter: &str, sort: ProcessSort) -> Vec<usize> {
+pub fn process_rows(
+    snapshot: &Snapshot,
+    processes: &[ProcessSummary],
+    (filter, netns): (&str, Option<u64>),
+    sort: ProcessSort,
+) -> Vec<usize> {
     let needle = filter.to_lowercase();
+    let lives_in = |pid: u32| netns.is_none() || snapshot.processes.get(&pid).and_then(|p| p.netns) == netns;
     let mut rows: Vec<usize> = (0..processes.len())
+        .filter(|&i| lives_in(processes[i].pid))
         .filter(|&i| {
             let p = &processes[i];
             matches(

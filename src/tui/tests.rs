@@ -387,3 +387,88 @@ fn status_line_shows_a_stretched_interval_and_its_cause() {
     let text = screen(&app, 80, 24);
     assert!(text.lines().last().unwrap().contains("every 1s · collect"), "back to the asked interval");
 }
+
+/// `--all-netns` on a small cluster node: the host, a pod whose listener is
+/// full, and an `ip netns` namespace, all three listening on 0.0.0.0:8080.
+fn node() -> Snapshot {
+    use crate::model::{NetnsLabels, Pod};
+    let pod = Pod { namespace: Some("shop".into()), name: Some("cart-7f9".into()), uid: "0c3e".into() };
+    let labelled = |pod: Option<Pod>, name: Option<&str>| NetnsLabels {
+        pod,
+        name: name.map(str::to_string),
+        ..NetnsLabels::default()
+    };
+    SnapshotBuilder::new()
+        .namespace(4026531840, labelled(None, None))
+        .process(1, "systemd", 80, 1024)
+        .listener("0.0.0.0:8080", 0, 4096, 0, &[1])
+        .namespace(4026532300, labelled(Some(pod), None))
+        .process(SERVER, "cart", 40, 1024)
+        .listener("0.0.0.0:8080", 5, 4, 9, &[SERVER])
+        .many(3, State::Established, "10.1.0.5", "10.1.0.9:5432", &[SERVER])
+        .namespace(4026532400, labelled(None, Some("blue")))
+        .process(77, "api", 12, 1024)
+        .listener("0.0.0.0:8080", 0, 128, 0, &[77])
+        .build()
+}
+
+fn node_app() -> App {
+    let mut app = App::new(Duration::from_secs(1), Thresholds::default(), false);
+    app.resize(100, 24);
+    app.apply(Update::of(node()));
+    app
+}
+
+#[test]
+fn all_netns_listeners_show_a_netns_column() {
+    let mut app = node_app();
+    key(&mut app, KeyCode::Char('2'));
+    let text = screen(&app, 100, 24);
+    insta::assert_snapshot!("all_netns_listeners", text);
+    let full = text.lines().find(|l| l.contains("FULL")).unwrap();
+    assert!(full.contains("cart-7f9"), "{full}");
+    assert!(text.contains("NETNS") && text.contains("blue") && text.contains("4026531840"));
+}
+
+#[test]
+fn n_shows_one_namespace_at_a_time_worst_first_and_esc_all_again() {
+    let mut app = node_app();
+    key(&mut app, KeyCode::Char('2'));
+    assert_eq!(app.row_count(Tab::Listeners), 3);
+    key(&mut app, KeyCode::Char('n'));
+    assert_eq!(app.netns, Some(4026532300), "the pod with the full listener comes first");
+    assert_eq!(app.row_count(Tab::Listeners), 1);
+    let text = screen(&app, 100, 24);
+    assert!(text.lines().last().unwrap().contains("netns cart-7f9"), "{text}");
+    key(&mut app, KeyCode::Char('3'));
+    assert_eq!(app.row_count(Tab::Connections), 4, "the pod's listener and its 3 connections");
+    key(&mut app, KeyCode::Char('1'));
+    assert!(
+        app.finding_rows()
+            .iter()
+            .all(|&i| app.data.as_ref().unwrap().analysis.findings[i].netns == app.netns)
+    );
+    keys(&mut app, "nn");
+    assert_eq!(app.netns, Some(4026532400));
+    key(&mut app, KeyCode::Char('n'));
+    assert_eq!(app.netns, None, "after the last namespace, all of them again");
+    key(&mut app, KeyCode::Char('n'));
+    key(&mut app, KeyCode::Esc);
+    assert_eq!(app.netns, None);
+    assert_eq!(app.row_count(Tab::Overview), app.data.as_ref().unwrap().analysis.findings.len());
+}
+
+#[test]
+fn connections_group_by_namespace_and_findings_name_their_pod() {
+    let mut app = node_app();
+    key(&mut app, KeyCode::Char('3'));
+    while app.group != crate::tui::rows::GroupBy::Netns {
+        key(&mut app, KeyCode::Char('g'));
+    }
+    let groups: Vec<(&str, u32)> = app.groups.iter().map(|(k, n)| (k.as_str(), *n)).collect();
+    assert_eq!(groups, vec![("cart-7f9", 4), ("4026531840", 1), ("blue", 1)]);
+    key(&mut app, KeyCode::Char('1'));
+    let text = screen(&app, 100, 24);
+    let full = text.lines().find(|l| l.contains("accept_queue_full")).unwrap();
+    assert!(full.contains("[cart-7f9]"), "{full}");
+}

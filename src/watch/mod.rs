@@ -24,9 +24,9 @@ use std::time::{Duration, Instant, SystemTime};
 use crate::analyze::history::History;
 use crate::analyze::leaks::{self, LeakThresholds};
 use crate::analyze::report::keeps_finding;
-use crate::analyze::{self, Finding, Report, Severity, Thresholds};
+use crate::analyze::{self, Analysis, Finding, Report, Severity, Thresholds};
 use crate::model::pace::{self, Pace};
-use crate::model::{Selection, Source, SourceError};
+use crate::model::{Selection, Snapshot, Source, SourceError};
 use crate::output::style::Style;
 use crate::output::time::human_duration;
 
@@ -123,7 +123,7 @@ pub fn run(
     err: &mut dyn Write,
     stop: &Receiver<()>,
 ) -> Result<Ending, WatchError> {
-    let mut printer = Printer { out, json: settings.json, style: settings.style };
+    let mut printer = Printer { out, json: settings.json, style: settings.style, labels: HashMap::new() };
     let mut state = Watch::new(settings);
     let started = Instant::now();
     let mut ticks = 0u64;
@@ -193,6 +193,9 @@ fn process_cpu() -> Duration {
 struct Watch<'s> {
     settings: &'s Settings,
     history: History,
+    /// `--all-netns`: one history per namespace inode, so trends (rates,
+    /// overflow counters, port ranges) are judged within each namespace.
+    histories: HashMap<u64, History>,
     tracker: Tracker,
     findings: FindingTracker,
     first: HashMap<u32, ProcessChange>,
@@ -207,6 +210,7 @@ impl<'s> Watch<'s> {
         Watch {
             settings,
             history: History::new(settings.leaks.window.max(settings.interval * 2)),
+            histories: HashMap::new(),
             tracker: Tracker::default(),
             findings: FindingTracker::default(),
             first: HashMap::new(),
@@ -217,10 +221,16 @@ impl<'s> Watch<'s> {
         }
     }
 
-    fn tick(&mut self, snapshot: &crate::model::Snapshot, printer: &mut Printer) -> std::io::Result<()> {
-        let analysis = analyze::analyze(snapshot, &self.settings.thresholds);
-        self.history.push(snapshot, &analysis);
-        let trends = leaks::leaks(&self.history, snapshot, &self.settings.leaks);
+    fn tick(&mut self, snapshot: &Snapshot, printer: &mut Printer) -> std::io::Result<()> {
+        let (analysis, trends) = match snapshot.is_all_netns() {
+            true => self.analyze_each(snapshot),
+            false => {
+                let analysis = analyze::analyze(snapshot, &self.settings.thresholds);
+                self.history.push(snapshot, &analysis);
+                (analysis, leaks::leaks(&self.history, snapshot, &self.settings.leaks))
+            }
+        };
+        printer.namespaces(snapshot);
         let report = Report::build(snapshot, &self.settings.selection, analysis);
         let changes = self.tracker.update(&report);
         self.samples += 1;
@@ -246,6 +256,24 @@ impl<'s> Watch<'s> {
             printer.resolved(snapshot.taken_at, f, *held)?;
         }
         Ok(())
+    }
+
+    /// Analysis and trends namespace by namespace, each finding tagged with
+    /// its namespace; histories of namespaces that are gone are dropped.
+    fn analyze_each(&mut self, snapshot: &Snapshot) -> (Analysis, Vec<Finding>) {
+        let window = self.settings.leaks.window.max(self.settings.interval * 2);
+        let parts = analyze::netns::per_netns(snapshot, &self.settings.thresholds);
+        let mut trends = Vec::new();
+        for (view, analysis) in &parts {
+            let inode = view.netns.inode.unwrap_or(0);
+            let history = self.histories.entry(inode).or_insert_with(|| History::new(window));
+            history.push(view, analysis);
+            let mut found = leaks::leaks(history, view, &self.settings.leaks);
+            analyze::netns::tag(&mut found, Some(inode));
+            trends.extend(found);
+        }
+        self.histories.retain(|inode, _| parts.iter().any(|(view, _)| view.netns.inode == Some(*inode)));
+        (analyze::netns::merge(parts.into_iter().map(|(_, analysis)| analysis)), trends)
     }
 
     /// Snapshot findings of warning or worse plus trend findings, both

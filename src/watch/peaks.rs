@@ -8,6 +8,7 @@ use serde::Serialize;
 
 use super::track::Changes;
 use crate::model::{Endpoint, Proto};
+use crate::output::json::NetnsJson;
 
 /// A listener's deepest accept queue.
 #[derive(Clone, Debug, PartialEq, Serialize)]
@@ -19,6 +20,9 @@ pub struct QueuePeak {
     pub backlog: u32,
     /// The queue was over its backlog (full) at the peak.
     pub full: bool,
+    /// Its namespace (`--all-netns`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub netns: Option<NetnsJson<'static>>,
 }
 
 /// A process's most open fds.
@@ -48,6 +52,7 @@ impl Peaks {
                 accept_queue: x.accept_queue,
                 backlog: x.backlog,
                 full: x.full,
+                netns: l.netns.clone(),
             };
             let entry = self.queues.entry(x.inode).or_insert_with(|| peak.clone());
             if peak.accept_queue > entry.accept_queue {

@@ -1,6 +1,7 @@
 //! Watch output: compact human lines, or NDJSON events (`sample`,
 //! `finding`, `resolved`, `pace`, `summary`) with the field names of `dump --json`.
 
+use std::collections::HashMap;
 use std::io::{self, Write};
 use std::time::SystemTime;
 
@@ -9,9 +10,10 @@ use serde::Serialize;
 use super::summary::Summary;
 use super::track::{Changes, Escalation, ListenerChange, ProcessChange, Reason};
 use crate::analyze::Finding;
+use crate::model::Snapshot;
 use crate::model::pace::PaceChange;
 use crate::output::escape::{self, endpoint_text};
-use crate::output::json::FindingJson;
+use crate::output::json::{self, FindingJson, NetnsJson};
 use crate::output::style::{Paint, Style};
 use crate::output::wording::{hint, message, subject_text};
 use crate::output::{evidence, time};
@@ -21,6 +23,9 @@ pub struct Printer<'a> {
     pub out: &'a mut dyn Write,
     pub json: bool,
     pub style: Style,
+    /// Labels of every namespace seen (`--all-netns`), kept so a finding
+    /// that resolves after its namespace is gone is still named.
+    pub labels: HashMap<u64, NetnsJson<'static>>,
 }
 
 #[derive(Serialize)]
@@ -48,6 +53,38 @@ impl Printer<'_> {
         writeln!(self.out)
     }
 
+    /// Remembers the labels of the namespaces of this sample.
+    pub fn namespaces(&mut self, snapshot: &Snapshot) {
+        for ns in &snapshot.namespaces {
+            if let Some(labels) = json::netns(snapshot, ns.inode) {
+                self.labels.insert(ns.inode, labels.into_owned());
+            }
+        }
+    }
+
+    fn netns_of(&self, f: &Finding) -> Option<&NetnsJson<'static>> {
+        self.labels.get(&f.netns?)
+    }
+
+    /// The summary as JSON, each finding with its `netns` object.
+    fn with_netns(&self, s: &Summary) -> io::Result<serde_json::Value> {
+        let mut value = serde_json::to_value(s)?;
+        for (key, findings) in [("leaks", &s.leaks), ("findings", &s.findings)] {
+            let Some(serde_json::Value::Array(items)) = value.get_mut(key) else { continue };
+            for (item, f) in items.iter_mut().zip(findings) {
+                if let (Some(netns), serde_json::Value::Object(map)) = (self.netns_of(f), item) {
+                    map.insert("netns".into(), serde_json::to_value(netns)?);
+                }
+            }
+        }
+        Ok(value)
+    }
+
+    /// ` [NETNS]` after a subject, or nothing.
+    fn tag(netns: Option<&NetnsJson>) -> String {
+        netns.map_or(String::new(), |n| format!(" [{}]", n.column()))
+    }
+
     pub fn start(&mut self, what: &str) -> io::Result<()> {
         match self.json {
             true => Ok(()),
@@ -64,11 +101,11 @@ impl Printer<'_> {
         let t = clock(at);
         let mut printed = false;
         for p in changes.processes.iter().filter(|p| p.changed) {
-            writeln!(self.out, "{t}  {}", process_line(p))?;
+            writeln!(self.out, "{t}  {}{}", process_line(p), Self::tag(p.netns.as_ref()))?;
             printed = true;
         }
         for l in changes.listeners.iter().filter(|l| l.changed) {
-            writeln!(self.out, "{t}  {}", self.listener_line(l))?;
+            writeln!(self.out, "{t}  {}{}", self.listener_line(l), Self::tag(l.netns.as_ref()))?;
             printed = true;
         }
         let moved: Vec<String> = changes
@@ -123,6 +160,7 @@ impl Printer<'_> {
         f: &Finding,
         escalation: Option<&Escalation>,
     ) -> io::Result<()> {
+        let netns = self.netns_of(f).cloned();
         if self.json {
             #[derive(Serialize)]
             struct Announced<'a> {
@@ -131,12 +169,14 @@ impl Printer<'_> {
                 #[serde(skip_serializing_if = "Option::is_none")]
                 escalation: Option<&'a Escalation>,
             }
-            return self.event("finding", at, &Announced { finding: FindingJson::new(f), escalation });
+            let finding = FindingJson { netns, ..FindingJson::new(f) };
+            return self.event("finding", at, &Announced { finding, escalation });
         }
         let tag = self.style.paint(Paint::of(f.severity), f.severity.label()).into_owned();
         let (kind, subject) = (f.kind().name(), subject_text(&f.subject));
         let again = escalation.map_or(String::new(), |e| format!(" (again: {})", escalation_text(e)));
-        writeln!(self.out, "{}  FINDING {tag} {kind} {subject}: {}{again}", clock(at), message(f))?;
+        let where_ = Self::tag(netns.as_ref());
+        writeln!(self.out, "{}  FINDING {tag} {kind} {subject}{where_}: {}{again}", clock(at), message(f))?;
         writeln!(self.out, "          evidence: {}", evidence::text(&f.evidence))?;
         writeln!(self.out, "          {}", self.style.paint(Paint::Dim, &format!("hint: {}", hint(f))))
     }
@@ -147,13 +187,17 @@ impl Printer<'_> {
             kind: &'a str,
             subject: String,
             samples: u32,
+            #[serde(skip_serializing_if = "Option::is_none")]
+            netns: Option<NetnsJson<'static>>,
         }
+        let netns = self.netns_of(f).cloned();
         if self.json {
-            let body = Resolved { kind: f.kind().name(), subject: subject_text(&f.subject), samples };
+            let body = Resolved { kind: f.kind().name(), subject: subject_text(&f.subject), samples, netns };
             return self.event("resolved", at, &body);
         }
         let (kind, subject) = (f.kind().name(), subject_text(&f.subject));
-        writeln!(self.out, "{}  RESOLVED {kind} {subject} (held {samples} samples)", clock(at))
+        let where_ = Self::tag(netns.as_ref());
+        writeln!(self.out, "{}  RESOLVED {kind} {subject}{where_} (held {samples} samples)", clock(at))
     }
 
     /// The interval stretched (refreshes got expensive) or came back.
@@ -191,7 +235,7 @@ impl Printer<'_> {
 
     pub fn summary(&mut self, at: SystemTime, s: &Summary) -> io::Result<()> {
         if self.json {
-            return self.event("summary", at, s);
+            return self.event("summary", at, &self.with_netns(s)?);
         }
         let head = format!("summary: {} samples over {:.0} s", s.samples, s.duration_s);
         writeln!(self.out, "{}", self.style.paint(Paint::Heading, &head))?;
@@ -202,18 +246,23 @@ impl Printer<'_> {
             writeln!(self.out, "grew    nothing tracked grew")?;
         }
         for f in &s.leaks {
-            writeln!(self.out, "leak    {}", finding_line(f))?;
+            writeln!(self.out, "leak    {}", finding_line(f, &Self::tag(self.netns_of(f))))?;
         }
         if s.leaks.is_empty() {
             writeln!(self.out, "leaks   none")?;
         }
         for f in s.findings.iter().filter(|f| !crate::analyze::leaks::is_leak(f.kind())) {
-            writeln!(self.out, "seen    {}", finding_line(f))?;
+            writeln!(self.out, "seen    {}", finding_line(f, &Self::tag(self.netns_of(f))))?;
         }
         for q in &s.peak_queues {
             let full = if q.full { " FULL" } else { "" };
             let (proto, local) = (q.proto.netid(), endpoint_text(&q.local));
-            writeln!(self.out, "peak    {proto} {local}  accept {}/{}{full}", q.accept_queue, q.backlog)?;
+            let where_ = Self::tag(q.netns.as_ref());
+            writeln!(
+                self.out,
+                "peak    {proto} {local}{where_}  accept {}/{}{full}",
+                q.accept_queue, q.backlog
+            )?;
         }
         for p in s.peak_fds.iter().filter(|p| p.fd_limit.is_some_and(|l| u64::from(p.fds) * 2 >= l)) {
             let limit = p.fd_limit.map_or("unlimited".into(), |l| l.to_string());
@@ -227,9 +276,10 @@ impl Printer<'_> {
 }
 
 /// `SEVERITY kind subject: message`, for the summary.
-fn finding_line(f: &Finding) -> String {
+/// `WARNING kind subject [netns]: message`; `tag` is the namespace part.
+fn finding_line(f: &Finding, tag: &str) -> String {
     let (kind, subject) = (f.kind().name(), subject_text(&f.subject));
-    format!("{} {kind} {subject}: {}", f.severity.label(), message(f))
+    format!("{} {kind} {subject}{tag}: {}", f.severity.label(), message(f))
 }
 
 /// Why a finding is announced again, for people.

@@ -12,6 +12,7 @@ use crate::analyze::history::SAMPLED_COUNTERS;
 use crate::analyze::summary::{self, ProcessSummary};
 use crate::analyze::{Finding, Listener, Severity, SubjectKey};
 use crate::model::{FdLimit, RunState, Snapshot};
+use crate::output::json::{self, NetnsJson};
 
 /// One tracked process at one sample, with changes since the previous one.
 #[derive(Clone, Debug, PartialEq, Serialize)]
@@ -26,6 +27,9 @@ pub struct ProcessChange {
     pub fd_limit: Option<FdLimit>,
     /// Run state letter (`T` stopped, `D` uninterruptible sleep...).
     pub state: Option<RunState>,
+    /// The namespace it lives in (`--all-netns`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub netns: Option<NetnsJson<'static>>,
     #[serde(skip)]
     pub changed: bool,
 }
@@ -38,6 +42,9 @@ pub struct ListenerChange {
     pub accept_queue_delta: Option<i64>,
     pub drops_delta: Option<i64>,
     pub owners: String,
+    /// Its namespace (`--all-netns`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub netns: Option<NetnsJson<'static>>,
     #[serde(skip)]
     pub changed: bool,
 }
@@ -140,6 +147,11 @@ impl Tracker {
                 fds_delta,
                 fd_limit: p.fd_limit,
                 state: p.state,
+                netns: snapshot
+                    .processes
+                    .get(&p.pid)
+                    .and_then(|q| q.netns)
+                    .and_then(|n| owned_netns(snapshot, n)),
                 changed,
             });
         }
@@ -175,6 +187,7 @@ impl Tracker {
                     accept_queue_delta,
                     drops_delta,
                     owners: crate::output::owners_text(report.snapshot, l.inode),
+                    netns: owned_netns(report.snapshot, l.netns),
                     changed,
                 }
             })
@@ -195,6 +208,10 @@ impl Tracker {
     }
 }
 
+fn owned_netns(snapshot: &Snapshot, inode: u64) -> Option<NetnsJson<'static>> {
+    json::netns(snapshot, inode).map(NetnsJson::into_owned)
+}
+
 /// Findings that started and stopped holding between two evaluations.
 /// Samples a finding must be absent before it counts as resolved, so a
 /// value hovering at a threshold does not flap.
@@ -208,8 +225,8 @@ const ETA_CHANGE: f64 = 0.30;
 /// a second of jitter just before a limit does not count as a change.
 const ETA_FLOOR_S: f64 = 5.0;
 
-/// The same finding across samples: its kind's name and its subject.
-type FindingId = (&'static str, SubjectKey);
+/// The same finding across samples: its kind's name, its subject and its namespace.
+type FindingId = (&'static str, SubjectKey, Option<u64>);
 
 /// Why a finding already announced is announced again.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
@@ -323,7 +340,7 @@ impl FindingTracker {
         let mut next = BTreeMap::new();
         let mut update = FindingUpdate::default();
         for f in findings {
-            let key = (f.kind().name(), f.subject.key());
+            let key = (f.kind().name(), f.subject.key(), f.netns);
             match self.fired_at.get(&key) {
                 Some(&i) => self.fired[i] = f.clone(),
                 None => {
@@ -373,6 +390,7 @@ mod tests {
     /// A ghost finding about pid 7 whose evidence says `fds`.
     fn finding(fds: u32) -> Finding {
         Finding {
+            netns: None,
             severity: Severity::Warning,
             subject: Subject::Process { pid: 7, comm: "api".into() },
             evidence: Evidence::GhostSockets(GhostEvidence {
@@ -390,6 +408,7 @@ mod tests {
     /// An fd leak of pid 7 with `fds` of 1024 and this ETA.
     fn leak(severity: Severity, fds: u32, eta_s: Option<f64>) -> Finding {
         Finding {
+            netns: None,
             severity,
             subject: Subject::Process { pid: 7, comm: "api".into() },
             evidence: Evidence::FdLeak(FdLeakEvidence {

@@ -4,6 +4,7 @@
 #![allow(clippy::unwrap_used)]
 
 mod actors;
+mod allns;
 mod cli;
 mod collector;
 mod decode;

@@ -3,11 +3,11 @@
 
 use ratatui::Frame;
 use ratatui::layout::{Constraint, Rect};
-use ratatui::widgets::{Row, Table};
+use ratatui::widgets::{Cell, Row, Table};
 
 use unicode_width::UnicodeWidthStr;
 
-use super::{Theme, bar, block, fit, mark_selected, visible};
+use super::{NetnsColumn, Theme, bar, block, fit, mark_selected, visible};
 use crate::output::escape::endpoint_text;
 use crate::tui::app::App;
 use crate::tui::rows::GroupBy;
@@ -41,7 +41,8 @@ fn draw_sockets(frame: &mut Frame, area: Rect, app: &App, theme: Theme) {
         texts.iter().map(|t| t[col].width()).chain([headers[col + 2].width()]).max().unwrap_or(0)
     };
     let (recv_w, send_w) = (w(0), w(1));
-    let inner = usize::from(area.width.saturating_sub(2));
+    let netns = NetnsColumn::new(app, shown.iter().map(|(i, _)| data.snapshot.netns_at(rows[*i])));
+    let inner = usize::from(area.width.saturating_sub(2)).saturating_sub(NetnsColumn::room(&netns));
     let fixed = 5 + 10 + recv_w + send_w + 6;
     let room = inner.saturating_sub(fixed + PROCESS_MIN);
     let (local_w, remote_w) = share(w(2), w(3), room);
@@ -49,8 +50,9 @@ fn draw_sockets(frame: &mut Frame, area: Rect, app: &App, theme: Theme) {
     let body: Vec<Row> = shown
         .iter()
         .zip(texts)
-        .map(|((i, s), [recv, send, local, remote])| {
-            let row = Row::new(vec![
+        .enumerate()
+        .map(|(j, ((i, s), [recv, send, local, remote]))| {
+            let cells: Vec<Cell> = [
                 s.proto.netid().to_string(),
                 s.state.ss_name().to_string(),
                 recv,
@@ -58,17 +60,21 @@ fn draw_sockets(frame: &mut Frame, area: Rect, app: &App, theme: Theme) {
                 fit::endpoint(&local, local_w),
                 fit::endpoint(&remote, remote_w),
                 fit::owners(&data.snapshot, s.inode, process_w),
-            ]);
-            mark_selected(row, *i == cursor.selected, theme)
+            ]
+            .into_iter()
+            .map(Cell::from)
+            .collect();
+            mark_selected(Row::new(NetnsColumn::prepend(&netns, j, cells)), *i == cursor.selected, theme)
         })
         .collect();
-    let header = Row::new(headers).style(theme.heading());
-    let widths = [5, 10, recv_w, send_w, local_w, remote_w, process_w].map(|w| Constraint::Length(w as u16));
+    let header = Row::new(NetnsColumn::headers(&netns, &headers)).style(theme.heading());
+    let widths = NetnsColumn::widths(&netns, &[5, 10, recv_w, send_w, local_w, remote_w, process_w]);
     let keys = if inner >= 98 { "s: sort, /: filter, g: group, Enter: details" } else { "s, /, g, Enter" };
     let title = format!(
-        " Connections ({} of {}) sorted by {} — {keys} ",
+        " Connections ({} of {}){} sorted by {} — {keys} ",
         rows.len(),
         data.snapshot.sockets.len(),
+        super::overview::netns_title(app),
         app.connection_sort.label()
     );
     frame.render_widget(Table::new(body, widths).header(header).block(block(title)), area);

@@ -53,7 +53,15 @@ pub fn draw(frame: &mut Frame, body: Rect, app: &App, theme: Theme) {
     }
 }
 
-fn sysctl_line(snap: &Snapshot, kinds: &[FindingKind]) -> Line<'static> {
+/// `netns: pod shop/cart-7f9 (inode 4026532177)` in an all-namespace snapshot.
+fn netns_line(snap: &Snapshot, inode: u64) -> Option<Line<'static>> {
+    let ns = snap.is_all_netns().then(|| snap.namespace(inode)).flatten()?;
+    let owner = crate::output::netns::owner(ns);
+    let name = text(&ns.display_name()).into_owned();
+    Some(Line::from(format!("netns: {name} — {owner} (inode {inode})")))
+}
+
+fn sysctl_line(snap: &Snapshot, netns: u64, kinds: &[FindingKind]) -> Line<'static> {
     let mut names: Vec<&str> = Vec::new();
     for name in kinds.iter().flat_map(|k| k.sysctls().iter().copied()) {
         if !names.contains(&name) {
@@ -62,7 +70,9 @@ fn sysctl_line(snap: &Snapshot, kinds: &[FindingKind]) -> Line<'static> {
     }
     let values: Vec<String> = names
         .iter()
-        .map(|n| format!("{n} = {}", snap.sysctls.get(n).map_or("?".to_string(), |v| v.to_string())))
+        .map(|n| {
+            format!("{n} = {}", snap.sysctls_of(netns).get(n).map_or("?".to_string(), |v| v.to_string()))
+        })
         .collect();
     Line::from(format!("sysctls: {}", values.join(", ")))
 }
@@ -79,8 +89,9 @@ fn finding_lines(snap: &Snapshot, f: &Finding, theme: Theme) -> Vec<Line<'static
         Line::from(message(f)),
         Line::from(format!("evidence: {}", text(&evidence.join(" ")))),
         Line::from(format!("hint: {}", hint(f))),
-        sysctl_line(snap, &[f.kind()]),
+        sysctl_line(snap, f.netns.unwrap_or(0), &[f.kind()]),
     ];
+    lines.extend(f.netns.and_then(|n| netns_line(snap, n)));
     if let Subject::Socket { inode, .. } = &f.subject {
         lines.push(Line::from(format!("owners: {}", owners_text(snap, *inode))));
     }
@@ -129,6 +140,7 @@ fn draw_listener(frame: &mut Frame, area: Rect, app: &App, l: &Listener, theme: 
             l.drops.map_or("-".to_string(), |d| d.to_string())
         )),
     ];
+    lines.extend(netns_line(snap, l.netns));
     lines.extend(owner_lines(app, l.inode));
     let kinds: Vec<FindingKind> = data
         .analysis
@@ -143,7 +155,8 @@ fn draw_listener(frame: &mut Frame, area: Rect, app: &App, l: &Listener, theme: 
             f.kind()
         })
         .collect();
-    lines.push(sysctl_line(snap, if kinds.is_empty() { &[FindingKind::AcceptQueueFull] } else { &kinds }));
+    let kinds = if kinds.is_empty() { vec![FindingKind::AcceptQueueFull] } else { kinds };
+    lines.push(sysctl_line(snap, l.netns, &kinds));
     lines.extend(connection_lines(l, &app.detail_rows));
     let title = " Listener — Enter: owning process, Esc: close ";
     frame.render_widget(Paragraph::new(lines).wrap(Wrap { trim: false }).block(block(title)), top);
@@ -228,9 +241,11 @@ fn draw_process(frame: &mut Frame, area: Rect, app: &App, pid: u32, theme: Theme
         ]));
         kinds.push(f.kind());
     }
+    let netns = process.and_then(|p| p.netns).unwrap_or(0);
     if !kinds.is_empty() {
-        lines.push(sysctl_line(snap, &kinds));
+        lines.push(sysctl_line(snap, netns, &kinds));
     }
+    lines.extend(netns_line(snap, netns));
     let rows = &app.detail_rows;
     lines.push(Line::from(format!("its sockets ({}):", rows.count)));
     for s in rows.first.iter().take(MAX_SOCKETS) {
@@ -266,6 +281,7 @@ fn socket_lines(snap: &Snapshot, s: &Socket) -> Vec<Line<'static>> {
         Line::from(format!("Recv-Q {}  Send-Q {}  inode {}", s.recv_q, s.send_q, s.inode)),
         Line::from(format!("owners: {}", owners_text(snap, s.inode))),
     ];
+    lines.extend(netns_line(snap, snap.netns_of_socket(s)));
     if let Some(m) = s.mem() {
         lines.push(Line::from(format!(
             "skmem: rcvbuf {} sndbuf {} drops {}",

@@ -7,13 +7,13 @@
 //! an ellipsis ([`super::fit`]) rather than cut.
 
 use ratatui::Frame;
-use ratatui::layout::{Constraint, Rect};
+use ratatui::layout::Rect;
 use ratatui::style::Style;
 use ratatui::text::Span;
 use ratatui::widgets::{Cell, Row, Table};
 use unicode_width::UnicodeWidthStr;
 
-use super::{Theme, bar, block, fit, mark_selected, visible};
+use super::{NetnsColumn, Theme, bar, block, fit, mark_selected, visible};
 use crate::analyze::Listener;
 use crate::analyze::history::ListenerId;
 use crate::model::Proto;
@@ -34,6 +34,7 @@ struct Cells {
     syn_recv: String,
     drops: String,
     inode: u64,
+    netns: u64,
 }
 
 fn cells(app: &App, l: &Listener, wide: bool, theme: Theme) -> Cells {
@@ -68,6 +69,7 @@ fn cells(app: &App, l: &Listener, wide: bool, theme: Theme) -> Cells {
         syn_recv,
         drops,
         inode: l.inode,
+        netns: l.netns,
     }
 }
 
@@ -80,11 +82,12 @@ pub fn draw(frame: &mut Frame, area: Rect, app: &App, theme: Theme) {
     let Some(data) = &app.data else { return };
     let rows = app.listener_rows();
     let cursor = app.cursor();
-    let inner = usize::from(area.width.saturating_sub(2));
-    let wide = inner >= WIDE;
+    let wide = usize::from(area.width.saturating_sub(2)) >= WIDE;
     let shown = visible(rows.len(), cursor.offset, usize::from(area.height.saturating_sub(3)));
     let all: Vec<(usize, Cells)> =
         shown.map(|i| (i, cells(app, &data.analysis.listeners[rows[i]], wide, theme))).collect();
+    let netns = NetnsColumn::new(app, all.iter().map(|(_, c)| c.netns));
+    let inner = usize::from(area.width.saturating_sub(2)).saturating_sub(NetnsColumn::room(&netns));
     let headers = match wide {
         true => ["Proto", "Local", "Accept-Q", "", "SYN-RECV", "Drops, /s", "Owners"],
         false => ["Proto", "Local", "Queue", "", "SYN", "Drops", "Owners"],
@@ -99,8 +102,9 @@ pub fn draw(frame: &mut Frame, area: Rect, app: &App, theme: Theme) {
     let owners_w = inner.saturating_sub(fixed + local_w);
     let body: Vec<Row> = all
         .into_iter()
-        .map(|(i, c)| {
-            let row = Row::new(vec![
+        .enumerate()
+        .map(|(j, (i, c))| {
+            let cells = vec![
                 Cell::from(c.proto),
                 Cell::from(fit::endpoint(&c.local, local_w)),
                 Cell::from(c.queue),
@@ -108,16 +112,17 @@ pub fn draw(frame: &mut Frame, area: Rect, app: &App, theme: Theme) {
                 Cell::from(c.syn_recv),
                 Cell::from(c.drops),
                 Cell::from(fit::owners(&data.snapshot, c.inode, owners_w)),
-            ]);
-            mark_selected(row, i == cursor.selected, theme)
+            ];
+            mark_selected(Row::new(NetnsColumn::prepend(&netns, j, cells)), i == cursor.selected, theme)
         })
         .collect();
-    let widths = [5, local_w, queue_w, 4, syn_w, drops_w, owners_w].map(|w| Constraint::Length(w as u16));
+    let widths = NetnsColumn::widths(&netns, &[5, local_w, queue_w, 4, syn_w, drops_w, owners_w]);
     let title = format!(
-        " Listeners ({}) sorted by {} — s: sort, /: filter, Enter: details ",
+        " Listeners ({}){} sorted by {} — s: sort, /: filter, Enter: details ",
         rows.len(),
+        super::overview::netns_title(app),
         app.listener_sort.label()
     );
-    let header = Row::new(headers).style(theme.heading());
+    let header = Row::new(NetnsColumn::headers(&netns, &headers)).style(theme.heading());
     frame.render_widget(Table::new(body, widths).header(header).block(block(title)), area);
 }

@@ -14,7 +14,7 @@ use ratatui::Frame;
 use ratatui::layout::{Constraint, Layout, Rect};
 use ratatui::style::{Color, Modifier, Style};
 use ratatui::text::{Line, Span};
-use ratatui::widgets::{Block, Borders, Clear, Paragraph};
+use ratatui::widgets::{Block, Borders, Cell, Clear, Paragraph};
 
 use super::app::{App, TABS, Tab};
 use crate::analyze::Severity;
@@ -158,6 +158,13 @@ fn draw_status(frame: &mut Frame, area: Rect, app: &App, theme: Theme) {
             theme.accent(),
         ));
     }
+    if let Some(data) = app.data.as_ref().filter(|d| d.snapshot.is_all_netns()) {
+        let label = match app.netns {
+            Some(n) => format!(" netns {} (n: next) ", crate::output::netns::column(&data.snapshot, n)),
+            None => format!(" {} netns (n: one) ", data.snapshot.namespaces.len()),
+        };
+        spans.push(Span::styled(label, theme.accent()));
+    }
     let mut parts = vec![];
     if let Some(data) = &app.data {
         let snap = &data.snapshot;
@@ -207,6 +214,7 @@ fn short_warning(snap: &crate::model::Snapshot, w: &crate::model::Warning) -> St
         WarningKind::DumpInterrupted => "dump interrupted".to_string(),
         WarningKind::ProtocolUnavailable => first_clause(&w.message),
         WarningKind::HostFactsIncomplete => first_clause(&w.message),
+        WarningKind::NetnsUnavailable => first_clause(&w.message),
     }
 }
 
@@ -243,6 +251,51 @@ pub fn mark_selected<T: ratatui::style::Styled<Item = T>>(item: T, selected: boo
     match selected {
         true => item.set_style(theme.selected()),
         false => item,
+    }
+}
+
+/// The NETNS column of an all-namespace snapshot for the visible rows:
+/// each row's namespace name (escaped) and the column's width, at most
+/// [`NETNS_MAX`] (longer names end in an ellipsis). `None` for a
+/// single-namespace snapshot, whose screens stay as they are.
+pub struct NetnsColumn {
+    names: Vec<String>,
+    pub width: usize,
+}
+
+/// The widest a NETNS column gets (a pod name shortened, a container id whole).
+pub const NETNS_MAX: usize = 16;
+
+impl NetnsColumn {
+    pub fn new(app: &App, inodes: impl Iterator<Item = u64>) -> Option<NetnsColumn> {
+        let data = app.data.as_ref().filter(|d| d.snapshot.is_all_netns())?;
+        let names: Vec<String> = inodes.map(|n| crate::output::netns::column(&data.snapshot, n)).collect();
+        let widest =
+            names.iter().map(|n| unicode_width::UnicodeWidthStr::width(n.as_str())).max().unwrap_or(0);
+        Some(NetnsColumn { names, width: widest.clamp(5, NETNS_MAX) })
+    }
+
+    /// Columns it takes, with the gap after it.
+    pub fn room(column: &Option<NetnsColumn>) -> usize {
+        column.as_ref().map_or(0, |c| c.width + 1)
+    }
+
+    /// Puts the NETNS cell of visible row `i` in front of `row`.
+    pub fn prepend<'a>(column: &Option<NetnsColumn>, i: usize, row: Vec<Cell<'a>>) -> Vec<Cell<'a>> {
+        let Some(c) = column else { return row };
+        let name = c.names.get(i).map_or(String::new(), |n| fit::end(n, c.width));
+        std::iter::once(Cell::from(name)).chain(row).collect()
+    }
+
+    /// The headers, behind NETNS when there is the column.
+    pub fn headers<'a>(column: &Option<NetnsColumn>, headers: &[&'a str]) -> Vec<&'a str> {
+        column.as_ref().map(|_| "NETNS").into_iter().chain(headers.iter().copied()).collect()
+    }
+
+    /// The widths, behind the column's.
+    pub fn widths(column: &Option<NetnsColumn>, widths: &[usize]) -> Vec<Constraint> {
+        let own = column.as_ref().map(|c| c.width);
+        own.into_iter().chain(widths.iter().copied()).map(|w| Constraint::Length(w as u16)).collect()
     }
 }
 

@@ -35,23 +35,24 @@ pub fn draw(frame: &mut Frame, area: Rect, app: &App, theme: Theme) {
 
 fn draw_findings(frame: &mut Frame, area: Rect, app: &App, theme: Theme) {
     let Some(data) = &app.data else { return };
+    let rows = app.finding_rows();
     let findings = &data.analysis.findings;
-    let title = format!(" Findings ({}) — Enter: go to subject ", findings.len());
+    let title = format!(" Findings ({}){} — Enter: go to subject ", rows.len(), netns_title(app));
     let cursor = app.cursor();
     let height = area.height.saturating_sub(2) as usize;
-    let shown = visible(findings.len(), cursor.offset, height);
-    let kind_width = shown.clone().map(|i| findings[i].kind().name().len()).max().unwrap_or(0);
+    let shown = visible(rows.len(), cursor.offset, height);
+    let kind_width = shown.clone().map(|i| findings[rows[i]].kind().name().len()).max().unwrap_or(0);
     let inner = usize::from(area.width.saturating_sub(2));
     let mut lines: Vec<Line> = shown
         .map(|i| {
-            let f = &findings[i];
+            let f = &findings[rows[i]];
             let owners = match &f.subject {
                 crate::analyze::Subject::Socket { inode, .. } => {
                     format!("{} {}", queue_text(data, *inode), super::fit::owners(&data.snapshot, *inode, 20))
                 }
                 _ => String::new(),
             };
-            let head = format!("{}{owners}  ", subject_text(&f.subject));
+            let head = format!("{}{}{owners}  ", subject_text(&f.subject), netns_tag(app, f.netns));
             let room = inner.saturating_sub(5 + kind_width + 1 + head.width());
             let line = Line::from(vec![
                 Span::styled(format!("{:<4} ", severity_tag(f.severity)), theme.severity(f.severity)),
@@ -62,7 +63,7 @@ fn draw_findings(frame: &mut Frame, area: Rect, app: &App, theme: Theme) {
             mark_selected(line, i == cursor.selected, theme)
         })
         .collect();
-    if findings.is_empty() {
+    if rows.is_empty() {
         lines.push(Line::from("no findings: no listener, process or destination crossed a threshold"));
     }
     frame.render_widget(Paragraph::new(lines).block(block(title)), area);
@@ -79,6 +80,25 @@ fn queue_text(data: &crate::tui::app::Data, inode: u64) -> String {
     }
 }
 
+/// ` in NAME` when one namespace is chosen (`n`); nothing otherwise.
+pub fn netns_title(app: &App) -> String {
+    let Some(data) = &app.data else { return String::new() };
+    match app.netns {
+        Some(n) => format!(" in {}", crate::output::netns::column(&data.snapshot, n)),
+        None => String::new(),
+    }
+}
+
+/// ` [NAME]` after a subject in an all-namespace snapshot.
+pub fn netns_tag(app: &App, netns: Option<u64>) -> String {
+    match (&app.data, netns) {
+        (Some(data), Some(n)) if data.snapshot.is_all_netns() => {
+            format!(" [{}]", crate::output::netns::column(&data.snapshot, n))
+        }
+        _ => String::new(),
+    }
+}
+
 fn draw_sysctls(frame: &mut Frame, area: Rect, app: &App, theme: Theme) {
     let Some(data) = &app.data else { return };
     let implicated: Vec<&str> =
@@ -88,7 +108,7 @@ fn draw_sysctls(frame: &mut Frame, area: Rect, app: &App, theme: Theme) {
         .iter()
         .filter(|name| **name != "net.ipv4.tcp_tw_reuse")
         .map(|name| {
-            let value = data.snapshot.sysctls.get(name).map_or("?".to_string(), |v| v.to_string());
+            let value = app.sysctls().and_then(|s| s.get(name)).map_or("?".to_string(), |v| v.to_string());
             let short = name.trim_start_matches("net.core.").trim_start_matches("net.ipv4.");
             let text = format!("{short:<22} {}", escape::text(&value));
             match implicated.contains(name) {
@@ -97,7 +117,8 @@ fn draw_sysctls(frame: &mut Frame, area: Rect, app: &App, theme: Theme) {
             }
         })
         .collect();
-    frame.render_widget(Paragraph::new(lines).block(block(" Sysctls (! = implicated) ")), area);
+    let title = format!(" Sysctls{} (! = implicated) ", netns_title(app));
+    frame.render_widget(Paragraph::new(lines).block(block(title)), area);
 }
 
 fn draw_states(frame: &mut Frame, area: Rect, app: &App) {

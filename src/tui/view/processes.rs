@@ -5,13 +5,13 @@
 //! the bar goes, so the Listening column keeps room.
 
 use ratatui::Frame;
-use ratatui::layout::{Constraint, Rect};
+use ratatui::layout::Rect;
 use ratatui::text::Span;
 use ratatui::widgets::{Cell, Row, Table};
 
 use unicode_width::UnicodeWidthStr;
 
-use super::{Theme, bar, block, fit, mark_selected, visible};
+use super::{NetnsColumn, Theme, bar, block, fit, mark_selected, visible};
 use crate::analyze::summary::ProcessSummary;
 use crate::model::State;
 use crate::output::{escape, listening_labels};
@@ -101,10 +101,13 @@ pub fn draw(frame: &mut Frame, area: Rect, app: &App, theme: Theme) {
     let Some(data) = &app.data else { return };
     let rows = app.process_rows();
     let cursor = app.cursor();
-    let inner = usize::from(area.width.saturating_sub(2));
-    let wide = inner >= WIDE;
+    let wide = usize::from(area.width.saturating_sub(2)) >= WIDE;
     let shown = visible(rows.len(), cursor.offset, usize::from(area.height.saturating_sub(3)));
     let all: Vec<(usize, Cells)> = shown.map(|i| (i, cells(app, &data.processes[rows[i]], wide))).collect();
+    let lives_in =
+        |i: &usize| data.snapshot.processes.get(&data.processes[rows[*i]].pid).and_then(|p| p.netns);
+    let netns = NetnsColumn::new(app, all.iter().map(|(i, _)| lives_in(i).unwrap_or(0)));
+    let inner = usize::from(area.width.saturating_sub(2)).saturating_sub(NetnsColumn::room(&netns));
     let sockets = if wide { "Sockets" } else { "Socks" };
     let headers =
         ["PID", "Command", "S", sockets, "ESTAB", "CLOSE-WAIT", "Trend", "FDs / limit", "Listening"];
@@ -120,7 +123,8 @@ pub fn draw(frame: &mut Frame, area: Rect, app: &App, theme: Theme) {
     let listening_w = inner.saturating_sub(used);
     let body: Vec<Row> = all
         .into_iter()
-        .map(|(i, c)| {
+        .enumerate()
+        .map(|(j, (i, c))| {
             let cw_style = if c.close_wait.1 { theme.warning() } else { ratatui::style::Style::default() };
             let state_style = if c.state.1 { theme.critical() } else { ratatui::style::Style::default() };
             let mut cells = vec![
@@ -136,7 +140,7 @@ pub fn draw(frame: &mut Frame, area: Rect, app: &App, theme: Theme) {
             }
             cells.push(Cell::from(c.fds));
             cells.push(Cell::from(fit::list(&c.listening, " ", listening_w, fit::end)));
-            mark_selected(Row::new(cells), i == cursor.selected, theme)
+            mark_selected(Row::new(NetnsColumn::prepend(&netns, j, cells)), i == cursor.selected, theme)
         })
         .collect();
     let mut header: Vec<&str> = headers.to_vec();
@@ -145,12 +149,13 @@ pub fn draw(frame: &mut Frame, area: Rect, app: &App, theme: Theme) {
         header.remove(6);
         widths.remove(6);
     }
-    let widths: Vec<Constraint> = widths.into_iter().map(|w| Constraint::Length(w as u16)).collect();
+    let widths = NetnsColumn::widths(&netns, &widths);
     let title = format!(
-        " Processes ({}) sorted by {} — s: sort, /: filter, Enter: details ",
+        " Processes ({}){} sorted by {} — s: sort, /: filter, Enter: details ",
         rows.len(),
+        super::overview::netns_title(app),
         app.process_sort.label()
     );
-    let header = Row::new(header).style(theme.heading());
+    let header = Row::new(NetnsColumn::headers(&netns, &header)).style(theme.heading());
     frame.render_widget(Table::new(body, widths).header(header).block(block(title)), area);
 }

@@ -62,7 +62,8 @@ pub fn draw(frame: &mut Frame, area: Rect, app: &App, theme: Theme) {
     let wide = area.width >= WIDE;
     let lines_per_row = row_height(area.width);
     let height = usize::from(area.height.saturating_sub(3)) / lines_per_row;
-    let value_of = |name: &str| data.snapshot.sysctls.get(name).map_or("?".to_string(), |v| v.to_string());
+    let sysctls = app.sysctls().unwrap_or(&data.snapshot.sysctls);
+    let value_of = |name: &str| sysctls.get(name).map_or("?".to_string(), |v| v.to_string());
     let value_width = SYSCTLS.iter().map(|n| value_of(n).len()).max().unwrap_or(1).clamp(5, 28);
     let name_width = SYSCTLS.iter().map(|n| short_name(n, wide).len()).max().unwrap_or(6);
     let meaning_width =
@@ -72,7 +73,10 @@ pub fn draw(frame: &mut Frame, area: Rect, app: &App, theme: Theme) {
             let name = SYSCTLS[i];
             let value = value_of(name);
             let mut related: Vec<&str> = Vec::new();
-            for f in data.analysis.findings.iter().filter(|f| f.kind().sysctls().contains(&name)) {
+            let shown = |f: &&crate::analyze::Finding| app.netns.is_none() || f.netns == app.netns;
+            for f in
+                data.analysis.findings.iter().filter(shown).filter(|f| f.kind().sysctls().contains(&name))
+            {
                 if !related.contains(&f.kind().name()) {
                     related.push(f.kind().name());
                 }
@@ -94,5 +98,6 @@ pub fn draw(frame: &mut Frame, area: Rect, app: &App, theme: Theme) {
     let header =
         Row::new(["Sysctl", "Value", "Meaning (! = bears on a current finding)"]).style(theme.heading());
     let widths = [name_width, value_width, meaning_width].map(|w| Constraint::Length(w as u16));
-    frame.render_widget(Table::new(body, widths).header(header).block(block(" Sysctls ")), area);
+    let title = format!(" Sysctls{} ", super::overview::netns_title(app));
+    frame.render_widget(Table::new(body, widths).header(header).block(block(title)), area);
 }

@@ -2,6 +2,7 @@
 //! backlogs, polling with deadlines, `ss` as the reference, and the binary.
 
 pub mod actors;
+pub mod cluster;
 pub mod lab;
 pub mod ss;
 
