@@ -85,7 +85,7 @@ impl Collector {
         };
         let timings = Timings { sockets: dump_time, processes: Duration::ZERO, total: Duration::ZERO };
         let mut snapshot = assemble_all(dumps, scan, &discovery, taken_at, timings);
-        if request.tcp == Some(StateSet::ALL) && request.owners.is_some() {
+        if request.ghosts && request.tcp == Some(StateSet::ALL) && request.owners.is_some() {
             let collected: Vec<u64> =
                 snapshot.namespaces.iter().filter(|n| n.status.is_collected()).map(|n| n.inode).collect();
             let absent = ghosts.find(&snapshot.owners, &snapshot.processes, previous, &collected);
