@@ -67,6 +67,9 @@ pub struct ExportArgs {
     /// Inspect another network namespace: a name from `ip netns`, a pid (its namespace), or a path
     #[arg(long, value_name = "NAME|PID|PATH")]
     pub netns: Option<String>,
+    /// Export every network namespace on the host, each labelled with its name, pod and container (needs root)
+    #[arg(short = 'A', long, conflicts_with = "netns")]
+    pub all_netns: bool,
     /// Per-process metrics keep at most N process names per namespace (the rest are added up as "(other)")
     #[arg(long, value_name = "N", default_value = "100", value_parser = clap::value_parser!(u32).range(1..=100_000))]
     pub max_processes: u32,

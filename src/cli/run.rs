@@ -194,7 +194,8 @@ pub fn export(args: &ExportArgs, io: Io) -> Result<Outcome, AppError> {
     let name = collect::netns_name(&target);
     let labels =
         NetnsLabels { netns: name.key, name: name.ip_netns.unwrap_or_default(), ..NetnsLabels::default() };
-    let sources = vec![NetnsSource { labels, source: Box::new(Collector::new(export_request(target))) }];
+    let request = export_request(target).with_all_netns(args.all_netns);
+    let sources = vec![NetnsSource { labels, source: Box::new(Collector::new(request)) }];
     let limits = Limits { processes: args.max_processes as usize };
     if args.once {
         export::write_once(io.out, &limits, sources, io.err)?;

@@ -33,6 +33,49 @@ pub struct NetnsLabels {
     pub name: String,
     pub pod: String,
     pub namespace: String,
+    /// The short id of the container that owns the namespace, when known.
+    pub container: String,
+}
+
+/// Label values for the namespaces of an all-namespace snapshot. A label
+/// never holds an inode: a namespace is named by its `ip netns` name, its
+/// pod, its container, or the command of its first process; names that
+/// repeat get `#2`, `#3`... so series never collide.
+#[derive(Debug, Default)]
+pub struct NetnsKeys {
+    used: std::collections::HashMap<String, u32>,
+}
+
+impl NetnsKeys {
+    pub fn labels(&mut self, n: &crate::model::Namespace, snapshot: &Snapshot) -> NetnsLabels {
+        let l = &n.labels;
+        let pod = l.pod.as_ref();
+        let container: String = l.container_id.as_deref().unwrap_or_default().chars().take(12).collect();
+        let first_comm = l.pids.first().and_then(|pid| snapshot.processes.get(pid)).map(|p| p.comm.clone());
+        let base = if n.own {
+            "host".to_string()
+        } else if let Some(name) = &l.name {
+            name.clone()
+        } else if let Some(name) = pod.and_then(|p| p.name.as_ref()) {
+            format!("pod:{}/{name}", pod.and_then(|p| p.namespace.as_deref()).unwrap_or(""))
+        } else if !container.is_empty() {
+            format!("container:{container}")
+        } else if let Some(comm) = first_comm {
+            format!("process:{}", crate::output::escape::text(&comm))
+        } else {
+            "unnamed".to_string()
+        };
+        let seen = self.used.entry(base.clone()).or_insert(0);
+        *seen += 1;
+        let netns = if *seen == 1 { base } else { format!("{base}#{seen}") };
+        NetnsLabels {
+            netns,
+            name: l.name.clone().unwrap_or_default(),
+            pod: pod.and_then(|p| p.name.clone()).unwrap_or_default(),
+            namespace: pod.and_then(|p| p.namespace.clone()).unwrap_or_default(),
+            container,
+        }
+    }
 }
 
 /// One namespace's collection: a snapshot, or why there is none.
@@ -231,6 +274,7 @@ pub fn build(results: &[NetnsResult], duration: Duration, limits: &Limits) -> Ex
                 ("name", ns.name.clone()),
                 ("pod", ns.pod.clone()),
                 ("namespace", ns.namespace.clone()),
+                ("container", ns.container.clone()),
             ],
             1,
         );
@@ -275,10 +319,10 @@ fn netns_labels(ns: &NetnsLabels) -> Labels {
     vec![("netns", ns.netns.clone()), ("pod", ns.pod.clone()), ("namespace", ns.namespace.clone())]
 }
 
-/// Labels of a series about one process name; `container` stays empty until
-/// processes are matched to containers.
+/// Labels of a series about one process name; `container` is the
+/// namespace's container, when one owns it.
 fn process_labels(ns: &NetnsLabels, process: String) -> Labels {
-    with(netns_labels(ns), &[("container", String::new()), ("process", process)])
+    with(netns_labels(ns), &[("container", ns.container.clone()), ("process", process)])
 }
 
 fn with(mut labels: Labels, more: &[(&'static str, String)]) -> Labels {
@@ -336,7 +380,7 @@ fn add_listeners(f: &mut Families, ns: &NetnsLabels, snapshot: &Snapshot) {
         let labels = with(
             netns_labels(ns),
             &[
-                ("container", String::new()),
+                ("container", ns.container.clone()),
                 ("proto", key.proto.to_string()),
                 ("local_address", key.address),
                 ("port", key.port),

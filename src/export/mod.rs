@@ -36,7 +36,7 @@ use http::{RequestHead, Response};
 use metrics::NetnsResult;
 use scrape::Scraper;
 
-use crate::model::{Source, WarningKind};
+use crate::model::{Snapshot, Source, WarningKind};
 use crate::output::escape;
 
 /// The default address: loopback only, so nothing is exposed unless asked.
@@ -84,13 +84,37 @@ pub struct NetnsSource {
     pub source: Box<dyn Source>,
 }
 
-/// One collection: every namespace's snapshot, or its error with causes.
+/// One collection: every namespace's snapshot, or its error with causes. A
+/// source that collects every namespace (`--all-netns`) yields one result
+/// per namespace it found, labelled with that namespace's own name, pod and
+/// container; one that could not be collected reports `scrape_success` 0.
 fn collect_all(sources: &mut [NetnsSource]) -> Vec<NetnsResult> {
-    let result = |ns: &mut NetnsSource| NetnsResult {
-        labels: ns.labels.clone(),
-        snapshot: ns.source.snapshot().map_err(|e| error_chain(e.as_ref())),
-    };
-    sources.iter_mut().map(result).collect()
+    let mut results = Vec::new();
+    for ns in sources.iter_mut() {
+        match ns.source.snapshot() {
+            Ok(snapshot) if snapshot.is_all_netns() => results.extend(split_by_netns(&snapshot)),
+            Ok(snapshot) => results.push(NetnsResult { labels: ns.labels.clone(), snapshot: Ok(snapshot) }),
+            Err(e) => results
+                .push(NetnsResult { labels: ns.labels.clone(), snapshot: Err(error_chain(e.as_ref())) }),
+        }
+    }
+    results
+}
+
+/// One result per namespace of an all-namespace snapshot.
+fn split_by_netns(snapshot: &Snapshot) -> Vec<NetnsResult> {
+    let mut views: std::collections::HashMap<u64, Snapshot> =
+        snapshot.netns_views().into_iter().filter_map(|v| Some((v.netns.inode?, v))).collect();
+    let mut keys = metrics::NetnsKeys::default();
+    snapshot
+        .namespaces
+        .iter()
+        .map(|n| {
+            let labels = keys.labels(n, snapshot);
+            let snapshot = views.remove(&n.inode).ok_or_else(|| format!("namespace {}", n.status.name()));
+            NetnsResult { labels, snapshot }
+        })
+        .collect()
 }
 
 /// `error: cause: cause`, like the binary prints errors.

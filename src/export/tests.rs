@@ -217,3 +217,43 @@ fn a_failing_source_scrapes_with_success_zero_and_is_logged_once() {
          sockscope: netns blue: collected again\n"
     );
 }
+
+#[test]
+fn all_namespaces_split_into_labelled_results_without_inodes() {
+    use crate::model::{Namespace, NetnsLabels as ModelLabels, NetnsStatus, Pod};
+    let mut snap = SnapshotBuilder::new()
+        .process(10, "web", 20, 1024)
+        .process(20, "worker", 20, 1024)
+        .listener("0.0.0.0:8080", 5, 4, 0, &[10])
+        .listener("0.0.0.0:9090", 0, 4, 0, &[20])
+        .build();
+    snap.socket_netns.push(0, 100);
+    snap.socket_netns.push(1, 200);
+    snap.processes.get_mut(&10).unwrap().netns = Some(100);
+    snap.processes.get_mut(&20).unwrap().netns = Some(200);
+    let pod = ModelLabels {
+        container_id: Some("0123456789abcdef0123".into()),
+        pod: Some(Pod { namespace: Some("shop".into()), name: Some("cart-7f9c4".into()), uid: "u".into() }),
+        ..ModelLabels::default()
+    };
+    let anonymous = ModelLabels { pids: vec![20], ..ModelLabels::default() };
+    let collected =
+        |inode, labels| Namespace { status: NetnsStatus::Collected, ..Namespace::new(1, inode, labels) };
+    let gone = Namespace::new(1, 300, ModelLabels { pids: vec![20], ..ModelLabels::default() });
+    snap.namespaces = vec![collected(100, pod), collected(200, anonymous), gone];
+    let results = split_by_netns(&snap);
+    let keys: Vec<&str> = results.iter().map(|r| r.labels.netns.as_str()).collect();
+    assert_eq!(keys, ["pod:shop/cart-7f9c4", "process:worker", "process:worker#2"]);
+    assert_eq!(
+        (results[0].labels.pod.as_str(), results[0].labels.container.as_str()),
+        ("cart-7f9c4", "0123456789ab")
+    );
+    assert!(results[0].snapshot.as_ref().is_ok_and(|s| s.sockets.len() == 1));
+    assert!(results[2].snapshot.is_err(), "the vanished namespace fails alone");
+    let exposition = text(&results, Format::Prometheus);
+    assert!(exposition.contains("sockscope_scrape_success{netns=\"process:worker#2\"} 0"), "{exposition}");
+    assert!(
+        !exposition.contains("netns=\"100\"") && !exposition.contains("netns=\"200\""),
+        "no inode as a label"
+    );
+}
