@@ -10,7 +10,7 @@ use crate::model::{
 };
 
 /// Builds a [`Snapshot`] socket by socket.
-pub struct SnapshotBuilder {
+pub(crate) struct SnapshotBuilder {
     snapshot: Snapshot,
     refs: Vec<FdRef>,
     next_inode: u64,
@@ -31,7 +31,7 @@ fn addr(text: &str) -> SocketAddr {
 
 impl SnapshotBuilder {
     /// A Linux-default host: somaxconn 4096, ports 32768-60999, syncookies on.
-    pub fn new() -> SnapshotBuilder {
+    pub(crate) fn new() -> SnapshotBuilder {
         let mut snapshot = Snapshot::empty();
         snapshot.taken_at = SystemTime::UNIX_EPOCH + Duration::from_secs(1_790_000_000);
         snapshot.host.hostname = "web-1".into();
@@ -49,20 +49,20 @@ impl SnapshotBuilder {
     }
 
     /// Takes the snapshot `secs` seconds after the builder's epoch (scripted time).
-    pub fn at(mut self, secs: f64) -> SnapshotBuilder {
+    pub(crate) fn at(mut self, secs: f64) -> SnapshotBuilder {
         self.snapshot.taken_at =
             SystemTime::UNIX_EPOCH + Duration::from_secs(1_790_000_000) + Duration::from_secs_f64(secs);
         self
     }
 
     /// The snapshot describes the network namespace `inode`.
-    pub fn netns(mut self, inode: u64) -> SnapshotBuilder {
+    pub(crate) fn netns(mut self, inode: u64) -> SnapshotBuilder {
         self.snapshot.netns.inode = Some(inode);
         self
     }
 
     /// Sets the run state of process `pid` (added before) by its letter.
-    pub fn run_state(mut self, pid: u32, letter: char) -> SnapshotBuilder {
+    pub(crate) fn run_state(mut self, pid: u32, letter: char) -> SnapshotBuilder {
         if let Some(p) = self.snapshot.processes.get_mut(&pid) {
             p.state = Some(RunState::from_letter(letter));
         }
@@ -70,19 +70,19 @@ impl SnapshotBuilder {
     }
 
     /// Puts process `pid` (added before) in the network namespace `inode`.
-    pub fn in_netns(mut self, pid: u32, inode: u64) -> SnapshotBuilder {
+    pub(crate) fn in_netns(mut self, pid: u32, inode: u64) -> SnapshotBuilder {
         if let Some(p) = self.snapshot.processes.get_mut(&pid) {
             p.netns = Some(inode);
         }
         self
     }
 
-    pub fn sysctl(mut self, name: &str, value: SysctlValue) -> SnapshotBuilder {
+    pub(crate) fn sysctl(mut self, name: &str, value: SysctlValue) -> SnapshotBuilder {
         self.snapshot.sysctls.0.insert(name.to_string(), value);
         self
     }
 
-    pub fn counter(mut self, section: &str, name: &str, value: i64) -> SnapshotBuilder {
+    pub(crate) fn counter(mut self, section: &str, name: &str, value: i64) -> SnapshotBuilder {
         let table = self.snapshot.counters.snmp.entry(section.to_string()).or_default();
         table.insert(name.to_string(), value);
         self
@@ -91,7 +91,7 @@ impl SnapshotBuilder {
     /// Adds a collected namespace with these labels and the builder's sysctls,
     /// and puts the sockets and processes added next in it (all-namespace
     /// snapshots).
-    pub fn namespace(mut self, inode: u64, labels: NetnsLabels) -> SnapshotBuilder {
+    pub(crate) fn namespace(mut self, inode: u64, labels: NetnsLabels) -> SnapshotBuilder {
         let mut ns = Namespace::new(4, inode, labels);
         ns.status = NetnsStatus::Collected;
         ns.sysctls = self.snapshot.sysctls.clone();
@@ -103,7 +103,7 @@ impl SnapshotBuilder {
         self
     }
 
-    pub fn process(mut self, pid: u32, comm: &str, fds: u32, limit: u64) -> SnapshotBuilder {
+    pub(crate) fn process(mut self, pid: u32, comm: &str, fds: u32, limit: u64) -> SnapshotBuilder {
         self.snapshot.processes.insert(
             pid,
             Process {
@@ -122,7 +122,7 @@ impl SnapshotBuilder {
     }
 
     /// Adds a socket; `owner` pids hold it (the inode is allocated here).
-    pub fn socket(mut self, mut socket: Socket, owners: &[u32]) -> SnapshotBuilder {
+    pub(crate) fn socket(mut self, mut socket: Socket, owners: &[u32]) -> SnapshotBuilder {
         if socket.inode == 0 && !matches!(socket.state, State::TimeWait | State::SynRecv) {
             socket.inode = self.next_inode;
             self.next_inode += 1;
@@ -141,19 +141,19 @@ impl SnapshotBuilder {
         self
     }
 
-    pub fn tcp(self, state: State, local: &str, remote: &str, owners: &[u32]) -> SnapshotBuilder {
+    pub(crate) fn tcp(self, state: State, local: &str, remote: &str, owners: &[u32]) -> SnapshotBuilder {
         let s = tcp_socket(state, local, remote, 0, 0);
         self.socket(s, owners)
     }
 
     /// Adds a connection waiting in an accept queue: inode 0 (no file until
     /// `accept()`), ESTAB, or CLOSE-WAIT when the client gave up.
-    pub fn waiting(mut self, state: State, local: &str, remote: &str) -> SnapshotBuilder {
+    pub(crate) fn waiting(mut self, state: State, local: &str, remote: &str) -> SnapshotBuilder {
         self.snapshot.sockets.push(tcp_socket(state, local, remote, 0, 0));
         self
     }
 
-    pub fn listener(
+    pub(crate) fn listener(
         self,
         local: &str,
         accept_queue: u32,
@@ -166,7 +166,13 @@ impl SnapshotBuilder {
         self.socket(s, owners)
     }
 
-    pub fn unix_listener(self, path: &str, pending: u32, backlog: u32, owners: &[u32]) -> SnapshotBuilder {
+    pub(crate) fn unix_listener(
+        self,
+        path: &str,
+        pending: u32,
+        backlog: u32,
+        owners: &[u32],
+    ) -> SnapshotBuilder {
         let s = Socket {
             proto: Proto::UnixStream,
             family: Family::Unix,
@@ -183,7 +189,7 @@ impl SnapshotBuilder {
         self.socket(s, owners)
     }
 
-    pub fn udp(self, local: &str, drops: u32, owners: &[u32]) -> SnapshotBuilder {
+    pub(crate) fn udp(self, local: &str, drops: u32, owners: &[u32]) -> SnapshotBuilder {
         let mut s = tcp_socket(State::Close, local, wildcard_of(local), 0, 0);
         s.proto = Proto::Udp;
         s.extra_mut().mem = Some(SkMem { rcvbuf: 212992, drops: Some(drops), ..SkMem::default() });
@@ -191,7 +197,7 @@ impl SnapshotBuilder {
     }
 
     /// Adds `n` TCP sockets in `state` from consecutive local ports to `remote`.
-    pub fn many(
+    pub(crate) fn many(
         mut self,
         n: u32,
         state: State,
@@ -206,7 +212,7 @@ impl SnapshotBuilder {
         self
     }
 
-    pub fn build(mut self) -> Snapshot {
+    pub(crate) fn build(mut self) -> Snapshot {
         self.snapshot.owners = OwnerIndex::from_refs(self.refs);
         self.snapshot
     }
@@ -217,7 +223,7 @@ fn wildcard_of(local: &str) -> &'static str {
 }
 
 /// A TCP socket record with the given queues and no extras.
-pub fn tcp_socket(state: State, local: &str, remote: &str, recv_q: u32, send_q: u32) -> Socket {
+pub(crate) fn tcp_socket(state: State, local: &str, remote: &str, recv_q: u32, send_q: u32) -> Socket {
     let local = addr(local);
     Socket {
         proto: Proto::Tcp,

@@ -15,6 +15,8 @@
 //! [`watch`], [`tui`]) only format and interact, taking a `Source` and typed
 //! settings. The command line lives in the binary (`src/main.rs`, `src/cli/`).
 
+#![warn(unreachable_pub)]
+
 pub mod analyze;
 pub mod collect;
 pub mod export;

@@ -28,7 +28,7 @@ fn peers(counted: Vec<(Remote, u32)>) -> Vec<Peer> {
 }
 
 /// `close_wait`: per process holding CLOSE-WAIT sockets.
-pub fn close_wait(snapshot: &Snapshot, t: &Thresholds) -> Vec<Finding> {
+pub(super) fn close_wait(snapshot: &Snapshot, t: &Thresholds) -> Vec<Finding> {
     let mut by_pid: BTreeMap<u32, Vec<&Socket>> = BTreeMap::new();
     let mut unowned = Vec::new();
     for s in tcp_in(snapshot, State::CloseWait) {
@@ -126,7 +126,7 @@ fn unowned_close_wait(sockets: &[&Socket], t: &Thresholds) -> Option<Finding> {
 
 /// `time_wait_buildup`: per destination against the ephemeral port range, and
 /// in total against `tcp_max_tw_buckets`.
-pub fn time_wait(snapshot: &Snapshot, t: &Thresholds) -> Vec<Finding> {
+pub(super) fn time_wait(snapshot: &Snapshot, t: &Thresholds) -> Vec<Finding> {
     let mut out = Vec::new();
     if let Some(ports) = snapshot.sysctls.ephemeral_port_count() {
         let all = top_remotes(tcp_in(snapshot, State::TimeWait), usize::MAX);
@@ -199,7 +199,7 @@ fn total_time_wait(snapshot: &Snapshot, t: &Thresholds) -> Option<Finding> {
 /// `syn_sent_pileup`: connections stuck in SYN-SENT towards one destination.
 /// When the destination is a listener of this namespace, it is named with
 /// its queues: a full accept queue there is why the SYNs go unanswered.
-pub fn syn_sent(snapshot: &Snapshot, listeners: &[Listener], t: &Thresholds) -> Vec<Finding> {
+pub(super) fn syn_sent(snapshot: &Snapshot, listeners: &[Listener], t: &Thresholds) -> Vec<Finding> {
     let mut by_dest: BTreeMap<SocketAddr, Vec<&Socket>> = BTreeMap::new();
     for s in tcp_in(snapshot, State::SynSent) {
         if let Some(remote) = s.remote.ip() {

@@ -45,7 +45,7 @@ pub struct ProcessSample {
 }
 
 /// Kernel counters kept in every sample.
-pub const SAMPLED_COUNTERS: &[(&str, &str)] = &[
+pub(crate) const SAMPLED_COUNTERS: &[(&str, &str)] = &[
     ("TcpExt", "ListenOverflows"),
     ("TcpExt", "ListenDrops"),
     ("TcpExt", "TCPReqQFullDrop"),
@@ -207,14 +207,14 @@ fn tuple_hash(local: &Endpoint, remote: &Endpoint) -> u64 {
 
 /// How long Linux keeps a socket in TIME-WAIT (`TCP_TIMEWAIT_LEN`, not
 /// `tcp_fin_timeout`).
-pub const TIME_WAIT_LEN: Duration = Duration::from_secs(60);
+pub(crate) const TIME_WAIT_LEN: Duration = Duration::from_secs(60);
 
 /// Whether a TIME-WAIT row whose timer has `remaining_ms` left entered
 /// TIME-WAIT within the last `since`: its timer started at 60 s, so it is
 /// `60 s - remaining` old. Counting arrivals this way sees every short-lived
 /// connection, where a difference of two dumps misses those that came and
 /// went between them.
-pub fn arrived_within(remaining_ms: u32, since: Duration) -> bool {
+pub(crate) fn arrived_within(remaining_ms: u32, since: Duration) -> bool {
     let age = TIME_WAIT_LEN.saturating_sub(Duration::from_millis(u64::from(remaining_ms)));
     age < since
 }

@@ -103,7 +103,7 @@ pub fn listeners(snapshot: &Snapshot, t: &Thresholds) -> Vec<Listener> {
 }
 
 /// Full queues first, then fuller ones, then by port.
-pub fn sort(listeners: &mut [Listener]) {
+pub(crate) fn sort(listeners: &mut [Listener]) {
     listeners.sort_by(|a, b| {
         b.full
             .cmp(&a.full)
@@ -170,7 +170,7 @@ fn waiting_by_listener(sockets: &[Socket]) -> HashMap<SocketAddr, Waiting> {
 
 /// The TCP connections (any state but LISTEN) that came through `listener`:
 /// accepted ones, those waiting in its accept queue and half-open ones.
-pub fn connections_of<'a>(snapshot: &'a Snapshot, listener: &Listener) -> Vec<&'a Socket> {
+pub(crate) fn connections_of<'a>(snapshot: &'a Snapshot, listener: &Listener) -> Vec<&'a Socket> {
     let Some(key) = (listener.proto == Proto::Tcp).then(|| listener.local.ip()).flatten() else {
         return Vec::new();
     };
@@ -207,7 +207,7 @@ fn mapped_equal(a: IpAddr, b: IpAddr) -> bool {
 }
 
 /// Findings about listeners.
-pub fn findings(snapshot: &Snapshot, listeners: &[Listener], t: &Thresholds) -> Vec<Finding> {
+pub(crate) fn findings(snapshot: &Snapshot, listeners: &[Listener], t: &Thresholds) -> Vec<Finding> {
     let somaxconn = snapshot.sysctls.int("net.core.somaxconn");
     let mut out = Vec::new();
     for l in listeners {
@@ -359,7 +359,7 @@ fn capped(l: &Listener, subject: &Subject, somaxconn: Option<i64>) -> Option<Fin
 /// The TCP listener of this namespace that connections to `dest` reach, if
 /// `dest` is here: a listener on exactly that address, or a wildcard one
 /// when `dest` is an address this namespace uses (`local_ips`) or loopback.
-pub fn listener_for<'a>(
+pub(crate) fn listener_for<'a>(
     listeners: &'a [Listener],
     dest: SocketAddr,
     local_ips: &std::collections::HashSet<IpAddr>,

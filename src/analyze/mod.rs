@@ -6,16 +6,16 @@
 
 mod connections;
 pub mod evidence;
-pub mod finding;
-pub mod history;
+pub(crate) mod finding;
+pub(crate) mod history;
 mod kind;
 pub mod leaks;
-pub mod listeners;
-pub mod netns;
+pub(crate) mod listeners;
+pub(crate) mod netns;
 mod percent;
 mod processes;
-pub mod report;
-pub mod summary;
+pub(crate) mod report;
+pub(crate) mod summary;
 mod thresholds;
 mod udp;
 

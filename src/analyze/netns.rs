@@ -16,12 +16,12 @@ use super::{Analysis, Thresholds};
 use crate::model::Snapshot;
 
 /// Runs every rule on each namespace of `snapshot` and merges the results.
-pub fn analyze_each(snapshot: &Snapshot, t: &Thresholds) -> Analysis {
+pub(crate) fn analyze_each(snapshot: &Snapshot, t: &Thresholds) -> Analysis {
     merge(per_netns(snapshot, t).into_iter().map(|(_, analysis)| analysis))
 }
 
 /// Each collected namespace's view with its own analysis, findings tagged.
-pub fn per_netns(snapshot: &Snapshot, t: &Thresholds) -> Vec<(Snapshot, Analysis)> {
+pub(crate) fn per_netns(snapshot: &Snapshot, t: &Thresholds) -> Vec<(Snapshot, Analysis)> {
     snapshot
         .netns_views()
         .into_iter()
@@ -35,14 +35,14 @@ pub fn per_netns(snapshot: &Snapshot, t: &Thresholds) -> Vec<(Snapshot, Analysis
 }
 
 /// Marks findings with the namespace they were found in.
-pub fn tag(findings: &mut [Finding], netns: Option<u64>) {
+pub(crate) fn tag(findings: &mut [Finding], netns: Option<u64>) {
     for f in findings {
         f.netns = netns;
     }
 }
 
 /// Merges per-namespace analyses: listeners full first, findings worst first.
-pub fn merge(parts: impl IntoIterator<Item = Analysis>) -> Analysis {
+pub(crate) fn merge(parts: impl IntoIterator<Item = Analysis>) -> Analysis {
     let mut all = Analysis { listeners: Vec::new(), findings: Vec::new() };
     for part in parts {
         all.listeners.extend(part.listeners);
@@ -105,7 +105,11 @@ fn slot(rows: &[NetnsTrouble], inode: u64) -> Option<usize> {
 
 /// Every namespace of the snapshot with its trouble, worst first, counting
 /// the given (selected) listeners and findings.
-pub fn trouble(snapshot: &Snapshot, listeners: &[Listener], findings: &[Finding]) -> Vec<NetnsTrouble> {
+pub(crate) fn trouble(
+    snapshot: &Snapshot,
+    listeners: &[Listener],
+    findings: &[Finding],
+) -> Vec<NetnsTrouble> {
     let mut out: Vec<NetnsTrouble> = snapshot
         .namespaces
         .iter()

@@ -11,7 +11,7 @@ use crate::model::{Process, Snapshot};
 /// `fd_exhaustion_risk`: a process close to, or at, "Too many open files".
 /// Warning from the threshold, critical from 95 % (or the threshold, if
 /// higher) and always once every fd the limit allows is open.
-pub fn fd_exhaustion(snapshot: &Snapshot, t: &Thresholds) -> Vec<Finding> {
+pub(super) fn fd_exhaustion(snapshot: &Snapshot, t: &Thresholds) -> Vec<Finding> {
     let mut dumped: Option<HashSet<u64>> = None;
     let mut out = Vec::new();
     for p in snapshot.processes.values() {

@@ -50,7 +50,7 @@ impl<'a> Report<'a> {
 }
 
 /// Whether a listener is shown.
-pub fn keeps_listener(selection: &Selection, l: &Listener, snapshot: &Snapshot) -> bool {
+pub(crate) fn keeps_listener(selection: &Selection, l: &Listener, snapshot: &Snapshot) -> bool {
     let state_ok = selection.shown_states(l.proto).is_none_or(|set| set.contains(State::Listen));
     state_ok
         && selection.port.is_none_or(|p| l.local.port() == Some(p))
@@ -59,7 +59,7 @@ pub fn keeps_listener(selection: &Selection, l: &Listener, snapshot: &Snapshot) 
 
 /// Whether a finding concerns the selection. `owning_pids` are the pids
 /// holding at least one selected socket.
-pub fn keeps_finding(
+pub(crate) fn keeps_finding(
     selection: &Selection,
     f: &Finding,
     snapshot: &Snapshot,

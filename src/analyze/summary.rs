@@ -23,7 +23,9 @@ impl StateCounts {
 }
 
 /// Per protocol, per state.
-pub fn by_proto_and_state<'a>(sockets: impl Iterator<Item = &'a Socket>) -> BTreeMap<Proto, StateCounts> {
+pub(crate) fn by_proto_and_state<'a>(
+    sockets: impl Iterator<Item = &'a Socket>,
+) -> BTreeMap<Proto, StateCounts> {
     let mut out: BTreeMap<Proto, StateCounts> = BTreeMap::new();
     for s in sockets {
         out.entry(s.proto).or_default().add(s.state);
@@ -33,7 +35,7 @@ pub fn by_proto_and_state<'a>(sockets: impl Iterator<Item = &'a Socket>) -> BTre
 
 /// One process's sockets.
 #[derive(Clone, Debug, PartialEq)]
-pub struct ProcessSummary {
+pub(crate) struct ProcessSummary {
     pub pid: u32,
     pub comm: String,
     pub states: StateCounts,
@@ -46,13 +48,16 @@ pub struct ProcessSummary {
 }
 
 impl ProcessSummary {
-    pub fn close_wait(&self) -> u32 {
+    pub(crate) fn close_wait(&self) -> u32 {
         self.states.get(State::CloseWait)
     }
 }
 
 /// Processes owning at least one of `sockets`: most CLOSE-WAIT first, then most sockets.
-pub fn by_process<'a>(snapshot: &Snapshot, sockets: impl Iterator<Item = &'a Socket>) -> Vec<ProcessSummary> {
+pub(crate) fn by_process<'a>(
+    snapshot: &Snapshot,
+    sockets: impl Iterator<Item = &'a Socket>,
+) -> Vec<ProcessSummary> {
     let mut map: BTreeMap<u32, ProcessSummary> = BTreeMap::new();
     for s in sockets {
         for pid in snapshot.owner_pids(s.inode) {
@@ -74,7 +79,7 @@ pub fn by_process<'a>(snapshot: &Snapshot, sockets: impl Iterator<Item = &'a Soc
 }
 
 /// A process that holds none of the selected sockets.
-pub fn without_sockets(p: &crate::model::Process) -> ProcessSummary {
+pub(crate) fn without_sockets(p: &crate::model::Process) -> ProcessSummary {
     ProcessSummary {
         pid: p.pid,
         comm: p.comm.clone(),

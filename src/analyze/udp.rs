@@ -5,7 +5,7 @@ use super::finding::{Finding, Severity, Subject};
 use crate::model::{Proto, Snapshot};
 
 /// `udp_receive_drops`: one finding per UDP socket with a non-zero drop count.
-pub fn receive_drops(snapshot: &Snapshot) -> Vec<Finding> {
+pub(super) fn receive_drops(snapshot: &Snapshot) -> Vec<Finding> {
     let rmem_max = snapshot.sysctls.int("net.core.rmem_max");
     snapshot
         .sockets

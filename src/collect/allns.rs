@@ -37,7 +37,7 @@ use crate::model::{
 };
 
 /// The most namespaces collected at once.
-pub const MAX_THREADS: usize = 8;
+pub(super) const MAX_THREADS: usize = 8;
 
 /// What the pool brings back for one namespace.
 struct NetnsDump {
@@ -284,7 +284,7 @@ fn merge_stats(total: &mut DumpStats, one: &DumpStats) {
 }
 
 /// One warning per kind of miss, each said once with its count.
-pub fn netns_warnings(namespaces: &[Namespace], unseen: u32) -> Vec<Warning> {
+pub(super) fn netns_warnings(namespaces: &[Namespace], unseen: u32) -> Vec<Warning> {
     let count = |name: &str| namespaces.iter().filter(|n| n.status.name() == name).count();
     let (total, collected, denied, vanished) =
         (namespaces.len(), count("collected"), count("denied"), count("vanished"));

@@ -41,7 +41,7 @@ enum Kind {
 
 /// What a held TCP socket that no dump shows turned out to be.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Held {
+pub(super) enum Held {
     /// Unhashed after exchanging segments: reset, or its connect failed.
     Ghost,
     /// Never exchanged a segment: created, not connected.
@@ -52,13 +52,13 @@ pub enum Held {
 
 /// The held TCP sockets no dump shows, sorted out.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
-pub struct Absent {
+pub(super) struct Absent {
     pub ghosts: Vec<FdRef>,
     pub never_connected: Vec<FdRef>,
 }
 
 #[derive(Default)]
-pub struct GhostFinder {
+pub(super) struct GhostFinder {
     kinds: HashMap<u64, Kind>,
 }
 
@@ -66,7 +66,7 @@ impl GhostFinder {
     /// Held TCP sockets of the namespaces `netns` (empty: unknown, any)
     /// absent from `dumped` (which must cover every TCP state of them),
     /// sorted into dead connections and never-connected sockets.
-    pub fn find(
+    pub(super) fn find(
         &mut self,
         owners: &OwnerIndex,
         processes: &ProcessTable,
@@ -129,7 +129,7 @@ const TCP_CLOSE: u8 = 7;
 /// exchanging segments is a ghost; unhashed with none sent or received was
 /// never connected. Kernels older than 4.2 do not count segments: there,
 /// CLOSE alone makes a ghost.
-pub fn judge_tcp_info(info: &[u8]) -> Held {
+pub(super) fn judge_tcp_info(info: &[u8]) -> Held {
     let Some(tcp) = super::decode::raw::tcp_info_with_state(info) else { return Held::Ghost };
     match tcp {
         (state, _) if state != TCP_CLOSE => Held::Live,

@@ -13,14 +13,14 @@ use crate::model::{Counters, HostInfo, SYSCTLS, SysctlValue, Sysctls, Warning, W
 const SNMP_SECTIONS: &[&str] = &["TcpExt", "Tcp", "Udp"];
 
 /// Namespace-scoped facts read from inside the namespace.
-pub struct NetnsFacts {
+pub(super) struct NetnsFacts {
     pub sysctls: Sysctls,
     pub counters: Counters,
     pub netns_inode: Option<u64>,
     pub warnings: Vec<Warning>,
 }
 
-pub fn read_netns_facts() -> NetnsFacts {
+pub(super) fn read_netns_facts() -> NetnsFacts {
     let mut missing = Vec::new();
     let sysctls = read_sysctls(&mut missing);
     let counters = read_counters(&mut missing);
@@ -82,7 +82,7 @@ fn read_net_file(name: &str) -> Option<String> {
 }
 
 /// Host identity (not namespace-scoped).
-pub fn host_info() -> HostInfo {
+pub(super) fn host_info() -> HostInfo {
     let uname = rustix::system::uname();
     HostInfo {
         hostname: uname.nodename().to_string_lossy().into_owned(),

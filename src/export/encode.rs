@@ -20,7 +20,7 @@ use super::families::{Exposition, Family, Kind, Sample, Value};
 
 /// An exposition format.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Format {
+pub(super) enum Format {
     /// The Prometheus text format, version 0.0.4 (the default).
     Prometheus,
     /// OpenMetrics 1.0.0 text.
@@ -28,7 +28,7 @@ pub enum Format {
 }
 
 impl Format {
-    pub fn content_type(self) -> &'static str {
+    pub(super) fn content_type(self) -> &'static str {
         match self {
             Format::Prometheus => prometheus_client::encoding::prometheus_text::CONTENT_TYPE,
             Format::OpenMetrics => "application/openmetrics-text; version=1.0.0; charset=utf-8",
@@ -38,7 +38,7 @@ impl Format {
     /// The format an `Accept` header prefers: OpenMetrics when it is offered
     /// with a weight at least that of text/plain, the text format otherwise
     /// (also for no header, or only types we do not speak).
-    pub fn negotiate(accept: Option<&str>) -> Format {
+    pub(super) fn negotiate(accept: Option<&str>) -> Format {
         let mut openmetrics = 0.0_f64;
         let mut text = 0.0_f64;
         for range in accept.unwrap_or("").split(',') {
@@ -79,7 +79,7 @@ impl Format {
 }
 
 /// Encodes `exposition` in `format`.
-pub fn encode(exposition: &Arc<Exposition>, format: Format) -> Result<String, std::fmt::Error> {
+pub(super) fn encode(exposition: &Arc<Exposition>, format: Format) -> Result<String, std::fmt::Error> {
     let mut registry = Registry::default();
     registry.register_collector(Box::new(Arc::clone(exposition)));
     let mut out = String::with_capacity(16 * 1024);

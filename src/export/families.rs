@@ -7,7 +7,7 @@
 
 /// What kind of metric a family is, as both text formats know it.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Kind {
+pub(super) enum Kind {
     Gauge,
     /// Exposed name ends in `_total`.
     Counter,
@@ -17,23 +17,23 @@ pub enum Kind {
 
 /// A sample's value.
 #[derive(Clone, Copy, Debug, PartialEq)]
-pub enum Value {
+pub(super) enum Value {
     Int(u64),
     Float(f64),
 }
 
 /// Label names and values of one sample, in exposition order.
-pub type Labels = Vec<(&'static str, String)>;
+pub(super) type Labels = Vec<(&'static str, String)>;
 
 #[derive(Clone, Debug, PartialEq)]
-pub struct Sample {
+pub(super) struct Sample {
     pub labels: Labels,
     pub value: Value,
 }
 
 /// One metric family: name as exposed (with `_total`, `_info`, `_seconds`).
 #[derive(Clone, Debug, PartialEq)]
-pub struct Family {
+pub(super) struct Family {
     pub name: &'static str,
     pub help: &'static str,
     pub kind: Kind,
@@ -41,35 +41,35 @@ pub struct Family {
 }
 
 impl Family {
-    pub fn new(name: &'static str, kind: Kind, help: &'static str) -> Family {
+    pub(super) fn new(name: &'static str, kind: Kind, help: &'static str) -> Family {
         Family { name, help, kind, samples: Vec::new() }
     }
 
-    pub fn push(&mut self, labels: Labels, value: Value) {
+    pub(super) fn push(&mut self, labels: Labels, value: Value) {
         self.samples.push(Sample { labels, value });
     }
 
-    pub fn int(&mut self, labels: Labels, value: u64) {
+    pub(super) fn int(&mut self, labels: Labels, value: u64) {
         self.push(labels, Value::Int(value));
     }
 }
 
 /// Every family of one collection, in exposition order.
 #[derive(Clone, Debug, Default, PartialEq)]
-pub struct Exposition {
+pub(super) struct Exposition {
     pub families: Vec<Family>,
 }
 
 impl Exposition {
     /// Appends `family` if it has samples (an empty family says nothing).
-    pub fn add(&mut self, family: Family) {
+    pub(super) fn add(&mut self, family: Family) {
         if !family.samples.is_empty() {
             self.families.push(family);
         }
     }
 
     #[cfg(test)]
-    pub fn family(&self, name: &str) -> Option<&Family> {
+    pub(super) fn family(&self, name: &str) -> Option<&Family> {
         self.families.iter().find(|f| f.name == name)
     }
 }

@@ -6,13 +6,13 @@
 //! ([`MAX_HEAD`] bytes, [`MAX_HEADERS`] headers); anything else is 400.
 
 /// Largest request head accepted; beyond it, 431.
-pub const MAX_HEAD: usize = 8 * 1024;
+pub(super) const MAX_HEAD: usize = 8 * 1024;
 /// Most header lines accepted; beyond it, 431.
-pub const MAX_HEADERS: usize = 64;
+pub(super) const MAX_HEADERS: usize = 64;
 
 /// What the exporter needs from a request.
 #[derive(Clone, Debug, PartialEq, Eq)]
-pub struct RequestHead {
+pub(super) struct RequestHead {
     pub method: String,
     /// The path without its query string.
     pub path: String,
@@ -21,14 +21,14 @@ pub struct RequestHead {
 }
 
 impl RequestHead {
-    pub fn is_head(&self) -> bool {
+    pub(super) fn is_head(&self) -> bool {
         self.method == "HEAD"
     }
 }
 
 /// Why a request head was refused.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum HeadError {
+pub(super) enum HeadError {
     /// Not HTTP/1.x, or not a request we can parse: 400.
     Malformed,
     /// Longer than [`MAX_HEAD`] or more than [`MAX_HEADERS`] headers: 431.
@@ -36,7 +36,7 @@ pub enum HeadError {
 }
 
 /// Parses the bytes received so far: `Ok(None)` while the head is incomplete.
-pub fn parse_head(buf: &[u8]) -> Result<Option<RequestHead>, HeadError> {
+pub(super) fn parse_head(buf: &[u8]) -> Result<Option<RequestHead>, HeadError> {
     let mut headers = [httparse::EMPTY_HEADER; MAX_HEADERS];
     let mut request = httparse::Request::new(&mut headers);
     match request.parse(buf) {
@@ -78,7 +78,7 @@ fn path_of(target: &str) -> Result<String, HeadError> {
 
 /// A complete response.
 #[derive(Clone, Debug, PartialEq, Eq)]
-pub struct Response {
+pub(super) struct Response {
     pub status: u16,
     pub content_type: &'static str,
     pub body: Vec<u8>,
@@ -87,22 +87,22 @@ pub struct Response {
 }
 
 impl Response {
-    pub fn new(status: u16, content_type: &'static str, body: impl Into<Vec<u8>>) -> Response {
+    pub(super) fn new(status: u16, content_type: &'static str, body: impl Into<Vec<u8>>) -> Response {
         Response { status, content_type, body: body.into(), headers: Vec::new() }
     }
 
     /// A plain-text response: the message and a newline.
-    pub fn text(status: u16, message: &str) -> Response {
+    pub(super) fn text(status: u16, message: &str) -> Response {
         Response::new(status, "text/plain; charset=utf-8", format!("{message}\n"))
     }
 
-    pub fn with_header(mut self, line: &'static str) -> Response {
+    pub(super) fn with_header(mut self, line: &'static str) -> Response {
         self.headers.push(line);
         self
     }
 
     /// The bytes on the wire; a HEAD response carries the headers only.
-    pub fn to_bytes(&self, head_only: bool) -> Vec<u8> {
+    pub(super) fn to_bytes(&self, head_only: bool) -> Vec<u8> {
         let mut out = format!(
             "HTTP/1.1 {} {}\r\nContent-Type: {}\r\nContent-Length: {}\r\nConnection: close\r\nCache-Control: no-store\r\n",
             self.status,

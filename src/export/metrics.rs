@@ -42,12 +42,12 @@ pub struct NetnsLabels {
 /// pod, its container, or the command of its first process; names that
 /// repeat get `#2`, `#3`... so series never collide.
 #[derive(Debug, Default)]
-pub struct NetnsKeys {
+pub(super) struct NetnsKeys {
     used: std::collections::HashMap<String, u32>,
 }
 
 impl NetnsKeys {
-    pub fn labels(&mut self, n: &crate::model::Namespace, snapshot: &Snapshot) -> NetnsLabels {
+    pub(super) fn labels(&mut self, n: &crate::model::Namespace, snapshot: &Snapshot) -> NetnsLabels {
         let l = &n.labels;
         let pod = l.pod.as_ref();
         let container: String = l.container_id.as_deref().unwrap_or_default().chars().take(12).collect();
@@ -80,7 +80,7 @@ impl NetnsKeys {
 
 /// One namespace's collection: a snapshot, or why there is none.
 #[derive(Debug)]
-pub struct NetnsResult {
+pub(super) struct NetnsResult {
     pub labels: NetnsLabels,
     pub snapshot: Result<Snapshot, String>,
 }
@@ -99,7 +99,7 @@ impl Default for Limits {
 }
 
 /// Process name standing for the names beyond [`Limits::processes`].
-pub const OTHER_PROCESSES: &str = "(other)";
+pub(super) const OTHER_PROCESSES: &str = "(other)";
 
 /// The TCP states exposed by `sockscope_tcp_sockets`, with their label values.
 const TCP_STATES: [(State, &str); 11] = [
@@ -264,7 +264,7 @@ pub fn metric_names() -> Vec<&'static str> {
 }
 
 /// Builds the exposition of one collection.
-pub fn build(results: &[NetnsResult], duration: Duration, limits: &Limits) -> Exposition {
+pub(super) fn build(results: &[NetnsResult], duration: Duration, limits: &Limits) -> Exposition {
     let mut f = Families::new();
     for result in results {
         let ns = &result.labels;

@@ -40,14 +40,14 @@ impl Shared {
 }
 
 /// Runs collections on demand on its own thread.
-pub struct Scraper {
+pub(super) struct Scraper {
     shared: Arc<Shared>,
     thread: Option<JoinHandle<()>>,
 }
 
 impl Scraper {
     /// Starts the collector thread; `collect` runs once per collection.
-    pub fn start(collect: impl FnMut() -> Exposition + Send + 'static) -> std::io::Result<Scraper> {
+    pub(super) fn start(collect: impl FnMut() -> Exposition + Send + 'static) -> std::io::Result<Scraper> {
         let shared = Arc::new(Shared::default());
         let inside = Arc::clone(&shared);
         let thread = std::thread::Builder::new()
@@ -57,7 +57,7 @@ impl Scraper {
     }
 
     /// The exposition of a collection that is in flight now or starts now.
-    pub fn scrape(&self) -> Arc<Exposition> {
+    pub(super) fn scrape(&self) -> Arc<Exposition> {
         let mut state = self.shared.lock();
         let target = match state.requested > state.completed {
             true => state.requested,

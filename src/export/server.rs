@@ -31,7 +31,7 @@ const LINGER: Duration = Duration::from_secs(1);
 
 /// Answers requests on `listener` with `handler` until accepting fails for
 /// good.
-pub fn run(
+pub(super) fn run(
     listener: &TcpListener,
     settings: ServerSettings,
     handler: Arc<dyn Fn(&RequestHead) -> Response + Send + Sync>,

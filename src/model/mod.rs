@@ -2,12 +2,12 @@
 
 mod host;
 mod netns;
-pub mod pace;
+pub(crate) mod pace;
 mod process;
 mod selection;
 mod snapshot;
 mod socket;
-pub mod source;
+pub(crate) mod source;
 mod state;
 
 pub use host::{Counters, HostInfo, NetnsInfo, SYSCTLS, SysctlValue, Sysctls};

@@ -13,19 +13,19 @@ use std::time::Duration;
 
 /// The interval is at least this many times the last refresh's cost: the
 /// refresh then takes at most 1/STRETCH (20 %) of one core.
-pub const STRETCH: u32 = 5;
+pub(crate) const STRETCH: u32 = 5;
 
 /// The interval to wait before the next refresh: the asked interval, or
 /// [`STRETCH`] × `cost` when that is longer. `cost` is what the last refresh
 /// took: its wall time, or the CPU the process spent in it if more (a
 /// parallel scan spends more CPU than wall time).
-pub fn interval(asked: Duration, cost: Duration) -> Duration {
+pub(crate) fn interval(asked: Duration, cost: Duration) -> Duration {
     asked.max(cost.saturating_mul(STRETCH))
 }
 
 /// What one refresh cost and what the interval became.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
-pub struct Pace {
+pub(crate) struct Pace {
     /// The interval the user asked for.
     pub asked: Duration,
     /// The interval in force after the last refresh.
@@ -36,30 +36,30 @@ pub struct Pace {
 
 impl Pace {
     /// The pace before any refresh: the asked interval.
-    pub fn new(asked: Duration) -> Pace {
+    pub(crate) fn new(asked: Duration) -> Pace {
         Pace { asked, effective: asked, cost: Duration::ZERO }
     }
 
     /// The pace after a refresh that cost `cost`.
-    pub fn after(self, cost: Duration) -> Pace {
+    pub(crate) fn after(self, cost: Duration) -> Pace {
         Pace { asked: self.asked, effective: interval(self.asked, cost), cost }
     }
 
     /// Whether the interval is longer than asked.
-    pub fn is_stretched(&self) -> bool {
+    pub(crate) fn is_stretched(&self) -> bool {
         self.effective > self.asked
     }
 }
 
 /// The cost of a refresh from its wall time and the process CPU time spent
 /// meanwhile (threads included): whichever is larger.
-pub fn cost(wall: Duration, cpu: Duration) -> Duration {
+pub(crate) fn cost(wall: Duration, cpu: Duration) -> Duration {
     wall.max(cpu)
 }
 
 /// A change worth telling the user about, for faces that print events.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum PaceChange {
+pub(crate) enum PaceChange {
     /// The interval became longer than asked, or moved by more than a
     /// quarter while stretched.
     Stretched(Pace),
@@ -70,7 +70,7 @@ pub enum PaceChange {
 /// Compares the pace before and after a refresh. Small moves of a
 /// stretched interval are not reported, so a cost that jitters does not
 /// print a line per refresh.
-pub fn change(before: Pace, after: Pace) -> Option<PaceChange> {
+pub(crate) fn change(before: Pace, after: Pace) -> Option<PaceChange> {
     match (before.is_stretched(), after.is_stretched()) {
         (false, true) => Some(PaceChange::Stretched(after)),
         (true, false) => Some(PaceChange::Restored(after)),

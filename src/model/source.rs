@@ -56,7 +56,7 @@ impl Replay {
 /// The error of a scripted failure, or of a script that ran out.
 #[derive(Debug, thiserror::Error)]
 #[error("{0}")]
-pub struct ReplayError(pub String);
+pub(crate) struct ReplayError(pub String);
 
 impl Source for Replay {
     fn snapshot(&mut self) -> Result<Snapshot, SourceError> {

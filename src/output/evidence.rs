@@ -15,13 +15,13 @@ use super::escape;
 use crate::analyze::Evidence;
 
 /// The evidence's fields in schema order, `null` where a value is unknown.
-pub fn pairs(evidence: &Evidence) -> Vec<(String, Value)> {
+pub(crate) fn pairs(evidence: &Evidence) -> Vec<(String, Value)> {
     let read_back = serde_json::to_string(evidence).and_then(|json| serde_json::from_str::<Pairs>(&json));
     read_back.map_or_else(|_| Vec::new(), |p| p.0)
 }
 
 /// The evidence as `key=value` pairs, unknown values left out, strings escaped.
-pub fn text(evidence: &Evidence) -> String {
+pub(crate) fn text(evidence: &Evidence) -> String {
     pairs(evidence)
         .iter()
         .filter(|(_, v)| !v.is_null())

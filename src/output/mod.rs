@@ -3,14 +3,14 @@
 //! Findings are worded here ([`wording`]), from the typed evidence analysis gives.
 
 pub mod escape;
-pub mod evidence;
+pub(crate) mod evidence;
 pub mod human;
 pub mod json;
-pub mod netns;
+pub(crate) mod netns;
 pub mod sockets;
 pub mod style;
-pub mod table;
-pub mod time;
+pub(crate) mod table;
+pub(crate) mod time;
 pub mod wording;
 
 use crate::model::{Endpoint, Proto, Snapshot};

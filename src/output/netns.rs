@@ -18,7 +18,7 @@ const NAMESPACE_ROWS: usize = 20;
 
 /// The NETNS column: pod name, else container short id, else `ip netns`
 /// name, else inode.
-pub fn column(snap: &Snapshot, inode: u64) -> String {
+pub(crate) fn column(snap: &Snapshot, inode: u64) -> String {
     match snap.namespace(inode) {
         Some(ns) => escape::text(&ns.display_name()).into_owned(),
         None => "?".to_string(),
@@ -27,7 +27,7 @@ pub fn column(snap: &Snapshot, inode: u64) -> String {
 
 /// Who a namespace belongs to, in a few words: `pod shop/cart-7f9`,
 /// `docker 4f1c8e2b9a7d`, `ip netns blue`, or `-`.
-pub fn owner(ns: &Namespace) -> String {
+pub(crate) fn owner(ns: &Namespace) -> String {
     let labels = &ns.labels;
     let short_id = labels.container_id.as_ref().map(|id| id.chars().take(12).collect::<String>());
     let text = match (&labels.pod, &short_id) {
@@ -47,7 +47,7 @@ pub fn owner(ns: &Namespace) -> String {
 
 /// The tag a finding carries: `pod shop/cart-7f9`, `container 4f1c8e2b9a7d`,
 /// `netns blue` or `netns 4026532177`.
-pub fn tag(snap: &Snapshot, inode: u64) -> String {
+pub(crate) fn tag(snap: &Snapshot, inode: u64) -> String {
     let Some(ns) = snap.namespace(inode) else { return format!("netns {inode}") };
     match (&ns.labels.pod, &ns.labels.container_id) {
         (Some(_), _) | (None, Some(_)) => owner(ns),
@@ -56,7 +56,7 @@ pub fn tag(snap: &Snapshot, inode: u64) -> String {
 }
 
 /// The NAMESPACES section: every namespace, worst trouble first.
-pub fn write_namespaces(out: &mut dyn Write, report: &Report, style: &Style) -> io::Result<()> {
+pub(crate) fn write_namespaces(out: &mut dyn Write, report: &Report, style: &Style) -> io::Result<()> {
     let snap = report.snapshot;
     let rows = &report.namespaces;
     let shown = rows.len().min(NAMESPACE_ROWS);

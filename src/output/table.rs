@@ -10,19 +10,19 @@ use unicode_width::UnicodeWidthStr;
 use super::style::{Paint, Style};
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Align {
+pub(crate) enum Align {
     Left,
     Right,
 }
 
 #[derive(Clone, Debug, PartialEq, Eq)]
-pub struct Cell {
+pub(crate) struct Cell {
     pub text: String,
     pub paint: Option<Paint>,
 }
 
 impl Cell {
-    pub fn painted(text: impl Into<String>, paint: Option<Paint>) -> Cell {
+    pub(crate) fn painted(text: impl Into<String>, paint: Option<Paint>) -> Cell {
         Cell { text: text.into(), paint }
     }
 }
@@ -33,14 +33,14 @@ impl<T: Into<String>> From<T> for Cell {
     }
 }
 
-pub struct Table {
+pub(crate) struct Table {
     headers: Vec<&'static str>,
     aligns: Vec<Align>,
     rows: Vec<Vec<Cell>>,
 }
 
 impl Table {
-    pub fn new(columns: &[(&'static str, Align)]) -> Table {
+    pub(crate) fn new(columns: &[(&'static str, Align)]) -> Table {
         Table {
             headers: columns.iter().map(|c| c.0).collect(),
             aligns: columns.iter().map(|c| c.1).collect(),
@@ -48,12 +48,8 @@ impl Table {
         }
     }
 
-    pub fn push(&mut self, row: Vec<Cell>) {
+    pub(crate) fn push(&mut self, row: Vec<Cell>) {
         self.rows.push(row);
-    }
-
-    pub fn is_empty(&self) -> bool {
-        self.rows.is_empty()
     }
 
     fn widths(&self) -> Vec<usize> {
@@ -66,7 +62,7 @@ impl Table {
         widths
     }
 
-    pub fn write(&self, out: &mut dyn Write, style: &Style) -> io::Result<()> {
+    pub(crate) fn write(&self, out: &mut dyn Write, style: &Style) -> io::Result<()> {
         let widths = self.widths();
         let header: Vec<Cell> =
             self.headers.iter().map(|h| Cell::painted(*h, Some(Paint::Heading))).collect();
@@ -79,7 +75,7 @@ impl Table {
 }
 
 /// Writes one row; the last column is not padded (no trailing spaces).
-pub fn write_row(
+pub(crate) fn write_row(
     out: &mut dyn Write,
     row: &[Cell],
     widths: &[usize],

@@ -3,7 +3,7 @@
 use std::time::{SystemTime, UNIX_EPOCH};
 
 /// `2026-11-21T10:32:01Z`.
-pub fn rfc3339(t: SystemTime) -> String {
+pub(crate) fn rfc3339(t: SystemTime) -> String {
     let secs = t.duration_since(UNIX_EPOCH).map_or(0, |d| d.as_secs());
     let (days, rem) = (secs / 86_400, secs % 86_400);
     let (y, m, d) = civil_from_days(days as i64);
@@ -12,14 +12,14 @@ pub fn rfc3339(t: SystemTime) -> String {
 
 /// `2026-11-21T10:32:01.250Z`: to the millisecond, for events whose
 /// times are compared with each other (rates between watch samples).
-pub fn rfc3339_millis(t: SystemTime) -> String {
+pub(crate) fn rfc3339_millis(t: SystemTime) -> String {
     let millis = t.duration_since(UNIX_EPOCH).map_or(0, |d| d.subsec_millis());
     let seconds = rfc3339(t);
     format!("{}.{millis:03}Z", seconds.trim_end_matches('Z'))
 }
 
 /// An interval as the user would type it: `2s`, `500ms`.
-pub fn human_duration(d: std::time::Duration) -> String {
+pub(crate) fn human_duration(d: std::time::Duration) -> String {
     match d.as_millis() {
         ms if ms % 1000 == 0 => format!("{}s", ms / 1000),
         ms => format!("{ms}ms"),
@@ -27,7 +27,7 @@ pub fn human_duration(d: std::time::Duration) -> String {
 }
 
 /// A measured duration, short: `640 ms`, `3.2 s`, `27 s`.
-pub fn short_duration(d: std::time::Duration) -> String {
+pub(crate) fn short_duration(d: std::time::Duration) -> String {
     let ms = d.as_secs_f64() * 1000.0;
     match ms {
         ms if ms < 1000.0 => format!("{ms:.0} ms"),
@@ -38,7 +38,7 @@ pub fn short_duration(d: std::time::Duration) -> String {
 
 /// An interval that may have been stretched: like [`human_duration`], with
 /// one decimal for fractions of a second above one second (`3.2s`).
-pub fn interval_text(d: std::time::Duration) -> String {
+pub(crate) fn interval_text(d: std::time::Duration) -> String {
     match d.as_millis() {
         ms if ms >= 1000 && ms % 1000 != 0 => format!("{:.1}s", d.as_secs_f64()),
         _ => human_duration(d),

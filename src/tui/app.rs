@@ -14,7 +14,7 @@ use super::rows::{self, ConnectionSort, GroupBy, ListenerSort, ProcessSort};
 
 /// The screens, in tab order.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Tab {
+pub(crate) enum Tab {
     Overview,
     Listeners,
     Connections,
@@ -22,10 +22,11 @@ pub enum Tab {
     Sysctls,
 }
 
-pub const TABS: [Tab; 5] = [Tab::Overview, Tab::Listeners, Tab::Connections, Tab::Processes, Tab::Sysctls];
+pub(crate) const TABS: [Tab; 5] =
+    [Tab::Overview, Tab::Listeners, Tab::Connections, Tab::Processes, Tab::Sysctls];
 
 impl Tab {
-    pub fn title(self) -> &'static str {
+    pub(crate) fn title(self) -> &'static str {
         match self {
             Tab::Overview => "Overview",
             Tab::Listeners => "Listeners",
@@ -36,7 +37,7 @@ impl Tab {
     }
 
     /// A title for narrow terminals.
-    pub fn short_title(self) -> &'static str {
+    pub(crate) fn short_title(self) -> &'static str {
         match self {
             Tab::Overview => "Overview",
             Tab::Listeners => "Listen",
@@ -46,14 +47,14 @@ impl Tab {
         }
     }
 
-    pub fn index(self) -> usize {
+    pub(crate) fn index(self) -> usize {
         TABS.iter().position(|t| *t == self).unwrap_or(0)
     }
 }
 
 /// What the detail pane shows.
 #[derive(Clone, Debug, PartialEq, Eq)]
-pub enum Detail {
+pub(crate) enum Detail {
     Finding(usize),
     Listener(u64),
     Process(u32),
@@ -62,20 +63,20 @@ pub enum Detail {
 
 /// A selection and the first visible row of a table.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
-pub struct Cursor {
+pub(crate) struct Cursor {
     pub selected: usize,
     pub offset: usize,
 }
 
 impl Cursor {
     /// Moves by `delta` rows within `len`, keeping the selection visible in `page` rows.
-    pub fn step(&mut self, delta: isize, len: usize, page: usize) {
+    pub(crate) fn step(&mut self, delta: isize, len: usize, page: usize) {
         let last = len.saturating_sub(1) as isize;
         self.selected = (self.selected as isize + delta).clamp(0, last.max(0)) as usize;
         self.keep_visible(page);
     }
 
-    pub fn keep_visible(&mut self, page: usize) {
+    pub(crate) fn keep_visible(&mut self, page: usize) {
         let page = page.max(1);
         if self.selected < self.offset {
             self.offset = self.selected;
@@ -88,7 +89,7 @@ impl Cursor {
 /// The sockets a detail pane lists: found once per snapshot or pane, never
 /// per frame (at a million sockets a scan costs tens of milliseconds).
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
-pub struct DetailRows {
+pub(crate) struct DetailRows {
     /// How many there are (a process's sockets; a listener's accepted connections).
     pub count: usize,
     /// A listener's connections waiting in its accept queue, and how many
@@ -122,7 +123,7 @@ fn listener_rows(snap: &Snapshot, l: &crate::analyze::Listener) -> DetailRows {
 }
 
 /// One collection as the UI received it.
-pub struct Data {
+pub(crate) struct Data {
     pub snapshot: Box<Snapshot>,
     pub analysis: Analysis,
     pub processes: Vec<ProcessSummary>,
@@ -130,26 +131,25 @@ pub struct Data {
     pub by_state: std::collections::BTreeMap<crate::model::Proto, summary::StateCounts>,
     /// `--all-netns`: every namespace, worst trouble first (the order `n` cycles through).
     pub namespaces: Vec<NetnsTrouble>,
-    /// CPU time the collector thread spent on this tick.
-    pub tick_cpu: Option<Duration>,
 }
 
 /// What the collector sends each tick.
-pub struct Update {
+pub(crate) struct Update {
     pub snapshot: Box<Snapshot>,
     pub tick_cpu: Option<Duration>,
     /// The collector's pace after this collection (`None`: not measured).
     pub pace: Option<Pace>,
 }
 
+#[cfg(test)]
 impl Update {
     /// A snapshot with no timing attached (tests, replays).
-    pub fn of(snapshot: Snapshot) -> Update {
+    pub(crate) fn of(snapshot: Snapshot) -> Update {
         Update { snapshot: Box::new(snapshot), tick_cpu: None, pace: None }
     }
 }
 
-pub struct App {
+pub(crate) struct App {
     pub tab: Tab,
     pub data: Option<Data>,
     pub history: History,
@@ -186,7 +186,7 @@ pub struct App {
 }
 
 impl App {
-    pub fn new(interval: Duration, thresholds: Thresholds, color: bool) -> App {
+    pub(crate) fn new(interval: Duration, thresholds: Thresholds, color: bool) -> App {
         App {
             tab: Tab::Overview,
             data: None,
@@ -218,7 +218,7 @@ impl App {
     }
 
     /// Adapts to the terminal size: how many table rows fit on a page.
-    pub fn resize(&mut self, width: u16, height: u16) {
+    pub(crate) fn resize(&mut self, width: u16, height: u16) {
         self.width = width;
         self.page = usize::from(height.saturating_sub(6)).max(1);
         for tab in TABS {
@@ -228,7 +228,7 @@ impl App {
     }
 
     /// Takes in a new snapshot (ignored while paused).
-    pub fn apply(&mut self, update: Update) {
+    pub(crate) fn apply(&mut self, update: Update) {
         if self.paused {
             return;
         }
@@ -248,21 +248,14 @@ impl App {
         if self.netns.is_some_and(|n| update.snapshot.namespace(n).is_none()) {
             self.netns = None;
         }
-        self.data = Some(Data {
-            snapshot: update.snapshot,
-            analysis,
-            processes,
-            by_state,
-            namespaces,
-            tick_cpu: update.tick_cpu,
-        });
+        self.data = Some(Data { snapshot: update.snapshot, analysis, processes, by_state, namespaces });
         self.error = None;
         self.refresh_rows();
         self.restore_selection(keep);
     }
 
     /// Recomputes the derived row lists after data, sort, filter or grouping changed.
-    pub fn refresh_rows(&mut self) {
+    pub(crate) fn refresh_rows(&mut self) {
         let Some(data) = &self.data else { return };
         self.connection_rows =
             rows::connection_rows(&data.snapshot, (&self.filter, self.netns), self.connection_sort);
@@ -277,23 +270,23 @@ impl App {
     }
 
     /// Rows one page holds on `tab` (sysctl rows are two or three lines tall).
-    pub fn page_of(&self, tab: Tab) -> usize {
+    pub(crate) fn page_of(&self, tab: Tab) -> usize {
         match tab {
             Tab::Sysctls => (self.page / super::view::sysctl_row_height(self.width)).max(1),
             _ => self.page,
         }
     }
 
-    pub fn cursor(&self) -> Cursor {
+    pub(crate) fn cursor(&self) -> Cursor {
         self.cursors[self.tab.index()]
     }
 
-    pub fn cursor_mut(&mut self) -> &mut Cursor {
+    pub(crate) fn cursor_mut(&mut self) -> &mut Cursor {
         &mut self.cursors[self.tab.index()]
     }
 
     /// Rows in a tab's table as currently filtered.
-    pub fn row_count(&self, tab: Tab) -> usize {
+    pub(crate) fn row_count(&self, tab: Tab) -> usize {
         if self.data.is_none() {
             return 0;
         }
@@ -308,14 +301,14 @@ impl App {
     }
 
     /// Finding indices (into `analysis.findings`) of the shown namespace.
-    pub fn finding_rows(&self) -> Vec<usize> {
+    pub(crate) fn finding_rows(&self) -> Vec<usize> {
         let Some(d) = &self.data else { return Vec::new() };
         let shown = |i: &usize| self.netns.is_none() || d.analysis.findings[*i].netns == self.netns;
         (0..d.analysis.findings.len()).filter(shown).collect()
     }
 
     /// Listener indices (into `analysis.listeners`) in display order.
-    pub fn listener_rows(&self) -> Vec<usize> {
+    pub(crate) fn listener_rows(&self) -> Vec<usize> {
         match &self.data {
             Some(d) => rows::listener_rows(
                 &d.snapshot,
@@ -328,7 +321,7 @@ impl App {
     }
 
     /// Process indices (into `data.processes`) in display order.
-    pub fn process_rows(&self) -> Vec<usize> {
+    pub(crate) fn process_rows(&self) -> Vec<usize> {
         match &self.data {
             Some(d) => {
                 rows::process_rows(&d.snapshot, &d.processes, (&self.filter, self.netns), self.process_sort)
@@ -338,7 +331,7 @@ impl App {
     }
 
     /// `n`: the next namespace by trouble, then all of them again.
-    pub fn cycle_netns(&mut self) {
+    pub(crate) fn cycle_netns(&mut self) {
         let Some(data) = &self.data else { return };
         let order: Vec<u64> = data.namespaces.iter().map(|t| t.inode).collect();
         self.netns = match self.netns.and_then(|n| order.iter().position(|&o| o == n)) {
@@ -352,7 +345,7 @@ impl App {
     }
 
     /// The sysctls to show: the chosen namespace's, else the snapshot's.
-    pub fn sysctls(&self) -> Option<&Sysctls> {
+    pub(crate) fn sysctls(&self) -> Option<&Sysctls> {
         let data = self.data.as_ref()?;
         Some(match self.netns {
             Some(n) => data.snapshot.sysctls_of(n),
@@ -398,7 +391,7 @@ impl App {
 
     /// Opens the detail pane for the selected row; from a listener's or a
     /// socket's detail, goes on to its owning process.
-    pub fn open_detail(&mut self) {
+    pub(crate) fn open_detail(&mut self) {
         let Some(data) = &self.data else { return };
         let i = self.cursor().selected;
         let next = match (self.tab, &self.detail) {
@@ -432,7 +425,7 @@ impl App {
 
     /// Finds the sockets the open detail pane lists: a listener's accepted
     /// connections, a process's sockets.
-    pub fn refresh_detail(&mut self) {
+    pub(crate) fn refresh_detail(&mut self) {
         let Some(data) = &self.data else { return };
         let snap = &data.snapshot;
         self.detail_rows = match &self.detail {

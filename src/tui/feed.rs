@@ -16,7 +16,7 @@ use crate::model::pace::{self, Pace};
 
 /// What the UI tells the collector.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Control {
+pub(super) enum Control {
     Pause(bool),
     TcpInfo(bool),
     /// The UI spent this long taking in the last snapshot.
@@ -24,7 +24,7 @@ pub enum Control {
 }
 
 /// What the collector sends.
-pub enum Fed {
+pub(super) enum Fed {
     Update(Update),
     Failed(String),
 }
@@ -43,7 +43,7 @@ fn process_cpu() -> Duration {
 }
 
 /// Starts the thread; it ends when the returned sender is dropped.
-pub fn spawn<M: Send + 'static>(
+pub(super) fn spawn<M: Send + 'static>(
     source: Box<dyn Source>,
     interval: Duration,
     tx: Sender<M>,

@@ -6,7 +6,7 @@ use crossterm::event::{KeyCode, KeyEvent, KeyEventKind, KeyModifiers};
 use super::app::{App, TABS, Tab};
 
 /// Applies one key press.
-pub fn handle_key(app: &mut App, key: KeyEvent) {
+pub(crate) fn handle_key(app: &mut App, key: KeyEvent) {
     if key.kind == KeyEventKind::Release {
         return;
     }

@@ -6,12 +6,12 @@
 //! blocks on one channel, applies messages, and redraws — so keys stay
 //! responsive while a slow collection runs.
 
-pub mod app;
+pub(crate) mod app;
 mod feed;
-pub mod keys;
-pub mod rows;
+pub(crate) mod keys;
+pub(crate) mod rows;
 mod terminal;
-pub mod view;
+pub(crate) mod view;
 
 use std::io::Write;
 use std::sync::mpsc::{Receiver, channel};

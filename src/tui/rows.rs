@@ -13,18 +13,18 @@ use crate::output::escape::endpoint_text;
 macro_rules! cycle {
     ($name:ident { $($variant:ident => $label:literal),+ $(,)? }) => {
         #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-        pub enum $name { $($variant),+ }
+        pub(crate) enum $name { $($variant),+ }
 
         impl $name {
             const ALL: &'static [$name] = &[$($name::$variant),+];
 
             /// The next choice, wrapping around.
-            pub fn next(self) -> $name {
+            pub(crate) fn next(self) -> $name {
                 let i = Self::ALL.iter().position(|v| *v == self).unwrap_or(0);
                 Self::ALL[(i + 1) % Self::ALL.len()]
             }
 
-            pub fn label(self) -> &'static str {
+            pub(crate) fn label(self) -> &'static str {
                 match self { $($name::$variant => $label),+ }
             }
         }
@@ -83,7 +83,7 @@ fn in_netns(inode: u64, netns: Option<u64>) -> bool {
     netns.is_none_or(|n| n == inode)
 }
 
-pub fn listener_rows(
+pub(crate) fn listener_rows(
     snapshot: &Snapshot,
     listeners: &[Listener],
     (filter, netns): (&str, Option<u64>),
@@ -109,7 +109,7 @@ pub fn listener_rows(
     rows
 }
 
-pub fn connection_rows(
+pub(crate) fn connection_rows(
     snapshot: &Snapshot,
     (filter, netns): (&str, Option<u64>),
     sort: ConnectionSort,
@@ -153,7 +153,7 @@ fn state_rank(state: State) -> u8 {
 }
 
 /// Counts of `rows` by the grouping key, largest first.
-pub fn groups(snapshot: &Snapshot, rows: &[usize], group: GroupBy) -> Vec<(String, u32)> {
+pub(crate) fn groups(snapshot: &Snapshot, rows: &[usize], group: GroupBy) -> Vec<(String, u32)> {
     if group == GroupBy::None {
         return Vec::new();
     }
@@ -179,7 +179,7 @@ pub fn groups(snapshot: &Snapshot, rows: &[usize], group: GroupBy) -> Vec<(Strin
     out
 }
 
-pub fn process_rows(
+pub(crate) fn process_rows(
     snapshot: &Snapshot,
     processes: &[ProcessSummary],
     (filter, netns): (&str, Option<u64>),

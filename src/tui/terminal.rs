@@ -15,10 +15,10 @@ use ratatui::Terminal;
 use ratatui::backend::CrosstermBackend;
 
 /// Restores the terminal when dropped.
-pub struct TerminalGuard;
+pub(super) struct TerminalGuard;
 
 impl TerminalGuard {
-    pub fn enter() -> io::Result<(TerminalGuard, Terminal<CrosstermBackend<Stdout>>)> {
+    pub(super) fn enter() -> io::Result<(TerminalGuard, Terminal<CrosstermBackend<Stdout>>)> {
         install_panic_hook();
         enable_raw_mode()?;
         let guard = TerminalGuard;
@@ -35,7 +35,7 @@ impl Drop for TerminalGuard {
 }
 
 /// Leaves raw mode and the alternate screen; safe to call more than once.
-pub fn restore() {
+pub(super) fn restore() {
     let _ = disable_raw_mode();
     let _ = execute!(io::stdout(), LeaveAlternateScreen, Show);
 }
@@ -50,7 +50,7 @@ thread_local! {
 }
 
 /// Runs `draw` holding the screen.
-pub fn with_screen<T>(draw: impl FnOnce() -> T) -> T {
+pub(super) fn with_screen<T>(draw: impl FnOnce() -> T) -> T {
     let _screen = SCREEN.lock().unwrap_or_else(PoisonError::into_inner);
     DRAWING.with(|d| d.set(true));
     let result = draw();

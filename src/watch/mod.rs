@@ -14,7 +14,7 @@
 mod peaks;
 mod print;
 mod summary;
-pub mod track;
+pub(crate) mod track;
 
 use std::collections::HashMap;
 use std::io::Write;

@@ -12,7 +12,7 @@ use crate::output::json::NetnsJson;
 
 /// A listener's deepest accept queue.
 #[derive(Clone, Debug, PartialEq, Serialize)]
-pub struct QueuePeak {
+pub(super) struct QueuePeak {
     pub proto: Proto,
     #[serde(serialize_with = "crate::output::json::endpoint")]
     pub local: Endpoint,
@@ -27,7 +27,7 @@ pub struct QueuePeak {
 
 /// A process's most open fds.
 #[derive(Clone, Debug, PartialEq, Serialize)]
-pub struct FdPeak {
+pub(super) struct FdPeak {
     pub pid: u32,
     pub comm: String,
     pub fds: u32,
@@ -36,14 +36,14 @@ pub struct FdPeak {
 
 /// Peaks so far, keyed by listener inode and by pid.
 #[derive(Clone, Debug, Default)]
-pub struct Peaks {
+pub(super) struct Peaks {
     queues: BTreeMap<u64, QueuePeak>,
     fds: BTreeMap<u32, FdPeak>,
 }
 
 impl Peaks {
     /// Takes in one interval's view.
-    pub fn update(&mut self, changes: &Changes) {
+    pub(super) fn update(&mut self, changes: &Changes) {
         for l in &changes.listeners {
             let x = &l.listener;
             let peak = QueuePeak {
@@ -75,14 +75,14 @@ impl Peaks {
     }
 
     /// Listeners whose queue was ever non-empty, deepest (relative to the backlog) first.
-    pub fn queues(&self) -> Vec<QueuePeak> {
+    pub(super) fn queues(&self) -> Vec<QueuePeak> {
         let mut v: Vec<QueuePeak> = self.queues.values().filter(|q| q.accept_queue > 0).cloned().collect();
         v.sort_by(|a, b| fill(b).total_cmp(&fill(a)));
         v
     }
 
     /// Processes by their highest fd count, most first, at most `n`.
-    pub fn fds(&self, n: usize) -> Vec<FdPeak> {
+    pub(super) fn fds(&self, n: usize) -> Vec<FdPeak> {
         let mut v: Vec<FdPeak> = self.fds.values().cloned().collect();
         v.sort_by(|a, b| b.fds.cmp(&a.fds).then(a.pid.cmp(&b.pid)));
         v.truncate(n);

@@ -19,7 +19,7 @@ use crate::output::wording::{hint, message, subject_text};
 use crate::output::{evidence, time};
 
 /// Where and how events are written.
-pub struct Printer<'a> {
+pub(super) struct Printer<'a> {
     pub out: &'a mut dyn Write,
     pub json: bool,
     pub style: Style,
@@ -54,7 +54,7 @@ impl Printer<'_> {
     }
 
     /// Remembers the labels of the namespaces of this sample.
-    pub fn namespaces(&mut self, snapshot: &Snapshot) {
+    pub(super) fn namespaces(&mut self, snapshot: &Snapshot) {
         for ns in &snapshot.namespaces {
             if let Some(labels) = json::netns(snapshot, ns.inode) {
                 self.labels.insert(ns.inode, labels.into_owned());
@@ -85,7 +85,7 @@ impl Printer<'_> {
         netns.map_or(String::new(), |n| format!(" [{}]", n.column()))
     }
 
-    pub fn start(&mut self, what: &str) -> io::Result<()> {
+    pub(super) fn start(&mut self, what: &str) -> io::Result<()> {
         match self.json {
             true => Ok(()),
             false => writeln!(self.out, "{}", self.style.paint(Paint::Heading, what)),
@@ -94,7 +94,7 @@ impl Printer<'_> {
 
     /// One interval: every tracked entity in JSON; changed ones (or a
     /// heartbeat) for humans.
-    pub fn sample(&mut self, at: SystemTime, changes: &Changes, heartbeat: bool) -> io::Result<()> {
+    pub(super) fn sample(&mut self, at: SystemTime, changes: &Changes, heartbeat: bool) -> io::Result<()> {
         if self.json {
             return self.event("sample", at, changes);
         }
@@ -154,7 +154,7 @@ impl Printer<'_> {
     }
 
     /// A finding that starts holding, or (with its escalation) one announced again.
-    pub fn finding(
+    pub(super) fn finding(
         &mut self,
         at: SystemTime,
         f: &Finding,
@@ -181,7 +181,7 @@ impl Printer<'_> {
         writeln!(self.out, "          {}", self.style.paint(Paint::Dim, &format!("hint: {}", hint(f))))
     }
 
-    pub fn resolved(&mut self, at: SystemTime, f: &Finding, samples: u32) -> io::Result<()> {
+    pub(super) fn resolved(&mut self, at: SystemTime, f: &Finding, samples: u32) -> io::Result<()> {
         #[derive(Serialize)]
         struct Resolved<'a> {
             kind: &'a str,
@@ -201,7 +201,7 @@ impl Printer<'_> {
     }
 
     /// The interval stretched (refreshes got expensive) or came back.
-    pub fn pace(&mut self, at: SystemTime, change: PaceChange) -> io::Result<()> {
+    pub(super) fn pace(&mut self, at: SystemTime, change: PaceChange) -> io::Result<()> {
         #[derive(Serialize)]
         struct PaceJson {
             stretched: bool,
@@ -233,7 +233,7 @@ impl Printer<'_> {
         writeln!(self.out, "{}  {}", clock(at), self.style.paint(Paint::Dim, &line))
     }
 
-    pub fn summary(&mut self, at: SystemTime, s: &Summary) -> io::Result<()> {
+    pub(super) fn summary(&mut self, at: SystemTime, s: &Summary) -> io::Result<()> {
         if self.json {
             return self.event("summary", at, &self.with_netns(s)?);
         }

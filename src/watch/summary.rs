@@ -11,7 +11,7 @@ use crate::analyze::leaks::is_leak;
 use crate::output::escape;
 
 #[derive(Clone, Debug, PartialEq, Serialize)]
-pub struct Growth {
+pub(super) struct Growth {
     pub pid: u32,
     pub comm: String,
     /// `CLOSE-WAIT`, `fds` or `sockets`.
@@ -22,7 +22,7 @@ pub struct Growth {
 }
 
 impl Growth {
-    pub fn text(&self) -> String {
+    pub(super) fn text(&self) -> String {
         format!(
             "pid {} {}  {} {} → {} (+{}, {:.2}/s)",
             self.pid,
@@ -37,7 +37,7 @@ impl Growth {
 }
 
 #[derive(Clone, Debug, PartialEq, Serialize)]
-pub struct Summary {
+pub(super) struct Summary {
     pub duration_s: f64,
     pub samples: u64,
     pub grew: Vec<Growth>,
@@ -64,7 +64,7 @@ fn measures(p: &ProcessChange) -> [(&'static str, u64); 3] {
 }
 
 /// Builds the summary from the first and last view of each process.
-pub fn summarize(
+pub(super) fn summarize(
     first: &HashMap<u32, ProcessChange>,
     last: &HashMap<u32, ProcessChange>,
     fired: &[Finding],

@@ -16,7 +16,7 @@ use crate::output::json::{self, NetnsJson};
 
 /// One tracked process at one sample, with changes since the previous one.
 #[derive(Clone, Debug, PartialEq, Serialize)]
-pub struct ProcessChange {
+pub(crate) struct ProcessChange {
     pub pid: u32,
     pub comm: String,
     pub sockets_by_state: BTreeMap<&'static str, u32>,
@@ -36,7 +36,7 @@ pub struct ProcessChange {
 
 /// One tracked listener at one sample.
 #[derive(Clone, Debug, PartialEq, Serialize)]
-pub struct ListenerChange {
+pub(crate) struct ListenerChange {
     #[serde(flatten, serialize_with = "crate::output::json::listener")]
     pub listener: Listener,
     pub accept_queue_delta: Option<i64>,
@@ -51,21 +51,21 @@ pub struct ListenerChange {
 
 /// A kernel counter and its change since the previous sample.
 #[derive(Clone, Debug, PartialEq, Serialize)]
-pub struct CounterChange {
+pub(crate) struct CounterChange {
     pub value: i64,
     pub delta: i64,
 }
 
 /// Everything one interval shows.
 #[derive(Clone, Debug, Default, PartialEq, Serialize)]
-pub struct Changes {
+pub(crate) struct Changes {
     pub processes: Vec<ProcessChange>,
     pub listeners: Vec<ListenerChange>,
     pub counters: BTreeMap<String, BTreeMap<&'static str, CounterChange>>,
 }
 
 impl Changes {
-    pub fn any(&self) -> bool {
+    pub(crate) fn any(&self) -> bool {
         self.processes.iter().any(|p| p.changed)
             || self.listeners.iter().any(|l| l.changed)
             || self.counters.values().flat_map(|c| c.values()).any(|c| c.delta != 0)
@@ -74,7 +74,7 @@ impl Changes {
 
 /// The previous sample's view, to compute deltas.
 #[derive(Default)]
-pub struct Tracker {
+pub(crate) struct Tracker {
     processes: HashMap<u32, (StateMap, Option<u32>, Option<RunState>)>,
     listeners: HashMap<u64, ListenerSeen>,
     counters: HashMap<(&'static str, &'static str), i64>,
@@ -111,7 +111,7 @@ fn state_deltas(now: &StateMap, before: &StateMap) -> BTreeMap<&'static str, i64
 
 impl Tracker {
     /// Changes of this report against the previous one.
-    pub fn update(&mut self, report: &Report) -> Changes {
+    pub(crate) fn update(&mut self, report: &Report) -> Changes {
         let first = !self.started;
         self.started = true;
         let snapshot = report.snapshot;
@@ -231,7 +231,7 @@ type FindingId = (&'static str, SubjectKey, Option<u64>);
 /// Why a finding already announced is announced again.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "snake_case")]
-pub enum Reason {
+pub(crate) enum Reason {
     /// Its severity rose above every severity announced for it.
     SeverityRose,
     /// The limit it was approaching is reached (EMFILE, every port pinned, a full queue).
@@ -243,7 +243,7 @@ pub enum Reason {
 
 /// A finding announced again, with what had been said before.
 #[derive(Clone, Debug, PartialEq, Serialize)]
-pub struct Escalation {
+pub(crate) struct Escalation {
     pub reason: Reason,
     /// The highest severity announced before.
     pub was: Severity,
@@ -317,7 +317,7 @@ struct Active {
 
 /// What one evaluation changed.
 #[derive(Debug, Default)]
-pub struct FindingUpdate {
+pub(crate) struct FindingUpdate {
     /// Findings that started holding.
     pub started: Vec<Finding>,
     /// Findings announced again: escalated severity, a limit reached, an ETA moved.
@@ -327,7 +327,7 @@ pub struct FindingUpdate {
 }
 
 #[derive(Default)]
-pub struct FindingTracker {
+pub(crate) struct FindingTracker {
     active: BTreeMap<FindingId, Active>,
     /// Every finding that ever fired, with its latest evidence, for the summary.
     pub fired: Vec<Finding>,
@@ -336,7 +336,7 @@ pub struct FindingTracker {
 
 impl FindingTracker {
     /// Compares the findings holding at `at` with those held before.
-    pub fn update(&mut self, findings: Vec<Finding>, at: SystemTime) -> FindingUpdate {
+    pub(crate) fn update(&mut self, findings: Vec<Finding>, at: SystemTime) -> FindingUpdate {
         let mut next = BTreeMap::new();
         let mut update = FindingUpdate::default();
         for f in findings {

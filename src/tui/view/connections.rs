@@ -12,7 +12,7 @@ use crate::output::escape::endpoint_text;
 use crate::tui::app::App;
 use crate::tui::rows::GroupBy;
 
-pub fn draw(frame: &mut Frame, area: Rect, app: &App, theme: Theme) {
+pub(super) fn draw(frame: &mut Frame, area: Rect, app: &App, theme: Theme) {
     match app.group {
         GroupBy::None => draw_sockets(frame, area, app, theme),
         _ => draw_groups(frame, area, app, theme),

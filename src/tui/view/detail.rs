@@ -16,10 +16,10 @@ use crate::output::wording::{hint, message, subject_text};
 use crate::output::{evidence, owners_text};
 use crate::tui::app::{App, Detail, DetailRows};
 
-pub const MAX_CONNECTIONS: usize = 8;
-pub const MAX_SOCKETS: usize = 12;
+pub(crate) const MAX_CONNECTIONS: usize = 8;
+pub(crate) const MAX_SOCKETS: usize = 12;
 
-pub fn draw(frame: &mut Frame, body: Rect, app: &App, theme: Theme) {
+pub(super) fn draw(frame: &mut Frame, body: Rect, app: &App, theme: Theme) {
     let (Some(detail), Some(data)) = (&app.detail, &app.data) else { return };
     let area = centered(body, 94, 94);
     clear(frame, area);

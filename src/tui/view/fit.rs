@@ -35,7 +35,7 @@ fn suffix(text: &str, width: usize) -> &str {
 }
 
 /// `text` if it fits in `width` columns, else its start and an ellipsis.
-pub fn end(text: &str, width: usize) -> String {
+pub(crate) fn end(text: &str, width: usize) -> String {
     match text.width() <= width {
         true => text.to_string(),
         false if width == 0 => String::new(),
@@ -45,7 +45,7 @@ pub fn end(text: &str, width: usize) -> String {
 
 /// `text` if it fits, else its start, an ellipsis and its last `keep`
 /// columns (an address keeps its port, a path its file name).
-pub fn middle(text: &str, width: usize, keep: usize) -> String {
+pub(crate) fn middle(text: &str, width: usize, keep: usize) -> String {
     if text.width() <= width {
         return text.to_string();
     }
@@ -57,13 +57,13 @@ pub fn middle(text: &str, width: usize, keep: usize) -> String {
 
 /// An endpoint in `width` columns: shortened in the middle, keeping the
 /// `:port` (or the end of a path).
-pub fn endpoint(text: &str, width: usize) -> String {
+pub(crate) fn endpoint(text: &str, width: usize) -> String {
     let keep = text.rfind(':').map_or(8, |i| text.len() - i + 1).clamp(4, 12);
     middle(text, width, keep)
 }
 
 /// One owner as `comm(pid)` in `width` columns: the name shortens, the pid stays.
-pub fn owner(comm: &str, pid: u32, width: usize) -> String {
+pub(crate) fn owner(comm: &str, pid: u32, width: usize) -> String {
     let pid = format!("({pid})");
     let name = escape::text(comm);
     let room = width.saturating_sub(pid.width());
@@ -76,7 +76,7 @@ pub fn owner(comm: &str, pid: u32, width: usize) -> String {
 /// The owners of a socket in `width` columns: every `comm(pid)` when they
 /// fit, else as many as fit and `+N`, the first one shortened if need be;
 /// `-` when no owner is known.
-pub fn owners(snapshot: &Snapshot, inode: u64, width: usize) -> String {
+pub(crate) fn owners(snapshot: &Snapshot, inode: u64, width: usize) -> String {
     let pids = snapshot.owner_pids(inode);
     let names: Vec<String> =
         pids.iter().map(|&pid| format!("{}({pid})", escape::text(snapshot.comm(pid)))).collect();
@@ -89,7 +89,12 @@ pub fn owners(snapshot: &Snapshot, inode: u64, width: usize) -> String {
 /// Items joined by `sep` in `width` columns: as many whole items as fit and
 /// `+N` for the rest; the first item is shortened by `shorten` when even it
 /// does not fit beside its `+N`.
-pub fn list(items: &[String], sep: &str, width: usize, shorten: impl Fn(&str, usize) -> String) -> String {
+pub(crate) fn list(
+    items: &[String],
+    sep: &str,
+    width: usize,
+    shorten: impl Fn(&str, usize) -> String,
+) -> String {
     let whole = items.join(sep);
     if whole.width() <= width || items.is_empty() {
         return whole;
@@ -115,7 +120,7 @@ pub fn list(items: &[String], sep: &str, width: usize, shorten: impl Fn(&str, us
 
 /// `text` word-wrapped into at most `max_lines` lines of `width` columns;
 /// the last line ends with an ellipsis when text is left over.
-pub fn wrap(text: &str, width: usize, max_lines: usize) -> Vec<String> {
+pub(crate) fn wrap(text: &str, width: usize, max_lines: usize) -> Vec<String> {
     let mut lines: Vec<String> = Vec::new();
     let mut current = String::new();
     let mut words = text.split_whitespace().peekable();

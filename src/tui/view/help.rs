@@ -8,7 +8,7 @@ use ratatui::widgets::Paragraph;
 
 use super::{Theme, block, clear};
 
-pub const KEYS: &[(&str, &str)] = &[
+pub(crate) const KEYS: &[(&str, &str)] = &[
     ("1-5, Tab, Shift-Tab", "switch screen"),
     ("j k, Up Down", "move"),
     ("PgUp PgDn, Home End", "page, first, last"),
@@ -24,7 +24,7 @@ pub const KEYS: &[(&str, &str)] = &[
 ];
 
 /// The help text: every key, then what the marks mean.
-pub fn lines(theme: Theme) -> Vec<Line<'static>> {
+pub(crate) fn lines(theme: Theme) -> Vec<Line<'static>> {
     let mut lines: Vec<Line> = KEYS.iter().map(|(k, what)| Line::from(format!("{k:<20} {what}"))).collect();
     lines.push(Line::from(""));
     lines.push(Line::styled(
@@ -37,7 +37,7 @@ pub fn lines(theme: Theme) -> Vec<Line<'static>> {
 
 /// Draws the help box as wide as its longest line (within the screen) and
 /// as tall as its text, scrolled by `scroll` lines when the screen is shorter.
-pub fn draw(frame: &mut Frame, body: Rect, scroll: usize, theme: Theme) {
+pub(crate) fn draw(frame: &mut Frame, body: Rect, scroll: usize, theme: Theme) {
     let lines = lines(theme);
     let text_w = lines.iter().map(Line::width).max().unwrap_or(0) as u16;
     let width = (text_w + 2).min(body.width);

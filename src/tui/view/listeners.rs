@@ -78,7 +78,7 @@ fn measure<'a>(header: &str, cells: impl Iterator<Item = &'a String>) -> usize {
     cells.map(|c| c.width()).chain([header.width()]).max().unwrap_or(0)
 }
 
-pub fn draw(frame: &mut Frame, area: Rect, app: &App, theme: Theme) {
+pub(super) fn draw(frame: &mut Frame, area: Rect, app: &App, theme: Theme) {
     let Some(data) = &app.data else { return };
     let rows = app.listener_rows();
     let cursor = app.cursor();

@@ -3,8 +3,8 @@
 
 mod connections;
 mod detail;
-pub mod fit;
-pub mod help;
+pub(crate) mod fit;
+pub(crate) mod help;
 mod listeners;
 mod overview;
 mod processes;
@@ -23,12 +23,12 @@ use crate::output::time;
 /// Styles, with colour only when allowed (`NO_COLOR`, `--color`): every
 /// colour has a textual or modifier twin so nothing depends on it alone.
 #[derive(Clone, Copy)]
-pub struct Theme {
+pub(crate) struct Theme {
     color: bool,
 }
 
 impl Theme {
-    pub fn new(color: bool) -> Theme {
+    pub(crate) fn new(color: bool) -> Theme {
         Theme { color }
     }
 
@@ -39,7 +39,7 @@ impl Theme {
         }
     }
 
-    pub fn severity(self, s: Severity) -> Style {
+    pub(crate) fn severity(self, s: Severity) -> Style {
         match s {
             Severity::Critical => self.fg(Color::Red).add_modifier(Modifier::BOLD),
             Severity::Warning => self.fg(Color::Yellow).add_modifier(Modifier::BOLD),
@@ -47,36 +47,36 @@ impl Theme {
         }
     }
 
-    pub fn critical(self) -> Style {
+    pub(crate) fn critical(self) -> Style {
         self.severity(Severity::Critical)
     }
 
-    pub fn warning(self) -> Style {
+    pub(crate) fn warning(self) -> Style {
         self.severity(Severity::Warning)
     }
 
-    pub fn dim(self) -> Style {
+    pub(crate) fn dim(self) -> Style {
         match self.color {
             true => Style::default().fg(Color::DarkGray),
             false => Style::default(),
         }
     }
 
-    pub fn heading(self) -> Style {
+    pub(crate) fn heading(self) -> Style {
         Style::default().add_modifier(Modifier::BOLD)
     }
 
-    pub fn selected(self) -> Style {
+    pub(crate) fn selected(self) -> Style {
         Style::default().add_modifier(Modifier::REVERSED)
     }
 
-    pub fn accent(self) -> Style {
+    pub(crate) fn accent(self) -> Style {
         self.fg(Color::Cyan)
     }
 }
 
 /// The short severity tag shown in front of a finding.
-pub fn severity_tag(s: Severity) -> &'static str {
+pub(crate) fn severity_tag(s: Severity) -> &'static str {
     match s {
         Severity::Critical => "CRIT",
         Severity::Warning => "WARN",
@@ -84,11 +84,11 @@ pub fn severity_tag(s: Severity) -> &'static str {
     }
 }
 
-pub use detail::{MAX_CONNECTIONS, MAX_SOCKETS};
-pub use sysctls::row_height as sysctl_row_height;
+pub(crate) use detail::{MAX_CONNECTIONS, MAX_SOCKETS};
+pub(crate) use sysctls::row_height as sysctl_row_height;
 
 /// Draws the whole screen.
-pub fn draw(frame: &mut Frame, app: &App) {
+pub(crate) fn draw(frame: &mut Frame, app: &App) {
     let theme = Theme::new(app.color);
     let [header, body, status] =
         Layout::vertical([Constraint::Length(1), Constraint::Min(3), Constraint::Length(1)])
@@ -224,30 +224,30 @@ fn first_clause(message: &str) -> String {
 }
 
 /// A bordered block with a title.
-pub fn block(title: impl Into<Line<'static>>) -> Block<'static> {
+pub(crate) fn block(title: impl Into<Line<'static>>) -> Block<'static> {
     Block::default().borders(Borders::ALL).title(title)
 }
 
 /// A centred rectangle `percent_x` wide and `percent_y` tall within `area`.
-pub fn centered(area: Rect, percent_x: u16, percent_y: u16) -> Rect {
+pub(crate) fn centered(area: Rect, percent_x: u16, percent_y: u16) -> Rect {
     let w = area.width * percent_x / 100;
     let h = area.height * percent_y / 100;
     Rect { x: area.x + (area.width - w) / 2, y: area.y + (area.height - h) / 2, width: w, height: h }
 }
 
 /// Clears an overlay area before drawing into it.
-pub fn clear(frame: &mut Frame, area: Rect) {
+pub(crate) fn clear(frame: &mut Frame, area: Rect) {
     frame.render_widget(Clear, area);
 }
 
 /// A fill bar of `width` cells: `█` for the filled share (capped at full).
-pub fn bar(fraction: f64, width: usize) -> String {
+pub(crate) fn bar(fraction: f64, width: usize) -> String {
     let filled = ((fraction.clamp(0.0, 1.0) * width as f64).round() as usize).min(width);
     format!("{}{}", "█".repeat(filled), "░".repeat(width - filled))
 }
 
 /// Highlights `item` when it is the selected row.
-pub fn mark_selected<T: ratatui::style::Styled<Item = T>>(item: T, selected: bool, theme: Theme) -> T {
+pub(crate) fn mark_selected<T: ratatui::style::Styled<Item = T>>(item: T, selected: bool, theme: Theme) -> T {
     match selected {
         true => item.set_style(theme.selected()),
         false => item,
@@ -258,16 +258,16 @@ pub fn mark_selected<T: ratatui::style::Styled<Item = T>>(item: T, selected: boo
 /// each row's namespace name (escaped) and the column's width, at most
 /// [`NETNS_MAX`] (longer names end in an ellipsis). `None` for a
 /// single-namespace snapshot, whose screens stay as they are.
-pub struct NetnsColumn {
+pub(crate) struct NetnsColumn {
     names: Vec<String>,
     pub width: usize,
 }
 
 /// The widest a NETNS column gets (a pod name shortened, a container id whole).
-pub const NETNS_MAX: usize = 16;
+pub(crate) const NETNS_MAX: usize = 16;
 
 impl NetnsColumn {
-    pub fn new(app: &App, inodes: impl Iterator<Item = u64>) -> Option<NetnsColumn> {
+    pub(crate) fn new(app: &App, inodes: impl Iterator<Item = u64>) -> Option<NetnsColumn> {
         let data = app.data.as_ref().filter(|d| d.snapshot.is_all_netns())?;
         let names: Vec<String> = inodes.map(|n| crate::output::netns::column(&data.snapshot, n)).collect();
         let widest =
@@ -276,31 +276,31 @@ impl NetnsColumn {
     }
 
     /// Columns it takes, with the gap after it.
-    pub fn room(column: &Option<NetnsColumn>) -> usize {
+    pub(crate) fn room(column: &Option<NetnsColumn>) -> usize {
         column.as_ref().map_or(0, |c| c.width + 1)
     }
 
     /// Puts the NETNS cell of visible row `i` in front of `row`.
-    pub fn prepend<'a>(column: &Option<NetnsColumn>, i: usize, row: Vec<Cell<'a>>) -> Vec<Cell<'a>> {
+    pub(crate) fn prepend<'a>(column: &Option<NetnsColumn>, i: usize, row: Vec<Cell<'a>>) -> Vec<Cell<'a>> {
         let Some(c) = column else { return row };
         let name = c.names.get(i).map_or(String::new(), |n| fit::end(n, c.width));
         std::iter::once(Cell::from(name)).chain(row).collect()
     }
 
     /// The headers, behind NETNS when there is the column.
-    pub fn headers<'a>(column: &Option<NetnsColumn>, headers: &[&'a str]) -> Vec<&'a str> {
+    pub(crate) fn headers<'a>(column: &Option<NetnsColumn>, headers: &[&'a str]) -> Vec<&'a str> {
         column.as_ref().map(|_| "NETNS").into_iter().chain(headers.iter().copied()).collect()
     }
 
     /// The widths, behind the column's.
-    pub fn widths(column: &Option<NetnsColumn>, widths: &[usize]) -> Vec<Constraint> {
+    pub(crate) fn widths(column: &Option<NetnsColumn>, widths: &[usize]) -> Vec<Constraint> {
         let own = column.as_ref().map(|c| c.width);
         own.into_iter().chain(widths.iter().copied()).map(|w| Constraint::Length(w as u16)).collect()
     }
 }
 
 /// Rows `offset..offset + height` of a table with `len` rows.
-pub fn visible(len: usize, offset: usize, height: usize) -> std::ops::Range<usize> {
+pub(crate) fn visible(len: usize, offset: usize, height: usize) -> std::ops::Range<usize> {
     let start = offset.min(len);
     start..(start + height).min(len)
 }

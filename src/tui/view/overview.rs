@@ -15,7 +15,7 @@ use crate::output::wording::{message, subject_text};
 use crate::tui::app::App;
 use unicode_width::UnicodeWidthStr;
 
-pub fn draw(frame: &mut Frame, area: Rect, app: &App, theme: Theme) {
+pub(super) fn draw(frame: &mut Frame, area: Rect, app: &App, theme: Theme) {
     let Some(data) = &app.data else { return };
     let wanted = data.analysis.findings.len().max(1) as u16 + 2;
     let room = area.height.saturating_sub(9 + 4).max(3);
@@ -81,7 +81,7 @@ fn queue_text(data: &crate::tui::app::Data, inode: u64) -> String {
 }
 
 /// ` in NAME` when one namespace is chosen (`n`); nothing otherwise.
-pub fn netns_title(app: &App) -> String {
+pub(super) fn netns_title(app: &App) -> String {
     let Some(data) = &app.data else { return String::new() };
     match app.netns {
         Some(n) => format!(" in {}", crate::output::netns::column(&data.snapshot, n)),
@@ -90,7 +90,7 @@ pub fn netns_title(app: &App) -> String {
 }
 
 /// ` [NAME]` after a subject in an all-namespace snapshot.
-pub fn netns_tag(app: &App, netns: Option<u64>) -> String {
+pub(super) fn netns_tag(app: &App, netns: Option<u64>) -> String {
     match (&app.data, netns) {
         (Some(data), Some(n)) if data.snapshot.is_all_netns() => {
             format!(" [{}]", crate::output::netns::column(&data.snapshot, n))

@@ -19,7 +19,7 @@ use crate::tui::app::App;
 
 /// CLOSE-WAIT change over the history window: `+12`, `-3`, `0`, or `-` with
 /// fewer than two samples.
-pub fn close_wait_trend(app: &App, pid: u32) -> String {
+pub(super) fn close_wait_trend(app: &App, pid: u32) -> String {
     let series = app.history.series(|s| s.processes.get(&pid).map(|p| u64::from(p.close_wait)));
     match (series.first(), series.last()) {
         (Some(first), Some(last)) if series.len() > 1 => match *last as i64 - *first as i64 {
@@ -31,12 +31,12 @@ pub fn close_wait_trend(app: &App, pid: u32) -> String {
 }
 
 /// The run state in words (`sleeping`, `stopped (T)`), or `?` when unread.
-pub fn state_text(p: &ProcessSummary) -> String {
+pub(super) fn state_text(p: &ProcessSummary) -> String {
     p.state.map_or("?".to_string(), |s| s.describe().to_string())
 }
 
 /// `███░░░ 52/1024` with the share of RLIMIT_NOFILE in use.
-pub fn fd_gauge(p: &ProcessSummary) -> String {
+pub(super) fn fd_gauge(p: &ProcessSummary) -> String {
     match (p.fds, p.fd_limit.and_then(|l| l.value())) {
         (Some(n), Some(limit)) if limit > 0 => format!("{} {n}/{limit}", bar(f64::from(n) / limit as f64, 4)),
         (Some(n), _) => format!("{n}/unlimited"),
@@ -97,7 +97,7 @@ fn measure<'a>(header: &str, cells: impl Iterator<Item = &'a String>) -> usize {
     cells.map(|c| c.width()).chain([header.width()]).max().unwrap_or(0)
 }
 
-pub fn draw(frame: &mut Frame, area: Rect, app: &App, theme: Theme) {
+pub(super) fn draw(frame: &mut Frame, area: Rect, app: &App, theme: Theme) {
     let Some(data) = &app.data else { return };
     let rows = app.process_rows();
     let cursor = app.cursor();

@@ -12,7 +12,7 @@ use crate::output::escape;
 use crate::tui::app::App;
 
 /// One line on what a sysctl does to sockets.
-pub fn meaning(name: &str) -> &'static str {
+pub(super) fn meaning(name: &str) -> &'static str {
     match name {
         "net.core.somaxconn" => "cap on every listen() backlog, applied at listen() time",
         "net.ipv4.tcp_max_syn_backlog" => "SYN queue bound that matters only with syncookies off",
@@ -41,10 +41,10 @@ pub fn meaning(name: &str) -> &'static str {
 
 /// Lines per sysctl row: the meaning wraps onto two lines on terminals
 /// narrower than this, with "! bears on" below it.
-pub const WIDE: u16 = 100;
+pub(super) const WIDE: u16 = 100;
 
 /// Text lines each row takes at this terminal width.
-pub fn row_height(width: u16) -> usize {
+pub(crate) fn row_height(width: u16) -> usize {
     if width < WIDE { 3 } else { 2 }
 }
 
@@ -56,7 +56,7 @@ fn short_name(name: &str, wide: bool) -> &str {
     }
 }
 
-pub fn draw(frame: &mut Frame, area: Rect, app: &App, theme: Theme) {
+pub(super) fn draw(frame: &mut Frame, area: Rect, app: &App, theme: Theme) {
     let Some(data) = &app.data else { return };
     let cursor = app.cursor();
     let wide = area.width >= WIDE;
