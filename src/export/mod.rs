@@ -94,8 +94,10 @@ fn collect_all(sources: &mut [NetnsSource]) -> Vec<NetnsResult> {
         match ns.source.snapshot() {
             Ok(snapshot) if snapshot.is_all_netns() => results.extend(split_by_netns(&snapshot)),
             Ok(snapshot) => results.push(NetnsResult { labels: ns.labels.clone(), snapshot: Ok(snapshot) }),
-            Err(e) => results
-                .push(NetnsResult { labels: ns.labels.clone(), snapshot: Err(error_chain(e.as_ref())) }),
+            Err(e) => results.push(NetnsResult {
+                labels: ns.labels.clone(),
+                snapshot: Err(crate::output::error_chain(e.as_ref())),
+            }),
         }
     }
     results
@@ -115,18 +117,6 @@ fn split_by_netns(snapshot: &Snapshot) -> Vec<NetnsResult> {
             NetnsResult { labels, snapshot }
         })
         .collect()
-}
-
-/// `error: cause: cause`, like the binary prints errors.
-fn error_chain(error: &(dyn std::error::Error + 'static)) -> String {
-    let mut text = error.to_string();
-    let mut cause = error.source();
-    while let Some(e) = cause {
-        text.push_str(": ");
-        text.push_str(&e.to_string());
-        cause = e.source();
-    }
-    text
 }
 
 /// Binds the listening socket.
