@@ -1,12 +1,15 @@
 //! The dashboard's whole state. The UI thread owns it; keys and snapshots
 //! change it ([`super::keys`], [`App::apply`]); drawing only reads it.
 
+use std::collections::{HashMap, HashSet};
 use std::time::Duration;
 
+use crate::analyze::finding::SubjectKey;
 use crate::analyze::history::History;
+use crate::analyze::leaks::{self, LeakThresholds};
 use crate::analyze::netns::{self, NetnsTrouble};
 use crate::analyze::summary::{self, ProcessSummary};
-use crate::analyze::{Analysis, Subject, Thresholds};
+use crate::analyze::{Analysis, Finding, FindingKind, Severity, Subject, Thresholds};
 use crate::model::pace::Pace;
 use crate::model::{Snapshot, Socket, Sysctls};
 
@@ -183,6 +186,11 @@ pub(crate) struct App {
     pub color: bool,
     pub error: Option<String>,
     pub quit: bool,
+    /// Findings whose severity rose while the dashboard watched, until they
+    /// fall back or go away (marked on screen, as watch re-announces them).
+    pub escalated: HashSet<(FindingKind, SubjectKey)>,
+    /// Each finding's severity at the previous snapshot.
+    severities: HashMap<(FindingKind, SubjectKey), Severity>,
 }
 
 impl App {
@@ -214,6 +222,8 @@ impl App {
             color,
             error: None,
             quit: false,
+            escalated: HashSet::new(),
+            severities: HashMap::new(),
         }
     }
 
@@ -240,8 +250,15 @@ impl App {
         // at a million sockets, two of each at once cost 120 MB more.
         self.data = None;
         self.connection_rows = Vec::new();
-        let analysis = crate::analyze::analyze(&update.snapshot, &self.thresholds);
+        let mut analysis = crate::analyze::analyze(&update.snapshot, &self.thresholds);
         self.history.push(&update.snapshot, &analysis);
+        if !update.snapshot.is_all_netns() {
+            // What watch knows: leak rates and the time left to the limit.
+            let trends = leaks::leaks(&self.history, &update.snapshot, &LeakThresholds::DEFAULT);
+            analysis.findings.extend(trends);
+            Finding::sort(&mut analysis.findings);
+        }
+        self.note_escalations(&analysis.findings);
         let processes = summary::by_process(&update.snapshot, update.snapshot.sockets.iter());
         let by_state = summary::by_proto_and_state(update.snapshot.sockets.iter());
         let namespaces = netns::trouble(&update.snapshot, &analysis.listeners, &analysis.findings);
@@ -252,6 +269,30 @@ impl App {
         self.error = None;
         self.refresh_rows();
         self.restore_selection(keep);
+    }
+
+    /// Marks findings whose severity rose since the previous snapshot; a
+    /// mark lasts while the finding holds at that severity or worse.
+    fn note_escalations(&mut self, findings: &[Finding]) {
+        let mut now = HashMap::with_capacity(findings.len());
+        let mut escalated = HashSet::new();
+        for f in findings {
+            let key = (f.kind(), f.subject.key());
+            let before = self.severities.get(&key);
+            let rose = before.is_some_and(|b| f.severity > *b);
+            let fell = before.is_some_and(|b| f.severity < *b);
+            if rose || (self.escalated.contains(&key) && !fell) {
+                escalated.insert(key.clone());
+            }
+            now.insert(key, f.severity);
+        }
+        self.escalated = escalated;
+        self.severities = now;
+    }
+
+    /// Whether `f` got worse while the dashboard watched.
+    pub(crate) fn is_escalated(&self, f: &Finding) -> bool {
+        !self.escalated.is_empty() && self.escalated.contains(&(f.kind(), f.subject.key()))
     }
 
     /// Recomputes the derived row lists after data, sort, filter or grouping changed.

@@ -472,3 +472,20 @@ fn connections_group_by_namespace_and_findings_name_their_pod() {
     let full = text.lines().find(|l| l.contains("accept_queue_full")).unwrap();
     assert!(full.contains("[cart-7f9]"), "{full}");
 }
+
+#[test]
+fn the_overview_shows_leak_rates_and_marks_escalations() {
+    let mut app = App::new(Duration::from_secs(1), Thresholds::default(), false);
+    // CLOSE-WAIT of the server grows by 2 every 2 s: below 10 it is info,
+    // from 10 a warning (an escalation), and the growth is a leak with a rate.
+    for i in 0..6u32 {
+        app.apply(Update::of(outage(u64::from(i) * 2, 4 + 2 * i, 0)));
+    }
+    let text = screen(&app, 200, 50);
+    assert!(text.contains("close_wait_leak"), "{text}");
+    assert!(text.contains("CLOSE-WAIT grows by 1.00/s"), "{text}");
+    let warned = text.lines().find(|l| l.contains("close_wait ") && l.contains("pid 4242")).unwrap();
+    assert!(warned.contains("WARN▲"), "info → warning is marked: {warned}");
+    let listener = text.lines().find(|l| l.contains("accept_queue_full")).unwrap();
+    assert!(!listener.contains('▲'), "a finding that was always critical is not: {listener}");
+}

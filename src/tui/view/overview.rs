@@ -55,7 +55,10 @@ fn draw_findings(frame: &mut Frame, area: Rect, app: &App, theme: Theme) {
             let head = format!("{}{}{owners}  ", subject_text(&f.subject), netns_tag(app, f.netns));
             let room = inner.saturating_sub(5 + kind_width + 1 + head.width());
             let line = Line::from(vec![
-                Span::styled(format!("{:<4} ", severity_tag(f.severity)), theme.severity(f.severity)),
+                Span::styled(
+                    format!("{:<4}{}", severity_tag(f.severity), if app.is_escalated(f) { "▲" } else { " " }),
+                    theme.severity(f.severity),
+                ),
                 Span::styled(format!("{:<kind_width$} ", f.kind().name()), theme.heading()),
                 Span::raw(head),
                 Span::styled(super::fit::end(&message(f), room), theme.dim()),
