@@ -13,6 +13,8 @@ use crate::cli::run::{self, AppError, Io, Outcome};
 use crate::cli::{Cli, Command, DumpArgs, TuiArgs};
 
 fn main() -> ExitCode {
+    // First thing: a 1024 soft fd limit must not cost owners on a busy host.
+    sockscope::collect::raise_fd_limit();
     let cli = match Cli::try_parse() {
         Ok(cli) => cli,
         Err(e) if matches!(e.kind(), ErrorKind::DisplayHelp | ErrorKind::DisplayVersion) => {

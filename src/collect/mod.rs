@@ -13,12 +13,14 @@ pub mod decode;
 mod error;
 mod ghosts;
 mod host;
+mod limits;
 pub mod namespaces;
 mod netlink;
 mod netns;
 mod netns_name;
 mod owner_cache;
 pub mod owners;
+mod parallel;
 pub mod proc_text;
 mod query;
 
@@ -26,11 +28,12 @@ use std::time::{Duration, Instant, SystemTime};
 
 pub use error::CollectError;
 pub use host::sysctl_path;
+pub use limits::{FdLimitChange, raise_fd_limit};
 pub use netlink::{DiagSocket, DumpStats, Progress, consume_datagram};
 pub use netns::NetnsTarget;
 pub use netns_name::{NetnsName, netns_name};
-pub use owner_cache::{DumpedInodes, OwnerCache, RefreshStats};
-pub use owners::{OwnerScan, ScanOptions, ScanScope};
+pub use owner_cache::{DumpedInodes, OwnerCache, OwnerScan, RefreshStats, scan};
+pub use owners::{ScanOptions, ScanScope};
 pub use query::{Extras, Query};
 
 use crate::model::{
@@ -339,9 +342,8 @@ fn assemble(
     let mut warnings = net.facts.warnings;
     warnings.extend(dump_warnings(&net.stats, &net.unavailable));
     let (scan, scan_time) = scan.unwrap_or_default();
-    if let Some(w) = unreadable_warning(scan.stats.unreadable) {
-        warnings.push(w);
-    }
+    warnings.extend(unreadable_warning(scan.stats.unreadable));
+    warnings.extend(exhausted_warning(scan.stats.exhausted));
     Snapshot {
         taken_at: net.dumped_at,
         host: host::host_info(),
@@ -397,6 +399,20 @@ fn dump_warnings(stats: &DumpStats, unavailable: &[String]) -> Vec<Warning> {
         ));
     }
     warnings
+}
+
+/// The warning shown when sockscope ran out of file descriptors while
+/// reading processes: the remedy is a higher limit, not more privilege.
+pub fn exhausted_warning(exhausted: u32) -> Option<Warning> {
+    (exhausted > 0).then(|| {
+        Warning::new(
+            WarningKind::ResourceExhausted,
+            format!(
+                "out of file descriptors: could not read {exhausted} processes (EMFILE/ENFILE), so their sockets \
+                 may show no owner; raise sockscope's limit (ulimit -n, or the hard limit it starts from) or fs.file-max"
+            ),
+        )
+    })
 }
 
 /// The warning shown when other users' processes could not be read.

@@ -12,15 +12,30 @@
 //! ownerless last time (a non-socket fd swapped for a socket) triggers a full
 //! rescan, as does every `full_every`-th refresh, so the cache can be wrong
 //! for one refresh at most. On kernels without the fd-count probe every
-//! process is re-read each time.
+//! process is re-read each time. A process whose fd table could not be read
+//! because sockscope ran out of fds is never reused: the next refresh retries.
+//! The ghost check may also mark a process stale (a held socket it was about
+//! to report turned out closed).
 
 use std::collections::{HashMap, HashSet};
 
-use procfs::process::Process as ProcfsProcess;
-
 use super::error::CollectError;
-use super::owners::{self, OwnerScan, ScanOptions};
+use super::owners::{self, FdAccess, ReadError, ScanOptions};
+use super::parallel::parallel_map;
 use crate::model::{FdRef, OwnerIndex, ProcessTable, RunState, ScanStats};
+
+/// Everything one scan learned.
+#[derive(Clone, Debug, Default)]
+pub struct OwnerScan {
+    pub processes: ProcessTable,
+    pub index: OwnerIndex,
+    pub stats: ScanStats,
+}
+
+/// Scans `/proc` for socket owners, once.
+pub fn scan(options: &ScanOptions) -> Result<OwnerScan, CollectError> {
+    OwnerCache::default().fill(options)
+}
 
 /// Socket inodes of one dump, sorted for binary search.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
@@ -47,6 +62,7 @@ struct Entry {
     start_time: u64,
     fd_probe: Option<u64>,
     process: crate::model::Process,
+    access: FdAccess,
     refs: Vec<FdRef>,
 }
 
@@ -54,6 +70,7 @@ impl Entry {
     /// Whether the cached fd table can stand for this refresh.
     fn unchanged(&self, probe: &Probe, dumped: &DumpedInodes, previous: &DumpedInodes) -> bool {
         self.start_time == probe.start_time
+            && self.access != FdAccess::Exhausted
             && probe.fd_count.is_some()
             && self.fd_probe == probe.fd_count
             && self.refs.iter().all(|r| !previous.contains(r.inode) || dumped.contains(r.inode))
@@ -70,11 +87,11 @@ struct Probe {
 }
 
 impl Probe {
-    fn read(process: &ProcfsProcess) -> Option<Probe> {
-        let stat = process.stat().ok()?;
-        let fd_count = owners::fd_count_probe(process.pid as u32);
+    fn read(pid: u32) -> Result<Probe, ReadError> {
+        let stat = owners::read_stat(pid)?;
+        let fd_count = owners::fd_count_probe(pid);
         let state = RunState::from_letter(stat.state);
-        Some(Probe { start_time: stat.starttime, comm: stat.comm, fd_count, state })
+        Ok(Probe { start_time: stat.start_time, comm: stat.comm, fd_count, state })
     }
 }
 
@@ -114,6 +131,13 @@ impl OwnerCache {
 
     pub fn is_empty(&self) -> bool {
         self.entries.is_empty()
+    }
+
+    /// Makes the next refresh re-read this process.
+    pub fn invalidate(&mut self, pid: u32) {
+        if let Some(entry) = self.entries.get_mut(&pid) {
+            entry.fd_probe = None;
+        }
     }
 
     /// Reads every process (the first refresh; may run alongside the dump).
@@ -159,11 +183,18 @@ impl OwnerCache {
         let mut last = RefreshStats { full, ..RefreshStats::default() };
         let mut fresh = HashMap::with_capacity(self.entries.len());
         let mut stale = Vec::new();
-        for process in owners::candidates(&options.scope)? {
-            let pid = process.pid as u32;
-            let Some(probe) = Probe::read(&process) else {
-                stats.vanished += 1;
-                continue;
+        for pid in owners::pids(&options.scope)? {
+            let probe = match Probe::read(pid) {
+                Ok(probe) if options.scope.keeps_comm(&probe.comm) => probe,
+                Ok(_) => continue,
+                Err(ReadError::Exhausted) => {
+                    stats.exhausted += 1;
+                    continue;
+                }
+                Err(_) => {
+                    stats.vanished += 1;
+                    continue;
+                }
             };
             match self.entries.remove(&pid) {
                 Some(mut entry) if !full && entry.unchanged(&probe, dumped, previous) => {
@@ -171,18 +202,15 @@ impl OwnerCache {
                     entry.process.state = Some(probe.state);
                     fresh.insert(pid, entry);
                 }
-                _ => stale.push((process, probe)),
+                _ => stale.push((pid, probe)),
             }
         }
         stale.sort_by_key(|(_, probe)| std::cmp::Reverse(probe.fd_count.unwrap_or(u64::MAX)));
-        let reread = owners::parallel_map(&stale, |(process, probe)| {
+        let reread = parallel_map(&stale, |(pid, probe)| {
             let mut refs = Vec::new();
-            owners::read_process_into(process, probe.comm.clone(), options, &mut refs).map(|p| Entry {
-                start_time: probe.start_time,
-                fd_probe: probe.fd_count,
-                process: crate::model::Process { state: Some(probe.state), ..p },
-                refs,
-            })
+            let (process, access) = owners::read_process_into(*pid, probe.comm.clone(), options, &mut refs)?;
+            let process = crate::model::Process { state: Some(probe.state), ..process };
+            Some(Entry { start_time: probe.start_time, fd_probe: probe.fd_count, process, access, refs })
         })?;
         stats.vanished += (stale.len() - reread.iter().flatten().count()) as u32;
         for entry in reread.into_iter().flatten() {
@@ -199,7 +227,8 @@ impl OwnerCache {
         let mut refs = Vec::with_capacity(self.entries.values().map(|e| e.refs.len()).sum());
         for (pid, entry) in &self.entries {
             stats.processes += 1;
-            stats.unreadable += u32::from(entry.process.fd_count.is_none());
+            stats.unreadable += u32::from(entry.access == FdAccess::Denied);
+            stats.exhausted += u32::from(entry.access == FdAccess::Exhausted);
             stats.socket_fds += entry.process.socket_fds;
             refs.extend_from_slice(&entry.refs);
             processes.insert(*pid, entry.process.clone());

@@ -1,25 +1,31 @@
-//! One pass over `/proc/*/fd`: which process holds which socket inode.
+//! Reading one process from `/proc`: its identity, limits and socket fds.
 //!
-//! Each fd costs exactly one `readlinkat` relative to an open `/proc/PID/fd`
-//! directory (procfs's own fd iterator opens, stats and closes every fd, four
-//! times the syscalls, and silently drops the fds it could not read). The
-//! result is a flat [`OwnerIndex`], so joining 100k sockets to owners is a
-//! binary search each — the step that makes `ss -p` slow.
+//! Nothing here holds a file descriptor per process. Pids come from the
+//! names in `/proc` (not from a handle per process), each `/proc/PID/...`
+//! file is opened, read and closed by path, and `/proc/PID/fd` is open only
+//! while its entries are read. sockscope may run with a 1024 (or lower) soft
+//! fd limit on a host with thousands of processes; holding one fd per process
+//! would turn that into missing owners.
+//!
+//! Each fd costs exactly one `readlinkat` relative to the open `/proc/PID/fd`
+//! directory (the procfs crate opens, stats and closes every fd: four times the
+//! syscalls, and they drop the fds they could not read).
 //!
 //! Processes appear and vanish while we read: a vanished process is skipped
 //! and counted; a process we may not read (another user's, when not root) is
-//! kept without owners and counted, so the user is told what is missing.
+//! kept without owners and counted; a read refused because *we* ran out of
+//! file descriptors (EMFILE, ENFILE) is counted apart, because its remedy is
+//! a higher limit, not root.
 
-use std::fs;
+use std::io;
 
-use procfs::ProcError;
-use procfs::process::{LimitValue, Process as ProcfsProcess};
 use rustix::fd::OwnedFd;
 use rustix::fs::{CWD, Dir, Mode, OFlags};
 use rustix::io::Errno;
 
 use super::error::CollectError;
-use crate::model::{FdLimit, FdRef, OwnerIndex, Process, ProcessTable, ScanStats};
+use super::proc_text::{self, PidStat};
+use crate::model::{FdLimit, FdRef, Process};
 
 /// Which processes to read fds of.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
@@ -32,125 +38,127 @@ pub enum ScanScope {
     CommContains(String),
 }
 
+impl ScanScope {
+    /// Whether a process of this name is in scope (pids are chosen earlier).
+    pub fn keeps_comm(&self, comm: &str) -> bool {
+        match self {
+            ScanScope::CommContains(name) => comm.contains(name.as_str()),
+            _ => true,
+        }
+    }
+}
+
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct ScanOptions {
     pub scope: ScanScope,
     pub cmdline: bool,
 }
 
-/// Everything the scan learned.
-#[derive(Clone, Debug, Default)]
-pub struct OwnerScan {
-    pub processes: ProcessTable,
-    pub index: OwnerIndex,
-    pub stats: ScanStats,
+/// Why a read of `/proc` failed.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ReadError {
+    /// The process exited (or the pid never existed).
+    Vanished,
+    /// Not allowed: another user's process and we are not root.
+    Denied,
+    /// sockscope itself is out of file descriptors (EMFILE, ENFILE).
+    Exhausted,
 }
 
-/// Scans `/proc` for socket owners, once.
-pub fn scan(options: &ScanOptions) -> Result<OwnerScan, CollectError> {
-    super::owner_cache::OwnerCache::default().fill(options)
-}
-
-/// Runs `work` over `items` on a few threads pulling from a shared index (the
-/// caller orders items largest first so the threads finish together).
-pub(super) fn parallel_map<T: Sync, R: Send>(
-    items: &[T],
-    work: impl Fn(&T) -> R + Sync,
-) -> Result<Vec<R>, CollectError> {
-    let threads = std::thread::available_parallelism().map_or(1, |n| n.get()).clamp(1, 4).min(items.len());
-    if threads <= 1 {
-        return Ok(items.iter().map(work).collect());
+impl ReadError {
+    pub fn from_errno(errno: Errno) -> ReadError {
+        match errno {
+            Errno::NOENT | Errno::SRCH => ReadError::Vanished,
+            Errno::MFILE | Errno::NFILE => ReadError::Exhausted,
+            _ => ReadError::Denied,
+        }
     }
-    let next = std::sync::atomic::AtomicUsize::new(0);
-    let worker = || {
-        let mut done = Vec::new();
-        loop {
-            let i = next.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-            let Some(item) = items.get(i) else { return done };
-            done.push((i, work(item)));
-        }
-    };
-    let mut slots: Vec<Option<R>> = (0..items.len()).map(|_| None).collect();
-    std::thread::scope(|scope| {
-        let handles: Vec<_> = (0..threads).map(|_| scope.spawn(worker)).collect();
-        for handle in handles {
-            for (i, r) in handle.join().map_err(|_| CollectError::ThreadPanicked)? {
-                slots[i] = Some(r);
-            }
-        }
-        Ok(slots.into_iter().flatten().collect())
-    })
+
+    fn from_io(e: &io::Error) -> ReadError {
+        ReadError::from_errno(Errno::from_io_error(e).unwrap_or(Errno::IO))
+    }
 }
 
-/// The processes the scope selects, as open `/proc/PID` handles.
-pub(super) fn candidates(scope: &ScanScope) -> Result<Vec<ProcfsProcess>, CollectError> {
+/// The pids the scope selects. Reads directory names only: no fd is held
+/// per process, so the number of processes is not bounded by our fd limit.
+pub fn pids(scope: &ScanScope) -> Result<Vec<u32>, CollectError> {
     if let ScanScope::Pids(pids) = scope {
-        let found = pids.iter().filter_map(|&pid| ProcfsProcess::new(pid as i32).ok());
-        return Ok(found.collect());
+        return Ok(pids.clone());
     }
-    let all = procfs::process::all_processes()
-        .map_err(|e| CollectError::Proc(std::io::Error::other(e.to_string())))?;
-    let alive = all.filter_map(Result::ok);
-    Ok(match scope {
-        ScanScope::CommContains(name) => {
-            alive.filter(|p| comm_of(p).is_some_and(|c| c.contains(name.as_str()))).collect()
+    let mut pids = Vec::new();
+    for entry in std::fs::read_dir("/proc").map_err(CollectError::Proc)? {
+        let entry = entry.map_err(CollectError::Proc)?;
+        if let Some(pid) = parse_pid_name(entry.file_name().as_encoded_bytes()) {
+            pids.push(pid);
         }
-        _ => alive.collect(),
-    })
+    }
+    Ok(pids)
+}
+
+/// Whether a process with this pid exists now.
+pub fn process_exists(pid: u32) -> bool {
+    match rustix::fs::stat(format!("/proc/{pid}")) {
+        Ok(_) => true,
+        Err(e) => ReadError::from_errno(e) != ReadError::Vanished,
+    }
+}
+
+/// `/proc/PID/stat`: the process's name and start time.
+pub fn read_stat(pid: u32) -> Result<PidStat, ReadError> {
+    let text = std::fs::read(format!("/proc/{pid}/stat")).map_err(|e| ReadError::from_io(&e))?;
+    proc_text::parse_pid_stat(&text).ok_or(ReadError::Vanished)
+}
+
+/// How a process's fd table read went.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum FdAccess {
+    Read,
+    Denied,
+    Exhausted,
 }
 
 /// Reads one process (whose `comm` the caller already has), appending its
 /// socket fds to `refs`; `None` if it vanished.
-pub(super) fn read_process_into(
-    process: &ProcfsProcess,
+pub fn read_process_into(
+    pid: u32,
     comm: String,
     options: &ScanOptions,
     refs: &mut Vec<FdRef>,
-) -> Option<Process> {
-    let pid = process.pid as u32;
+) -> Option<(Process, FdAccess)> {
     let before = refs.len();
-    let fd_count = match socket_fds(pid, refs) {
-        Ok(count) => Some(count),
-        Err(FdScanError::Unreadable) => None,
-        Err(FdScanError::Vanished) => {
+    let (fd_count, access) = match socket_fds(pid, refs) {
+        Ok(count) => (Some(count), FdAccess::Read),
+        Err(ReadError::Denied) => (None, FdAccess::Denied),
+        Err(ReadError::Exhausted) => (None, FdAccess::Exhausted),
+        Err(ReadError::Vanished) => {
             refs.truncate(before);
             return None;
         }
     };
-    Some(Process {
+    let process = Process {
         pid,
         comm,
-        uid: process.uid().ok(),
+        uid: rustix::fs::stat(format!("/proc/{pid}")).ok().map(|st| st.st_uid),
         fd_count,
         socket_fds: (refs.len() - before) as u32,
-        fd_limit: fd_limit(process),
+        fd_limit: fd_limit(pid),
         cmdline: options.cmdline.then(|| cmdline(pid)).flatten(),
         netns: netns_of(pid),
         state: None,
-    })
+    };
+    Some((process, access))
 }
 
 /// The open-fd count from `stat(/proc/PID/fd).st_size` (Linux >= 6.2), or
 /// `None` where the kernel does not report it.
-pub(super) fn fd_count_probe(pid: u32) -> Option<u64> {
+pub fn fd_count_probe(pid: u32) -> Option<u64> {
     let stat = rustix::fs::stat(format!("/proc/{pid}/fd")).ok()?;
     u64::try_from(stat.st_size).ok().filter(|&n| n > 0)
 }
 
-pub(super) fn comm_of(process: &ProcfsProcess) -> Option<String> {
-    match process.stat() {
-        Ok(stat) => Some(stat.comm),
-        Err(ProcError::NotFound(_)) => None,
-        Err(_) => Some("?".to_string()),
-    }
-}
-
-fn fd_limit(process: &ProcfsProcess) -> Option<FdLimit> {
-    let limits = process.limits().ok()?;
-    Some(match limits.max_open_files.soft_limit {
-        LimitValue::Value(n) => FdLimit::Limited(n),
-        LimitValue::Unlimited => FdLimit::Unlimited,
-    })
+fn fd_limit(pid: u32) -> Option<FdLimit> {
+    let text = std::fs::read_to_string(format!("/proc/{pid}/limits")).ok()?;
+    proc_text::parse_fd_limit(&text)
 }
 
 /// The inode of the process's network namespace (`stat` follows the
@@ -161,29 +169,25 @@ pub fn netns_of(pid: u32) -> Option<u64> {
 
 /// `/proc/PID/cmdline` as text: NULs become spaces, invalid UTF-8 is replaced.
 fn cmdline(pid: u32) -> Option<String> {
-    let bytes = fs::read(format!("/proc/{pid}/cmdline")).ok()?;
+    let bytes = std::fs::read(format!("/proc/{pid}/cmdline")).ok()?;
     let text = String::from_utf8_lossy(&bytes).replace('\0', " ");
     Some(text.trim_end().to_string())
 }
 
-enum FdScanError {
-    Unreadable,
-    Vanished,
-}
-
 /// Appends the socket fds of `pid` to `refs`; returns the number of open fds.
-fn socket_fds(pid: u32, refs: &mut Vec<FdRef>) -> Result<u32, FdScanError> {
-    let dir = open_fd_dir(pid)?;
-    let entries = Dir::read_from(&dir).map_err(classify)?;
+/// The directory fd is the only one held, and only during this call.
+fn socket_fds(pid: u32, refs: &mut Vec<FdRef>) -> Result<u32, ReadError> {
+    let mut dir = Dir::new(open_fd_dir(pid)?).map_err(ReadError::from_errno)?;
     let mut count = 0;
     let mut link = [0u8; 64];
-    for entry in entries {
+    while let Some(entry) = dir.read() {
         let Ok(entry) = entry else { break };
         let Some(fd) = parse_fd_name(entry.file_name().to_bytes()) else {
             continue;
         };
         count += 1;
-        let Ok(len) = rustix::fs::readlinkat_raw(&dir, entry.file_name(), &mut link) else {
+        let Ok(dirfd) = dir.fd() else { break };
+        let Ok(len) = rustix::fs::readlinkat_raw(dirfd, entry.file_name(), &mut link) else {
             continue; // closed between readdir and readlink
         };
         if let Some(inode) = parse_socket_link(&link[..len.min(link.len())]) {
@@ -193,19 +197,21 @@ fn socket_fds(pid: u32, refs: &mut Vec<FdRef>) -> Result<u32, FdScanError> {
     Ok(count)
 }
 
-fn open_fd_dir(pid: u32) -> Result<OwnedFd, FdScanError> {
+fn open_fd_dir(pid: u32) -> Result<OwnedFd, ReadError> {
     let flags = OFlags::RDONLY | OFlags::DIRECTORY | OFlags::CLOEXEC;
-    rustix::fs::openat(CWD, format!("/proc/{pid}/fd"), flags, Mode::empty()).map_err(classify)
+    rustix::fs::openat(CWD, format!("/proc/{pid}/fd"), flags, Mode::empty()).map_err(ReadError::from_errno)
 }
 
-fn classify(errno: Errno) -> FdScanError {
-    match errno {
-        Errno::NOENT | Errno::SRCH => FdScanError::Vanished,
-        _ => FdScanError::Unreadable,
+/// A `/proc` entry name that is a pid.
+pub fn parse_pid_name(name: &[u8]) -> Option<u32> {
+    match name.first() {
+        Some(b'1'..=b'9') => std::str::from_utf8(name).ok()?.parse().ok(),
+        _ => None,
     }
 }
 
-fn parse_fd_name(name: &[u8]) -> Option<u32> {
+/// A `/proc/PID/fd` entry name.
+pub fn parse_fd_name(name: &[u8]) -> Option<u32> {
     std::str::from_utf8(name).ok()?.parse().ok()
 }
 
@@ -213,6 +219,15 @@ fn parse_fd_name(name: &[u8]) -> Option<u32> {
 pub fn parse_socket_link(link: &[u8]) -> Option<u64> {
     let inner = link.strip_prefix(b"socket:[")?.strip_suffix(b"]")?;
     std::str::from_utf8(inner).ok()?.parse().ok()
+}
+
+/// Whether `/proc/PID/fd/FD` still points at this socket inode now.
+pub fn fd_holds(pid: u32, fd: u32, inode: u64) -> bool {
+    let mut link = [0u8; 64];
+    match rustix::fs::readlinkat_raw(CWD, format!("/proc/{pid}/fd/{fd}"), &mut link) {
+        Ok(len) => parse_socket_link(&link[..len.min(link.len())]) == Some(inode),
+        Err(_) => false,
+    }
 }
 
 #[cfg(test)]
@@ -229,15 +244,53 @@ mod tests {
     }
 
     #[test]
-    fn scanning_ourselves_finds_our_own_socket() {
+    fn proc_entries_that_are_pids() {
+        assert_eq!(parse_pid_name(b"4242"), Some(4242));
+        for name in [&b"self"[..], b"thread-self", b"0", b"01", b"+1", b"-1", b"", b"99999999999"] {
+            assert_eq!(parse_pid_name(name), None, "{name:?}");
+        }
+    }
+
+    #[test]
+    fn errors_of_our_own_fd_limit_are_not_permission_errors() {
+        assert_eq!(ReadError::from_errno(Errno::MFILE), ReadError::Exhausted);
+        assert_eq!(ReadError::from_errno(Errno::NFILE), ReadError::Exhausted);
+        assert_eq!(ReadError::from_errno(Errno::ACCESS), ReadError::Denied);
+        assert_eq!(ReadError::from_errno(Errno::PERM), ReadError::Denied);
+        assert_eq!(ReadError::from_errno(Errno::NOENT), ReadError::Vanished);
+    }
+
+    #[test]
+    fn reading_ourselves_finds_our_own_socket() {
         let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
         let me = std::process::id();
-        let scan = scan(&ScanOptions { scope: ScanScope::Pids(vec![me]), cmdline: true }).unwrap();
-        let process = &scan.processes[&me];
+        let options = ScanOptions { scope: ScanScope::Pids(vec![me]), cmdline: true };
+        let mut refs = Vec::new();
+        let comm = read_stat(me).unwrap().comm;
+        let (process, access) = read_process_into(me, comm, &options, &mut refs).unwrap();
+        assert_eq!(access, FdAccess::Read);
         assert!(process.fd_count.unwrap() >= 1);
         assert!(process.socket_fds >= 1);
         assert!(process.cmdline.is_some());
-        assert!(scan.index.iter().all(|r| r.pid == me));
+        assert!(matches!(process.fd_limit, Some(FdLimit::Limited(_) | FdLimit::Unlimited)));
+        let inode = super::super::owners::parse_socket_link(
+            std::fs::read_link(format!("/proc/self/fd/{}", std::os::fd::AsRawFd::as_raw_fd(&listener)))
+                .unwrap()
+                .to_string_lossy()
+                .as_bytes(),
+        )
+        .unwrap();
+        let held = refs.iter().find(|r| r.inode == inode).unwrap();
+        assert!(fd_holds(me, held.fd, inode));
+        assert!(!fd_holds(me, held.fd, inode + 1));
         drop(listener);
+        assert!(!fd_holds(me, held.fd, inode));
+    }
+
+    #[test]
+    fn a_pid_that_does_not_exist() {
+        assert!(process_exists(std::process::id()));
+        assert!(!process_exists(999_999_999));
+        assert_eq!(read_stat(999_999_999), Err(ReadError::Vanished));
     }
 }

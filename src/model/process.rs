@@ -252,6 +252,9 @@ pub struct ScanStats {
     pub processes: u32,
     /// Processes whose fd table we were not allowed to read (not root).
     pub unreadable: u32,
+    /// Processes left unread because sockscope ran out of file descriptors
+    /// (EMFILE/ENFILE): a limit to raise, not a permission to grant.
+    pub exhausted: u32,
     /// Processes that exited while we were scanning them.
     pub vanished: u32,
     pub socket_fds: u32,

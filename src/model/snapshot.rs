@@ -35,6 +35,9 @@ pub enum WarningKind {
     HostFactsIncomplete,
     /// `--all-netns`: some namespaces could not be entered, vanished, or failed.
     NetnsUnavailable,
+    /// sockscope ran out of file descriptors (EMFILE/ENFILE) while reading
+    /// processes: a limit to raise, not a permission to grant.
+    ResourceExhausted,
 }
 
 impl Warning {

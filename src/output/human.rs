@@ -280,9 +280,11 @@ fn write_states(out: &mut dyn Write, report: &Report, style: &Style) -> io::Resu
 fn write_processes(out: &mut dyn Write, report: &Report, style: &Style) -> io::Result<()> {
     let procs = summary::by_process(report.snapshot, report.sockets.iter().copied());
     if procs.is_empty() {
-        let why = match report.snapshot.scan.unreadable {
-            0 => "none own a selected socket",
-            _ => "none visible (not root: see the warning above)",
+        let scan = &report.snapshot.scan;
+        let why = match (scan.unreadable, scan.exhausted) {
+            (0, 0) => "none own a selected socket",
+            (_, 0) => "none visible (not root: see the warning above)",
+            _ => "none visible (out of file descriptors: see the warning above)",
         };
         return heading(out, style, &format!("PROCESSES  {why}"));
     }
