@@ -464,6 +464,22 @@ mod tests {
     }
 
     #[test]
+    fn fd_growth_of_a_process_in_another_namespace_is_not_this_namespace_s_leak() {
+        let elsewhere = |i: u64, holds_a_socket_here: bool| {
+            let mut s = server(i * 10, 0, 900 + 10 * i as u32);
+            s.netns.inode = Some(1);
+            s.processes.values_mut().for_each(|p| p.netns = Some(2));
+            if !holds_a_socket_here {
+                s.sockets.clear();
+            }
+            s
+        };
+        assert!(run((0..7).map(|i| elsewhere(i, false)).collect()).is_empty());
+        let found = run((0..7).map(|i| elsewhere(i, true)).collect());
+        assert_eq!(kinds(&found), vec![FindingKind::FdLeak], "it holds a listener of this namespace");
+    }
+
+    #[test]
     fn close_wait_leak_with_growing_fds_names_the_deadline() {
         let found = run((0..6).map(|i| server(i * 2, 10 + 2 * i as u32, 1000 + 2 * i as u32)).collect());
         let cw = found.iter().find(|f| f.kind() == FindingKind::CloseWaitLeak).unwrap();

@@ -88,7 +88,12 @@ impl Collector {
         if request.ghosts && request.tcp == Some(StateSet::ALL) && request.owners.is_some() {
             let collected: Vec<u64> =
                 snapshot.namespaces.iter().filter(|n| n.status.is_collected()).map(|n| n.inode).collect();
-            let absent = ghosts.find(&snapshot.owners, &snapshot.processes, previous, &collected);
+            // No single diag socket covers every namespace: candidates whose
+            // fd cannot be copied are not reported.
+            let absent = ghosts.find(&snapshot.owners, &snapshot.processes, previous, &collected, || None);
+            for pid in absent.stale {
+                cache.invalidate(pid);
+            }
             snapshot.ghosts = Some(absent.ghosts);
             snapshot.never_connected = Some(absent.never_connected);
         }

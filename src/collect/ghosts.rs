@@ -7,30 +7,46 @@
 //! a blocking `connect()` that failed: the kernel then zeroes its counters)
 //! is in no table either, but it is no dead connection: a pool's spare, a
 //! socket about to `connect()`. (A bound one is dumped, as `ss` shows it.)
-//! The socket's own `tcp_info` (read through a copy of the fd) tells them
-//! apart: a ghost has sent or received segments, a never-connected socket
-//! none; a socket not in state CLOSE is in a table after all (created after
-//! the dump).
 //!
-//! Held socket inodes missing from a full dump are candidates. Two facts
-//! decide, once per inode (they never change, so they are cached):
+//! Held socket inodes missing from a full dump are only *candidates*: under
+//! churn most are sockets opened after the dump, or closed since the owner
+//! scan (the owner cache may still list them). Only processes of the
+//! inspected namespaces, or holding one of their dumped sockets, are looked
+//! at: the owner scan is host-wide, and a host with a million sockets in
+//! other namespaces must not cost a million lookups (a process elsewhere
+//! holding nothing but ghosts of this namespace is the price). Two facts,
+//! cached per inode (they never change), narrow the candidates down:
 //! - the protocol, from the socket's `system.sockprotoname` extended
 //!   attribute (TCP, not netlink, packet, UNIX...);
 //! - the socket's own network namespace (`SIOCGSKNS` on a copy of the fd
 //!   taken with `pidfd_getfd`): a socket of another namespace is absent from
 //!   this dump for a good reason. Where the copy is not permitted, the
 //!   holding process's namespace stands in for it.
+//!
+//! Then each candidate is confirmed afresh, after the dump and the scan:
+//! - with a copy of the fd: it is still this inode, and its own `tcp_info`
+//!   says CLOSE (unhashed) and whether it ever exchanged a segment (a ghost)
+//!   or not (never connected); any other state means it is in a table after
+//!   all (created after the dump);
+//! - without one (not permitted): the socket is absent from a second, fresh
+//!   TCP dump *and* `/proc/PID/fd/N` still points at the inode afterwards, so
+//!   it existed all through that dump without appearing in it.
+//!
+//! A candidate whose fd moved on marks its process stale in the owner cache.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
 
 use rustix::process::{Pid, PidfdFlags, PidfdGetfdFlags};
 
 use super::owner_cache::DumpedInodes;
+use super::owners;
 use crate::model::{FdRef, OwnerIndex, ProcessTable};
 
 /// `SIOCGSKNS`: get a socket's network namespace as a new fd.
 const SIOCGSKNS: libc::c_ulong = 0x894C;
+/// `TCP_CLOSE` in `tcp_info.tcpi_state`: the socket is in no table.
+const TCP_CLOSE: u8 = 7;
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 enum Kind {
@@ -39,7 +55,7 @@ enum Kind {
     Tcp(Option<u64>),
 }
 
-/// What a held TCP socket that no dump shows turned out to be.
+/// What a fresh look at a held TCP socket that no dump shows says.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub(super) enum Held {
     /// Unhashed after exchanging segments: reset, or its connect failed.
@@ -48,13 +64,19 @@ pub(super) enum Held {
     NeverConnected,
     /// In a table after all: it appeared after the dump.
     Live,
+    /// The fd no longer holds this socket: the owner scan was stale.
+    Gone,
+    /// No copy of the fd could be taken: a fresh dump must decide.
+    Unknown,
 }
 
-/// The held TCP sockets no dump shows, sorted out.
+/// The held TCP sockets no dump shows, sorted out, and the processes whose
+/// cached fds turned out stale.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub(super) struct Absent {
     pub ghosts: Vec<FdRef>,
     pub never_connected: Vec<FdRef>,
+    pub stale: Vec<u32>,
 }
 
 #[derive(Default)]
@@ -65,45 +87,107 @@ pub(super) struct GhostFinder {
 impl GhostFinder {
     /// Held TCP sockets of the namespaces `netns` (empty: unknown, any)
     /// absent from `dumped` (which must cover every TCP state of them),
-    /// sorted into dead connections and never-connected sockets.
+    /// confirmed now and sorted into dead connections and never-connected
+    /// sockets. `fresh_dump` (the inodes of a new TCP dump of the same
+    /// namespace) is called at most once, only for candidates whose fd could
+    /// not be copied; without it those candidates are not reported.
     pub(super) fn find(
         &mut self,
         owners: &OwnerIndex,
         processes: &ProcessTable,
         dumped: &DumpedInodes,
         netns: &[u64],
+        fresh_dump: impl FnOnce() -> Option<DumpedInodes>,
     ) -> Absent {
+        let candidates = self.candidates(owners, processes, dumped, netns);
+        confirm_by(candidates, look, fresh_dump)
+    }
+
+    fn candidates(
+        &mut self,
+        owners: &OwnerIndex,
+        processes: &ProcessTable,
+        dumped: &DumpedInodes,
+        netns: &[u64],
+    ) -> Vec<FdRef> {
+        let in_scope = |n: Option<u64>| n.is_none_or(|n| netns.is_empty() || netns.contains(&n));
+        let related = related_processes(owners, processes, dumped, in_scope);
+        let mut pidfds = Pidfds::default();
         let mut seen = HashMap::new();
-        let mut absent = Absent::default();
-        for r in owners.iter().filter(|r| !dumped.contains(r.inode)) {
-            let Some(kind) = self.kinds.get(&r.inode).copied().or_else(|| classify(r)) else { continue };
+        let mut candidates = Vec::new();
+        for r in owners.iter().filter(|r| !dumped.contains(r.inode) && related.contains(&r.pid)) {
+            let cached = self.kinds.get(&r.inode).copied();
+            let Some(kind) = cached.or_else(|| classify(r, &mut pidfds)) else { continue };
             seen.insert(r.inode, kind);
             let here = match kind {
                 Kind::NotTcp => false,
-                Kind::Tcp(Some(socket_netns)) => netns.is_empty() || netns.contains(&socket_netns),
-                Kind::Tcp(None) => processes
-                    .get(&r.pid)
-                    .is_some_and(|p| p.netns.is_none_or(|n| netns.is_empty() || netns.contains(&n))),
+                Kind::Tcp(Some(socket_netns)) => in_scope(Some(socket_netns)),
+                Kind::Tcp(None) => processes.get(&r.pid).is_some_and(|p| in_scope(p.netns)),
             };
-            if !here {
-                continue;
-            }
-            match held(r) {
-                Held::Ghost => absent.ghosts.push(*r),
-                Held::NeverConnected => absent.never_connected.push(*r),
-                Held::Live => {}
+            if here {
+                candidates.push(*r);
             }
         }
         self.kinds = seen;
-        absent
+        candidates
     }
 }
 
-/// Looks at a held socket through a copy of its fd. Where no copy may be
-/// taken (not permitted), or its `tcp_info` says too little, it counts as a
-/// ghost, as the absence from the dump alone suggests.
-fn held(r: &FdRef) -> Held {
-    let Some(socket) = copy_fd(r.pid, r.fd) else { return Held::Ghost };
+/// Processes in the namespaces (or whose namespace is unknown), and those
+/// holding at least one socket the dump shows.
+fn related_processes(
+    owners: &OwnerIndex,
+    processes: &ProcessTable,
+    dumped: &DumpedInodes,
+    in_scope: impl Fn(Option<u64>) -> bool,
+) -> HashSet<u32> {
+    let mut related: HashSet<u32> = processes.values().filter(|p| in_scope(p.netns)).map(|p| p.pid).collect();
+    related.extend(owners.iter().filter(|r| dumped.contains(r.inode)).map(|r| r.pid));
+    related
+}
+
+fn confirm_by(
+    candidates: Vec<FdRef>,
+    look: impl Fn(&FdRef) -> Held,
+    fresh_dump: impl FnOnce() -> Option<DumpedInodes>,
+) -> Absent {
+    let mut absent = Absent::default();
+    let mut unknown = Vec::new();
+    for r in candidates {
+        match look(&r) {
+            Held::Ghost => absent.ghosts.push(r),
+            Held::NeverConnected => absent.never_connected.push(r),
+            Held::Live => {}
+            Held::Gone => absent.stale.push(r.pid),
+            Held::Unknown => unknown.push(r),
+        }
+    }
+    if !unknown.is_empty()
+        && let Some(fresh) = fresh_dump()
+    {
+        for r in unknown.into_iter().filter(|r| !fresh.contains(r.inode)) {
+            match owners::fd_holds(r.pid, r.fd, r.inode) {
+                true => absent.ghosts.push(r),
+                false => absent.stale.push(r.pid),
+            }
+        }
+    }
+    absent.stale.sort_unstable();
+    absent.stale.dedup();
+    absent
+}
+
+/// Looks at a held socket through a copy of its fd.
+fn look(r: &FdRef) -> Held {
+    let Some(socket) = copy_fd(r.pid, r.fd) else {
+        return match owners::fd_holds(r.pid, r.fd, r.inode) {
+            true => Held::Unknown,
+            false => Held::Gone,
+        };
+    };
+    if rustix::fs::fstat(&socket).map(|st| st.st_ino) != Ok(r.inode) {
+        return Held::Gone;
+    }
     let mut info = [0u8; 256];
     let mut len = info.len() as libc::socklen_t;
     // SAFETY: getsockopt writes at most `len` bytes into `info` and updates `len`.
@@ -118,19 +202,16 @@ fn held(r: &FdRef) -> Held {
     };
     match rc {
         0 => judge_tcp_info(&info[..(len as usize).min(info.len())]),
-        _ => Held::Ghost,
+        _ => Held::Unknown,
     }
 }
-
-/// `TCP_CLOSE` in `tcp_info.tcpi_state`: the socket is in no table.
-const TCP_CLOSE: u8 = 7;
 
 /// Judges a held socket from its `struct tcp_info`: unhashed (CLOSE) after
 /// exchanging segments is a ghost; unhashed with none sent or received was
 /// never connected. Kernels older than 4.2 do not count segments: there,
 /// CLOSE alone makes a ghost.
 pub(super) fn judge_tcp_info(info: &[u8]) -> Held {
-    let Some(tcp) = super::decode::raw::tcp_info_with_state(info) else { return Held::Ghost };
+    let Some(tcp) = super::decode::raw::tcp_info_with_state(info) else { return Held::Unknown };
     match tcp {
         (state, _) if state != TCP_CLOSE => Held::Live,
         (_, Some((0, 0))) => Held::NeverConnected,
@@ -138,10 +219,21 @@ pub(super) fn judge_tcp_info(info: &[u8]) -> Held {
     }
 }
 
-fn classify(r: &FdRef) -> Option<Kind> {
+/// pidfds opened once per process for one round of classification.
+#[derive(Default)]
+struct Pidfds(HashMap<u32, Option<OwnedFd>>);
+
+impl Pidfds {
+    fn copy(&mut self, pid: u32, fd: u32) -> Option<OwnedFd> {
+        let pidfd = self.0.entry(pid).or_insert_with(|| pidfd_of(pid)).as_ref()?;
+        rustix::process::pidfd_getfd(pidfd, fd as i32, PidfdGetfdFlags::empty()).ok()
+    }
+}
+
+fn classify(r: &FdRef, pidfds: &mut Pidfds) -> Option<Kind> {
     match protocol_is_tcp(r.pid, r.fd)? {
         false => Some(Kind::NotTcp),
-        true => Some(Kind::Tcp(socket_netns(r.pid, r.fd))),
+        true => Some(Kind::Tcp(pidfds.copy(r.pid, r.fd).as_ref().and_then(socket_netns))),
     }
 }
 
@@ -155,13 +247,16 @@ fn protocol_is_tcp(pid: u32, fd: u32) -> Option<bool> {
 /// A copy of another process's fd (needs ptrace access to it: root, or the
 /// same user where Yama allows it).
 fn copy_fd(pid: u32, fd: u32) -> Option<OwnedFd> {
-    let pidfd = rustix::process::pidfd_open(Pid::from_raw(pid as i32)?, PidfdFlags::empty()).ok()?;
+    let pidfd = pidfd_of(pid)?;
     rustix::process::pidfd_getfd(&pidfd, fd as i32, PidfdGetfdFlags::empty()).ok()
 }
 
-/// The namespace inode of another process's socket: copy the fd, ask the socket.
-fn socket_netns(pid: u32, fd: u32) -> Option<u64> {
-    let socket = copy_fd(pid, fd)?;
+fn pidfd_of(pid: u32) -> Option<OwnedFd> {
+    rustix::process::pidfd_open(Pid::from_raw(pid as i32)?, PidfdFlags::empty()).ok()
+}
+
+/// The namespace inode of a socket: ask the socket itself.
+fn socket_netns(socket: &OwnedFd) -> Option<u64> {
     // SAFETY: SIOCGSKNS takes no argument and returns a new fd we then own.
     let raw = unsafe { libc::ioctl(socket.as_raw_fd(), SIOCGSKNS) };
     if raw < 0 {
@@ -193,7 +288,7 @@ mod tests {
         assert_eq!(judge_tcp_info(&info(TCP_CLOSE, Some((0, 0)))), Held::NeverConnected);
         assert_eq!(judge_tcp_info(&info(1, Some((5, 5)))), Held::Live, "established after the dump");
         assert_eq!(judge_tcp_info(&info(TCP_CLOSE, None)), Held::Ghost, "old kernel: CLOSE decides");
-        assert_eq!(judge_tcp_info(&[]), Held::Ghost);
+        assert_eq!(judge_tcp_info(&[]), Held::Unknown);
     }
 
     fn ours(socket: &(impl std::os::fd::AsFd + AsRawFd)) -> FdRef {
@@ -204,10 +299,45 @@ mod tests {
     #[test]
     fn our_own_sockets_are_judged_through_a_copy() {
         let fresh = socket2::Socket::new(socket2::Domain::IPV4, socket2::Type::STREAM, None).unwrap();
-        assert_eq!(held(&ours(&fresh)), Held::NeverConnected, "socket() and nothing else");
+        assert_eq!(look(&ours(&fresh)), Held::NeverConnected, "socket() and nothing else");
         fresh.bind(&"127.0.0.1:0".parse::<std::net::SocketAddr>().unwrap().into()).unwrap();
-        assert_eq!(held(&ours(&fresh)), Held::NeverConnected, "bound, not connected");
+        assert_eq!(look(&ours(&fresh)), Held::NeverConnected, "bound, not connected");
         let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-        assert_eq!(held(&ours(&listener)), Held::Live, "a listener is hashed");
+        assert_eq!(look(&ours(&listener)), Held::Live, "a listener is hashed");
+        let other = FdRef { inode: ours(&listener).inode + 1, ..ours(&listener) };
+        assert_eq!(look(&other), Held::Gone, "the fd holds another socket");
+        let r = ours(&fresh);
+        drop(fresh);
+        assert_eq!(confirm_by(vec![r], look, || None).stale, vec![r.pid], "a closed fd marks its process stale");
+    }
+
+    /// A connection reset by its peer while this process keeps its end.
+    fn reset_end() -> std::net::TcpStream {
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let client = socket2::Socket::from(std::net::TcpStream::connect(listener.local_addr().unwrap()).unwrap());
+        let (accepted, _) = listener.accept().unwrap();
+        client.set_linger(Some(std::time::Duration::ZERO)).unwrap();
+        drop(client);
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+        while look(&ours(&accepted)) != Held::Ghost {
+            assert!(std::time::Instant::now() < deadline, "the RST never arrived");
+            std::thread::sleep(std::time::Duration::from_millis(5));
+        }
+        accepted
+    }
+
+    #[test]
+    fn without_a_copy_of_the_fd_a_fresh_dump_and_the_link_decide() {
+        let ghost = reset_end();
+        let r = ours(&ghost);
+        let unknown = |_: &FdRef| Held::Unknown;
+        let absent = || Some(DumpedInodes::default());
+        assert_eq!(confirm_by(vec![r], unknown, absent).ghosts, vec![r], "absent from the fresh dump, still held");
+        let present = || Some(DumpedInodes::new([r.inode].into_iter()));
+        assert!(confirm_by(vec![r], unknown, present).ghosts.is_empty(), "the fresh dump shows it");
+        assert!(confirm_by(vec![r], unknown, || None).ghosts.is_empty(), "no fresh dump: not reported");
+        drop(ghost);
+        let gone = confirm_by(vec![r], unknown, absent);
+        assert!(gone.ghosts.is_empty() && gone.stale == vec![r.pid], "{gone:?}");
     }
 }

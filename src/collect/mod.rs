@@ -242,7 +242,11 @@ impl Collector {
         *last_count = snapshot.sockets.len();
         if request.ghosts && request.tcp == Some(StateSet::ALL) && request.owners.is_some() {
             let netns = snapshot.netns.inode;
-            let absent = ghosts.find(&snapshot.owners, &snapshot.processes, previous, netns.as_slice());
+            let fresh = || fresh_tcp_inodes(&mut diag.as_mut()?.socket);
+            let absent = ghosts.find(&snapshot.owners, &snapshot.processes, previous, netns.as_slice(), fresh);
+            for pid in absent.stale {
+                cache.invalidate(pid);
+            }
             snapshot.ghosts = Some(absent.ghosts);
             snapshot.never_connected = Some(absent.never_connected);
         }
@@ -259,6 +263,18 @@ impl Source for Collector {
     fn set_tcp_info(&mut self, on: bool) {
         Collector::set_tcp_info(self, on);
     }
+}
+
+/// The inodes of a new dump of every TCP socket, for confirming ghosts. The
+/// diag socket answers for its own namespace from any thread.
+fn fresh_tcp_inodes(diag: &mut DiagSocket) -> Option<DumpedInodes> {
+    let mut sockets = Vec::new();
+    let mut stats = DumpStats::default();
+    for family in [Family::Inet, Family::Inet6] {
+        let query = Query::Inet { proto: Proto::Tcp, family, states: StateSet::ALL, extras: Extras::default() };
+        diag.dump(&query, &mut sockets, &mut stats).ok()?;
+    }
+    Some(DumpedInodes::new(sockets.iter().map(|s| s.inode)))
 }
 
 fn timed<T, E>(work: impl FnOnce() -> Result<T, E>) -> Result<(T, Duration), E> {

@@ -5,11 +5,13 @@
 
 mod actors;
 mod allns;
+mod churn;
 mod cli;
 mod collector;
 mod decode;
 mod docs;
 mod export;
+mod fd_limit;
 mod judgement;
 mod support;
 mod tui;

@@ -3,6 +3,7 @@
 
 pub mod actors;
 pub mod cluster;
+pub mod holders;
 pub mod lab;
 pub mod ss;
 
