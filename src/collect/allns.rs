@@ -260,7 +260,7 @@ fn assemble_all(
     Snapshot {
         taken_at,
         host: host::host_info(),
-        netns: NetnsInfo { label: None, inode: own.map(|n| n.inode) },
+        netns: NetnsInfo { label: None, inode: own.map(|n| n.inode), changed_from: None },
         sysctls: own.map(|n| n.sysctls.clone()).unwrap_or_default(),
         counters: own.map(|n| n.counters.clone()).unwrap_or_default(),
         sockets,

@@ -15,17 +15,22 @@ pub enum CollectError {
         source: io::Error,
     },
 
-    /// The `--netns` argument does not name a usable namespace (bad input).
+    /// The `--netns` argument does not name a usable network namespace
+    /// (bad input; the message names the path and the reason).
     #[error("{0}")]
     NoSuchNetns(String),
 
-    #[error("cannot enter network namespace {target}{hint}")]
+    #[error("--netns {target}: cannot enter the network namespace ({hint})")]
     EnterNetns {
         target: String,
         #[source]
         source: io::Error,
         hint: &'static str,
     },
+
+    /// The process a `--netns PID` target follows has exited.
+    #[error("{0}")]
+    NetnsGone(String),
 
     #[error("cannot list processes in /proc")]
     Proc(#[source] io::Error),
@@ -38,5 +43,21 @@ impl CollectError {
     /// True when the error is the user's input, not the system (exit status 2).
     pub fn is_bad_input(&self) -> bool {
         matches!(self, CollectError::NoSuchNetns(_))
+    }
+
+    /// The same failure met while checking arguments: bad input, one line.
+    pub fn into_bad_input(self) -> CollectError {
+        match self {
+            CollectError::EnterNetns { ref source, .. } => {
+                CollectError::NoSuchNetns(format!("{self}: {source}"))
+            }
+            CollectError::NetnsGone(message) => CollectError::NoSuchNetns(message),
+            other => other,
+        }
+    }
+
+    /// Whether a repeated collection cannot succeed any more (watch ends).
+    pub fn is_final(&self) -> bool {
+        matches!(self, CollectError::NetnsGone(_))
     }
 }

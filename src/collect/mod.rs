@@ -30,7 +30,7 @@ pub use error::CollectError;
 pub use host::sysctl_path;
 pub use limits::{FdLimitChange, raise_fd_limit};
 pub use netlink::{DiagSocket, DumpStats, Progress, consume_datagram};
-pub use netns::NetnsTarget;
+pub use netns::{NetnsId, NetnsTarget};
 pub use netns_name::{NetnsName, netns_name};
 pub use owner_cache::{DumpedInodes, OwnerCache, OwnerScan, RefreshStats, scan};
 pub use owners::{ScanOptions, ScanScope};
@@ -163,11 +163,16 @@ pub fn collect(request: &Request) -> Result<Snapshot, CollectError> {
 }
 
 /// Takes snapshots repeatedly, reusing what did not change: the netlink
-/// socket, and the owners of processes whose fd tables did not move.
+/// socket, and the owners of processes whose fd tables did not move. The
+/// target namespace is re-identified every time: when it changed (deleted
+/// and re-created, or the pid target moved), everything tied to the old one
+/// is dropped and the snapshot says so.
 pub struct Collector {
     request: Request,
     cache: OwnerCache,
     diag: Option<NetnsDiag>,
+    /// The namespace `diag` and `previous` belong to.
+    netns: Option<NetnsId>,
     previous: DumpedInodes,
     /// Sockets the last dump returned: the next one reserves room for about
     /// as many at once, instead of doubling its way there (5 % spare, not up to 100 %).
@@ -181,6 +186,7 @@ impl Collector {
             request,
             cache: OwnerCache::default(),
             diag: None,
+            netns: None,
             previous: DumpedInodes::default(),
             last_count: 0,
             ghosts: ghosts::GhostFinder::default(),
@@ -208,14 +214,18 @@ impl Collector {
             return self.snapshot_all();
         }
         let started = Instant::now();
-        let Collector { request, cache, diag, previous, ghosts, last_count } = self;
+        let target = self.request.netns.open()?;
+        let changed = self.follow(target.as_ref().map(|t| t.id));
+        let Collector { request, cache, diag, previous, ghosts, last_count, .. } = self;
         let room = *last_count + *last_count / 20;
         let queries = request.queries();
+        let in_netns =
+            |diag: Option<NetnsDiag>| netns::run_in(target.as_ref(), || collect_in_netns(&queries, diag, room));
         let (net, scan) = match (&request.owners, cache.is_empty()) {
             (Some(options), true) => {
                 let (net, scan) = std::thread::scope(|scope| {
                     let scan = scope.spawn(|| timed(|| cache.fill(options)));
-                    let net = request.netns.run(|| collect_in_netns(&queries, diag.take(), room));
+                    let net = in_netns(diag.take());
                     (net, scan.join().map_err(|_| CollectError::ThreadPanicked))
                 });
                 let net = net??;
@@ -228,18 +238,21 @@ impl Collector {
                 (net, Some(scan?))
             }
             (Some(options), false) => {
-                let net = request.netns.run(|| collect_in_netns(&queries, diag.take(), room))??;
+                let net = in_netns(diag.take())??;
                 let dumped = DumpedInodes::new(net.sockets.iter().map(|s| s.inode));
                 let scan = timed(|| cache.refresh(options, &dumped, previous))?;
                 *previous = dumped;
                 (net, Some(scan))
             }
-            (None, _) => (request.netns.run(|| collect_in_netns(&queries, diag.take(), room))??, None),
+            (None, _) => (in_netns(diag.take())??, None),
         };
         let (net, socket) = net.split();
         *diag = socket;
         let mut snapshot = assemble(request, net, scan, started);
         *last_count = snapshot.sockets.len();
+        if let Some(from) = changed {
+            note_netns_change(&mut snapshot, from);
+        }
         if request.ghosts && request.tcp == Some(StateSet::ALL) && request.owners.is_some() {
             let netns = snapshot.netns.inode;
             let fresh = || fresh_tcp_inodes(&mut diag.as_mut()?.socket);
@@ -252,6 +265,32 @@ impl Collector {
         }
         Ok(snapshot)
     }
+
+    /// Notes the target's identity; when it changed, drops the netlink socket
+    /// and the last dump (both of the old namespace) and returns the old one.
+    fn follow(&mut self, now: Option<NetnsId>) -> Option<NetnsId> {
+        let before = std::mem::replace(&mut self.netns, now);
+        let changed = before.filter(|&b| Some(b) != now)?;
+        self.diag = None;
+        self.previous = DumpedInodes::default();
+        self.ghosts = ghosts::GhostFinder::default();
+        Some(changed)
+    }
+}
+
+/// Records on the snapshot that the target now names another namespace.
+fn note_netns_change(snapshot: &mut Snapshot, from: NetnsId) {
+    snapshot.netns.changed_from = Some(from.ino);
+    let label = snapshot.netns.label.as_deref().unwrap_or("?");
+    let to = snapshot.netns.inode.map_or("?".to_string(), |i| i.to_string());
+    snapshot.warnings.push(Warning::new(
+        WarningKind::NetnsChanged,
+        format!(
+            "--netns {label} now names another network namespace (net:[{}] -> net:[{to}]): it was deleted and \
+             re-created, or the process moved; reading the new one from here on",
+            from.ino
+        ),
+    ));
 }
 
 /// The kernel as a [`Source`] of snapshots.
@@ -363,7 +402,11 @@ fn assemble(
     Snapshot {
         taken_at: net.dumped_at,
         host: host::host_info(),
-        netns: NetnsInfo { label: request.netns.label().map(str::to_string), inode: net.facts.netns_inode },
+        netns: NetnsInfo {
+            label: request.netns.label().map(str::to_string),
+            inode: net.facts.netns_inode,
+            changed_from: None,
+        },
         sysctls: net.facts.sysctls,
         counters: net.facts.counters,
         sockets: net.sockets,

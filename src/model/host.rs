@@ -131,6 +131,10 @@ pub struct NetnsInfo {
     pub label: Option<String>,
     /// The namespace inode, as in `net:[4026531840]`.
     pub inode: Option<u64>,
+    /// The namespace inode the same target named before, when it changed
+    /// since the previous snapshot (deleted and re-created, or moved).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub changed_from: Option<u64>,
 }
 
 /// Identity of the machine the snapshot was taken on.

@@ -279,7 +279,7 @@ impl Snapshot {
         Snapshot {
             taken_at: self.taken_at,
             host: self.host.clone(),
-            netns: NetnsInfo { label: Some(ns.display_name()), inode: Some(ns.inode) },
+            netns: NetnsInfo { label: Some(ns.display_name()), inode: Some(ns.inode), changed_from: None },
             sysctls: ns.sysctls.clone(),
             counters: ns.counters.clone(),
             sockets: Vec::with_capacity(ns.sockets as usize),

@@ -38,6 +38,9 @@ pub enum WarningKind {
     /// sockscope ran out of file descriptors (EMFILE/ENFILE) while reading
     /// processes: a limit to raise, not a permission to grant.
     ResourceExhausted,
+    /// The `--netns` target now names another namespace than at the previous
+    /// snapshot; sockscope reopened its netlink socket there.
+    NetnsChanged,
 }
 
 impl Warning {

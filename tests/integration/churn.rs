@@ -4,7 +4,7 @@
 //! one-shot collections and a watch run. A reset socket the test process
 //! really holds must still be reported, in the same runs.
 
-use std::io::{BufRead, BufReader, Write};
+use std::io::{BufRead, BufReader};
 use std::net::TcpStream;
 use std::process::{Child, ChildStdin, ChildStdout, Command, Stdio};
 
@@ -205,5 +205,5 @@ fn churn_makes_no_ghosts_and_a_real_ghost_is_still_found() {
     if rate < 1500.0 {
         support::loud(&format!("churn: only {rate:.0} connections/s (target 1500): the machine is busy"));
     }
-    assert!(rate >= 300.0, "the churn barely ran: {rate:.0} connections/s");
+    assert!(made >= 1000, "the churn barely ran: {made} connections");
 }

@@ -215,6 +215,7 @@ fn short_warning(snap: &crate::model::Snapshot, w: &crate::model::Warning) -> St
         WarningKind::ProtocolUnavailable => first_clause(&w.message),
         WarningKind::HostFactsIncomplete => first_clause(&w.message),
         WarningKind::NetnsUnavailable => first_clause(&w.message),
+        WarningKind::NetnsChanged => "namespace re-created: following the new one".to_string(),
         WarningKind::ResourceExhausted => {
             format!("out of fds: owners of {} processes unread", snap.scan.exhausted)
         }
