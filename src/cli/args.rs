@@ -91,7 +91,7 @@ pub struct WatchArgs {
     #[arg(long, value_name = "DURATION", default_value = defaults::WATCH_INTERVAL, value_parser = parse_interval)]
     pub interval: std::time::Duration,
     /// Stop after N samples
-    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u64).range(1..))]
+    #[arg(long, value_name = "N", value_parser = sample_count, allow_negative_numbers = true)]
     pub count: Option<u64>,
     /// Stop after this long: 60s, 5m
     #[arg(long, value_name = "DURATION", value_parser = parse_duration)]
@@ -100,10 +100,10 @@ pub struct WatchArgs {
     #[arg(long, value_name = "DURATION", default_value = defaults::WINDOW, value_parser = parse_duration)]
     pub window: std::time::Duration,
     /// close_wait_leak from this much CLOSE-WAIT growth across the window
-    #[arg(long, value_name = "N", default_value_t = defaults::LEAKS.close_wait_growth, value_parser = clap::value_parser!(u32).range(1..))]
+    #[arg(long, value_name = "N", default_value_t = defaults::LEAKS.close_wait_growth, value_parser = at_least_one)]
     pub cw_growth: u32,
     /// fd_leak from this much fd growth across the window
-    #[arg(long, value_name = "N", default_value_t = defaults::LEAKS.fd_growth, value_parser = clap::value_parser!(u32).range(1..))]
+    #[arg(long, value_name = "N", default_value_t = defaults::LEAKS.fd_growth, value_parser = at_least_one)]
     pub fd_growth: u32,
     /// Print one NDJSON event per line (schema: docs/json.md)
     #[arg(long)]
@@ -169,7 +169,7 @@ pub fn parse_duration(text: &str) -> Result<std::time::Duration, String> {
     }
 }
 
-fn parse_interval(text: &str) -> Result<std::time::Duration, String> {
+pub fn parse_interval(text: &str) -> Result<std::time::Duration, String> {
     let d = parse_duration(text)?;
     match d >= std::time::Duration::from_millis(100) {
         true => Ok(d),
@@ -201,13 +201,13 @@ pub struct SelectArgs {
     #[arg(long, value_name = "PORT")]
     pub port: Option<u16>,
     /// Only sockets held by this process id
-    #[arg(long, value_name = "PID", value_parser = clap::value_parser!(u32).range(1..))]
+    #[arg(long, value_name = "PID", value_parser = process_id, allow_negative_numbers = true)]
     pub pid: Option<u32>,
     /// Only sockets held by processes whose name (comm) contains NAME
     #[arg(long, value_name = "NAME", value_parser = non_empty)]
     pub process: Option<String>,
     /// Inspect another network namespace: a name from `ip netns`, a pid (its namespace), or a path
-    #[arg(long, value_name = "NAME|PID|PATH")]
+    #[arg(long, value_name = "NAME|PID|PATH", allow_negative_numbers = true)]
     pub netns: Option<String>,
     /// Inspect every network namespace on the host, each labelled with its container and pod (needs root)
     #[arg(short = 'A', long, conflicts_with = "netns")]
@@ -224,7 +224,7 @@ pub struct ThresholdArgs {
     #[arg(long, value_name = "PCT", default_value_t = defaults::THRESHOLDS.syn_queue_pct, value_parser = percent)]
     pub syn_queue: f64,
     /// close_wait is a warning from N sockets per process (critical from 10 x N, info below)
-    #[arg(long, value_name = "N", default_value_t = defaults::THRESHOLDS.close_wait, value_parser = clap::value_parser!(u32).range(1..))]
+    #[arg(long, value_name = "N", default_value_t = defaults::THRESHOLDS.close_wait, value_parser = at_least_one)]
     pub close_wait: u32,
     /// time_wait_buildup when TIME-WAIT towards one destination pins this share of the ephemeral ports, in percent
     #[arg(long, value_name = "PCT", default_value_t = defaults::THRESHOLDS.time_wait_pct, value_parser = percent)]
@@ -236,7 +236,7 @@ pub struct ThresholdArgs {
     #[arg(long, value_name = "PCT", default_value_t = defaults::THRESHOLDS.fd_pct, value_parser = percent)]
     pub fd_usage: f64,
     /// syn_sent_pileup from N SYN-SENT sockets towards one destination
-    #[arg(long, value_name = "N", default_value_t = defaults::THRESHOLDS.syn_sent, value_parser = clap::value_parser!(u32).range(1..))]
+    #[arg(long, value_name = "N", default_value_t = defaults::THRESHOLDS.syn_sent, value_parser = at_least_one)]
     pub syn_sent: u32,
 }
 
@@ -295,7 +295,32 @@ fn non_empty(text: &str) -> Result<String, String> {
     }
 }
 
-fn percent(text: &str) -> Result<f64, String> {
+/// A process id: a whole number from 1.
+pub fn process_id(text: &str) -> Result<u32, String> {
+    match text.trim().parse::<u32>() {
+        Ok(pid) if pid > 0 => Ok(pid),
+        _ => Err("not a process id (a whole number from 1)".to_string()),
+    }
+}
+
+/// `--count`: how many samples to take, at least one.
+pub fn sample_count(text: &str) -> Result<u64, String> {
+    match text.trim().parse::<u64>() {
+        Ok(n) if n > 0 => Ok(n),
+        Ok(_) => Err("take at least 1 sample (leave --count out to run until stopped)".to_string()),
+        Err(_) => Err("not a number of samples (a whole number from 1)".to_string()),
+    }
+}
+
+/// A threshold count: a whole number from 1.
+pub fn at_least_one(text: &str) -> Result<u32, String> {
+    match text.trim().parse::<u32>() {
+        Ok(n) if n > 0 => Ok(n),
+        _ => Err("must be a whole number from 1".to_string()),
+    }
+}
+
+pub fn percent(text: &str) -> Result<f64, String> {
     let value: f64 = text.trim_end_matches('%').parse().map_err(|_| format!("'{text}' is not a number"))?;
     match value > 0.0 && value <= 100.0 {
         true => Ok(value),
@@ -405,6 +430,24 @@ mod tests {
         assert!(!line.contains('\n'));
         let err = Cli::try_parse_from(["sockscope", "dump", "--stat", "listen"]).unwrap_err();
         assert!(one_line_error(&err).contains("tip:"));
+    }
+
+    #[test]
+    fn negative_and_zero_numbers_get_a_sentence_not_a_range() {
+        for (args, expect) in [
+            (&["sockscope", "dump", "--pid", "-1"][..], "'-1' for '--pid <PID>': not a process id"),
+            (&["sockscope", "dump", "--pid", "0"][..], "not a process id (a whole number from 1)"),
+            (&["sockscope", "watch", "--count", "0"][..], "take at least 1 sample"),
+            (&["sockscope", "watch", "--count", "-2"][..], "not a number of samples"),
+            (&["sockscope", "watch", "--cw-growth", "0"][..], "must be a whole number from 1"),
+        ] {
+            let line = one_line_error(&Cli::try_parse_from(args).unwrap_err());
+            assert!(line.contains(expect), "{args:?}: {line}");
+            assert!(!line.contains("..") && !line.contains("unexpected argument"), "{line}");
+        }
+        let parsed = Cli::try_parse_from(["sockscope", "dump", "--netns", "-5"]).unwrap();
+        let Some(Command::Dump(dump)) = parsed.command else { panic!("dump") };
+        assert_eq!(dump.select.netns.as_deref(), Some("-5"), "reaches the --netns check");
     }
 
     #[test]

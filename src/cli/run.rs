@@ -91,6 +91,9 @@ pub struct Io<'a> {
 /// The kernel collection a command's selection asks for, in the namespace
 /// `--netns` names (resolved and checked here, before anything runs).
 fn request(select: &SelectArgs) -> Result<Request, CollectError> {
+    if let Some(pid) = select.pid.filter(|&pid| !collect::owners::process_exists(pid)) {
+        return Err(CollectError::NoSuchProcess(pid));
+    }
     let netns = match &select.netns {
         Some(spec) => NetnsTarget::parse(spec)?,
         None => NetnsTarget::Current,

@@ -28,6 +28,10 @@ pub enum CollectError {
         hint: &'static str,
     },
 
+    /// `--pid` names no process (bad input).
+    #[error("--pid {0}: no such process")]
+    NoSuchProcess(u32),
+
     /// The process a `--netns PID` target follows has exited.
     #[error("{0}")]
     NetnsGone(String),
@@ -42,7 +46,7 @@ pub enum CollectError {
 impl CollectError {
     /// True when the error is the user's input, not the system (exit status 2).
     pub fn is_bad_input(&self) -> bool {
-        matches!(self, CollectError::NoSuchNetns(_))
+        matches!(self, CollectError::NoSuchNetns(_) | CollectError::NoSuchProcess(_))
     }
 
     /// The same failure met while checking arguments: bad input, one line.

@@ -314,7 +314,8 @@ mod tests {
     /// A connection reset by its peer while this process keeps its end.
     fn reset_end() -> std::net::TcpStream {
         let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-        let client = socket2::Socket::from(std::net::TcpStream::connect(listener.local_addr().unwrap()).unwrap());
+        let client =
+            socket2::Socket::from(std::net::TcpStream::connect(listener.local_addr().unwrap()).unwrap());
         let (accepted, _) = listener.accept().unwrap();
         client.set_linger(Some(std::time::Duration::ZERO)).unwrap();
         drop(client);
@@ -332,7 +333,11 @@ mod tests {
         let r = ours(&ghost);
         let unknown = |_: &FdRef| Held::Unknown;
         let absent = || Some(DumpedInodes::default());
-        assert_eq!(confirm_by(vec![r], unknown, absent).ghosts, vec![r], "absent from the fresh dump, still held");
+        assert_eq!(
+            confirm_by(vec![r], unknown, absent).ghosts,
+            vec![r],
+            "absent from the fresh dump, still held"
+        );
         let present = || Some(DumpedInodes::new([r.inode].into_iter()));
         assert!(confirm_by(vec![r], unknown, present).ghosts.is_empty(), "the fresh dump shows it");
         assert!(confirm_by(vec![r], unknown, || None).ghosts.is_empty(), "no fresh dump: not reported");

@@ -302,6 +302,10 @@ impl Source for Collector {
     fn set_tcp_info(&mut self, on: bool) {
         Collector::set_tcp_info(self, on);
     }
+
+    fn is_final(&self, error: &SourceError) -> bool {
+        error.downcast_ref::<CollectError>().is_some_and(CollectError::is_final)
+    }
 }
 
 /// The inodes of a new dump of every TCP socket, for confirming ghosts. The
@@ -310,7 +314,8 @@ fn fresh_tcp_inodes(diag: &mut DiagSocket) -> Option<DumpedInodes> {
     let mut sockets = Vec::new();
     let mut stats = DumpStats::default();
     for family in [Family::Inet, Family::Inet6] {
-        let query = Query::Inet { proto: Proto::Tcp, family, states: StateSet::ALL, extras: Extras::default() };
+        let query =
+            Query::Inet { proto: Proto::Tcp, family, states: StateSet::ALL, extras: Extras::default() };
         diag.dump(&query, &mut sockets, &mut stats).ok()?;
     }
     Some(DumpedInodes::new(sockets.iter().map(|s| s.inode)))

@@ -131,7 +131,7 @@ pub fn consume_datagram(
                 code => {
                     return Err(CollectError::Kernel {
                         query: query.label(),
-                        source: io::Error::from_raw_os_error(-code),
+                        source: io::Error::from_raw_os_error(errno_of(code)),
                     });
                 }
             },
@@ -143,6 +143,12 @@ pub fn consume_datagram(
         }
     }
     Ok(Progress::More)
+}
+
+/// The errno of a netlink error code (`-errno`); a code no kernel sends
+/// (positive, or `i32::MIN`, which has no negation) reads as EIO.
+fn errno_of(code: i32) -> i32 {
+    code.checked_neg().filter(|&e| e > 0).unwrap_or(libc::EIO)
 }
 
 fn consume_socket(payload: &[u8], query: &Query, out: &mut Vec<Socket>, stats: &mut DumpStats) {
@@ -162,6 +168,39 @@ fn consume_socket(payload: &[u8], query: &Query, out: &mut Vec<Socket>, stats: &
         Err(e) => {
             stats.bad_messages += 1;
             stats.note_error(e);
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::model::{Family, Proto, StateSet};
+
+    fn error_message(code: i32) -> Vec<u8> {
+        let mut m = Vec::new();
+        m.extend_from_slice(&20u32.to_ne_bytes());
+        m.extend_from_slice(&NLMSG_ERROR.to_ne_bytes());
+        m.extend_from_slice(&[0; 10]);
+        m.extend_from_slice(&code.to_ne_bytes());
+        m
+    }
+
+    #[test]
+    fn any_error_code_is_an_error_never_a_panic() {
+        let query = Query::Inet {
+            proto: Proto::Tcp,
+            family: Family::Inet,
+            states: StateSet::ALL,
+            extras: Default::default(),
+        };
+        for (code, errno) in [(-libc::ENOENT, libc::ENOENT), (i32::MIN, libc::EIO), (7, libc::EIO)] {
+            let result =
+                consume_datagram(&error_message(code), &query, &mut Vec::new(), &mut DumpStats::default());
+            match result {
+                Err(CollectError::Kernel { source, .. }) => assert_eq!(source.raw_os_error(), Some(errno)),
+                other => panic!("{code}: {other:?}"),
+            }
         }
     }
 }

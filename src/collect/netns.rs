@@ -94,10 +94,14 @@ impl NetnsTarget {
         let label = spec.trim().to_string();
         let target = match classify_spec(spec).map_err(CollectError::NoSuchNetns)? {
             Spec::Path(path) => NetnsTarget::File { label, path, process: None },
-            Spec::Name(name) => NetnsTarget::File { label, path: Path::new("/run/netns").join(name), process: None },
+            Spec::Name(name) => {
+                NetnsTarget::File { label, path: Path::new("/run/netns").join(name), process: None }
+            }
             Spec::Pid(pid) => {
                 let start_time = owners::read_stat(pid)
-                    .map_err(|_| CollectError::NoSuchNetns(format!("--netns {pid}: no process with pid {pid}")))?
+                    .map_err(|_| {
+                        CollectError::NoSuchNetns(format!("--netns {pid}: no process with pid {pid}"))
+                    })?
                     .start_time;
                 let path = PathBuf::from(format!("/proc/{pid}/ns/net"));
                 NetnsTarget::File { label, path, process: Some(PinnedProcess { pid, start_time }) }
@@ -241,7 +245,9 @@ fn open_error(label: &str, path: &Path, e: Errno) -> CollectError {
 
 fn enter_hint(e: Errno) -> &'static str {
     match e {
-        Errno::PERM | Errno::ACCESS => "permission denied: entering another network namespace needs root (CAP_SYS_ADMIN)",
+        Errno::PERM | Errno::ACCESS => {
+            "permission denied: entering another network namespace needs root (CAP_SYS_ADMIN)"
+        }
         Errno::INVAL => "that file is not a network namespace",
         _ => "setns failed",
     }

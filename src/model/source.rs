@@ -22,6 +22,12 @@ pub trait Source: Send {
     /// Asks for `tcp_info` on TCP sockets from the next snapshot on (detail
     /// panes); sources that cannot provide it ignore the request.
     fn set_tcp_info(&mut self, _on: bool) {}
+
+    /// Whether no later snapshot can succeed after `error` (the target is
+    /// gone for good): a face ends instead of retrying.
+    fn is_final(&self, _error: &SourceError) -> bool {
+        false
+    }
 }
 
 /// A scripted sequence of snapshots (or failures), handed out in order.

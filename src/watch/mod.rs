@@ -13,6 +13,7 @@
 
 mod peaks;
 mod print;
+mod repeats;
 mod summary;
 pub(crate) mod track;
 
@@ -26,7 +27,7 @@ use crate::analyze::leaks::{self, LeakThresholds};
 use crate::analyze::report::keeps_finding;
 use crate::analyze::{self, Analysis, Finding, Report, Severity, Thresholds};
 use crate::model::pace::{self, Pace};
-use crate::model::{Selection, Snapshot, Source, SourceError};
+use crate::model::{Selection, Snapshot, Source, SourceError, WarningKind};
 use crate::output::style::Style;
 use crate::output::time::human_duration;
 
@@ -86,7 +87,8 @@ pub enum Ending {
 pub enum WatchError {
     /// Writing events failed (a closed pipe included).
     Io(std::io::Error),
-    /// The very first collection failed: there is nothing to watch.
+    /// The very first collection failed (there is nothing to watch), or the
+    /// source can produce no more (a `--netns PID` whose process exited).
     Source(SourceError),
 }
 
@@ -114,8 +116,10 @@ impl From<std::io::Error> for WatchError {
     }
 }
 
-/// Runs until `--count`, `--duration` or a message on `stop` (the binary
-/// sends one on Ctrl-C or SIGTERM), then summarizes.
+/// Runs until `--count` intervals (whether or not each collection worked),
+/// `--duration`, a message on `stop` (the binary sends one on Ctrl-C or
+/// SIGTERM), or a source that can produce no more, then summarizes.
+/// Repeated warnings are printed once a minute, with a count.
 pub fn run(
     settings: &Settings,
     source: &mut dyn Source,
@@ -125,9 +129,11 @@ pub fn run(
 ) -> Result<Ending, WatchError> {
     let mut printer = Printer { out, json: settings.json, style: settings.style, labels: HashMap::new() };
     let mut state = Watch::new(settings);
+    let mut repeats = repeats::Repeats::new(Duration::from_secs(60));
     let started = Instant::now();
     let mut ticks = 0u64;
     let mut pace = Pace::new(settings.interval);
+    let mut ended = None;
     printer.start(&format!(
         "watching every {} (Ctrl-C to stop and summarize)",
         human_duration(settings.interval)
@@ -140,21 +146,25 @@ pub fn run(
         let mut taken_at = SystemTime::now();
         match source.snapshot() {
             Ok(snapshot) => {
-                if state.samples == 0 {
-                    for w in &snapshot.warnings {
-                        writeln!(err, "sockscope: warning: {}", w.message)?;
-                    }
+                for w in snapshot.warnings.iter().filter(|w| w.kind != WarningKind::NetnsChanged) {
+                    warn(err, repeats.admit(&format!("{:?}", w.kind), &w.message, tick))?;
+                }
+                if let Some(from) = snapshot.netns.changed_from {
+                    printer.netns_changed(snapshot.taken_at, &snapshot.netns, from)?;
+                    state.restart();
                 }
                 collected = snapshot.timings.total;
                 taken_at = snapshot.taken_at;
                 state.tick(&snapshot, &mut printer)?
             }
-            Err(e) if state.samples == 0 => return Err(WatchError::Source(e)),
-            Err(e) => writeln!(
-                err,
-                "sockscope: warning: collection failed: {}",
-                crate::output::error_chain(e.as_ref())
-            )?,
+            Err(e) if state.samples == 0 || source.is_final(&e) => {
+                ended = Some(e);
+                break;
+            }
+            Err(e) => {
+                let text = format!("collection failed: {}", crate::output::error_chain(e.as_ref()));
+                warn(err, repeats.admit(&text, &text, tick))?;
+            }
         }
         let cost = pace::cost(tick.elapsed(), process_cpu().saturating_sub(cpu)).max(collected);
         let before = pace;
@@ -174,9 +184,17 @@ pub fn run(
             _ => break,
         }
     }
-    let summary = state.summary(started.elapsed());
-    printer.summary(SystemTime::now(), &summary)?;
-    printer.out.flush()?;
+    for line in repeats.finish() {
+        warn(err, Some(line))?;
+    }
+    if state.samples > 0 {
+        let summary = state.summary(started.elapsed());
+        printer.summary(SystemTime::now(), &summary)?;
+        printer.out.flush()?;
+    }
+    if let Some(e) = ended {
+        return Err(WatchError::Source(e));
+    }
     Ok(match settings.fail_on.is_some_and(|f| f.triggered(&state.findings.fired)) {
         true => Ending::FailOn,
         false => Ending::Clean,
@@ -187,6 +205,13 @@ pub fn run(
 fn process_cpu() -> Duration {
     let t = rustix::time::clock_gettime(rustix::time::ClockId::ProcessCPUTime);
     Duration::new(t.tv_sec as u64, t.tv_nsec as u32)
+}
+
+fn warn(err: &mut dyn Write, line: Option<String>) -> std::io::Result<()> {
+    match line {
+        Some(line) => writeln!(err, "sockscope: warning: {line}"),
+        None => Ok(()),
+    }
 }
 
 /// Everything watch remembers between intervals.
@@ -219,6 +244,14 @@ impl<'s> Watch<'s> {
             samples: 0,
             quiet: 0,
         }
+    }
+
+    /// Forgets the history of a namespace that is gone (trends across two
+    /// namespaces mean nothing); what fired stays for the summary.
+    fn restart(&mut self) {
+        self.history = History::new(self.settings.leaks.window.max(self.settings.interval * 2));
+        self.histories.clear();
+        self.tracker = Tracker::default();
     }
 
     fn tick(&mut self, snapshot: &Snapshot, printer: &mut Printer) -> std::io::Result<()> {

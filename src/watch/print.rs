@@ -1,5 +1,6 @@
 //! Watch output: compact human lines, or NDJSON events (`sample`,
-//! `finding`, `resolved`, `pace`, `summary`) with the field names of `dump --json`.
+//! `finding`, `resolved`, `pace`, `netns_changed`, `summary`) with the field
+//! names of `dump --json`.
 
 use std::collections::HashMap;
 use std::io::{self, Write};
@@ -10,8 +11,8 @@ use serde::Serialize;
 use super::summary::Summary;
 use super::track::{Changes, Escalation, ListenerChange, ProcessChange, Reason};
 use crate::analyze::Finding;
-use crate::model::Snapshot;
 use crate::model::pace::PaceChange;
+use crate::model::{NetnsInfo, Snapshot};
 use crate::output::escape::{self, endpoint_text};
 use crate::output::json::{self, FindingJson, NetnsJson};
 use crate::output::style::{Paint, Style};
@@ -151,6 +152,27 @@ impl Printer<'_> {
             x.backlog,
             l.owners
         )
+    }
+
+    /// The target now names another namespace (deleted and re-created, or
+    /// the process moved): what follows is read from the new one.
+    pub(super) fn netns_changed(&mut self, at: SystemTime, netns: &NetnsInfo, from: u64) -> io::Result<()> {
+        #[derive(Serialize)]
+        struct Changed<'a> {
+            netns: &'a str,
+            from: u64,
+            to: Option<u64>,
+        }
+        let label = netns.label.as_deref().unwrap_or("");
+        if self.json {
+            return self.event("netns_changed", at, &Changed { netns: label, from, to: netns.inode });
+        }
+        let to = netns.inode.map_or("?".to_string(), |i| i.to_string());
+        let text = format!(
+            "NETNS --netns {} now names another namespace: net:[{from}] -> net:[{to}]; history restarts",
+            escape::text(label)
+        );
+        writeln!(self.out, "{}  {}", clock(at), self.style.paint(Paint::Warning, &text))
     }
 
     /// A finding that starts holding, or (with its escalation) one announced again.

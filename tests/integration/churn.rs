@@ -196,8 +196,10 @@ fn churn_makes_no_ghosts_and_a_real_ghost_is_still_found() {
     let subject = ghost_findings[0]["subject"].as_str().unwrap();
     assert!(subject.starts_with(&format!("pid {me} ")), "{subject}");
     assert_eq!(ghost_findings[0]["evidence"]["inodes"][0], ghost);
-    assert!(!events.iter().any(|e| e["subject"].as_str().is_some_and(|s| s.contains(&format!("pid {churner} ")))
-        && e["kind"] == "ghost_sockets"));
+    assert!(
+        !events.iter().any(|e| e["subject"].as_str().is_some_and(|s| s.contains(&format!("pid {churner} ")))
+            && e["kind"] == "ghost_sockets")
+    );
     assert_eq!(events.iter().filter(|e| e["type"] == "sample").count(), 12);
     assert_eq!(out.status.code(), Some(3), "the real ghost is a leak");
     // The target is 1500/s and more (4000/s on an idle 2-core machine); a

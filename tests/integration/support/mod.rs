@@ -16,10 +16,12 @@ use socket2::{Domain, Socket, Type};
 pub use lab::Lab;
 
 /// Prints a notice that bypasses the test harness's output capture, so a
-/// skipped or degraded test is visible in every `cargo test` run.
+/// skipped or degraded test is visible in every `cargo test` run. It
+/// appends: reopening `/dev/stderr` for plain writing would start at offset
+/// 0 and overwrite the head of a log file that stderr is redirected to.
 pub fn loud(message: &str) {
     let text = format!("\n*** {message} ***\n");
-    let mut stderr = std::fs::OpenOptions::new().write(true).open("/dev/stderr").ok();
+    let mut stderr = std::fs::OpenOptions::new().append(true).open("/dev/stderr").ok();
     match stderr.as_mut() {
         Some(f) => {
             let _ = f.write_all(text.as_bytes());
@@ -84,4 +86,33 @@ pub fn connect_nonblocking(to: SocketAddr) -> Socket {
 pub fn inode_of(fd: &impl std::os::fd::AsRawFd) -> u64 {
     let link = std::fs::read_link(format!("/proc/self/fd/{}", fd.as_raw_fd())).expect("fd link");
     sockscope::collect::owners::parse_socket_link(link.to_string_lossy().as_bytes()).expect("socket link")
+}
+
+/// Helper process for the test of [`loud`]: prints one notice.
+mod helpers {
+    #[test]
+    #[ignore = "helper process for loud_notices_append_to_a_redirected_log"]
+    fn loud_notice() {
+        super::loud("SKIPPED probe: a notice");
+    }
+}
+
+#[test]
+fn loud_notices_append_to_a_redirected_log() {
+    let log = std::env::temp_dir().join(format!("sockscope-loud-{}.log", std::process::id()));
+    let mut file = std::fs::File::create(&log).unwrap();
+    file.write_all(b"first line of the log\n").unwrap();
+    // The child inherits this description, its offset past the first line,
+    // as `cargo test 2> log` hands stderr over.
+    let status = std::process::Command::new(std::env::current_exe().unwrap())
+        .args(["--ignored", "--exact", "support::helpers::loud_notice", "--nocapture", "--test-threads=1"])
+        .stdout(std::process::Stdio::null())
+        .stderr(file)
+        .status()
+        .unwrap();
+    assert!(status.success());
+    let text = std::fs::read_to_string(&log).unwrap();
+    let _ = std::fs::remove_file(&log);
+    assert!(text.starts_with("first line of the log\n"), "the head of the log was overwritten: {text:?}");
+    assert!(text.contains("*** SKIPPED probe: a notice ***"), "{text:?}");
 }
