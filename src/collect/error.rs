@@ -20,13 +20,8 @@ pub enum CollectError {
     #[error("{0}")]
     NoSuchNetns(String),
 
-    #[error("--netns {target}: cannot enter the network namespace ({hint})")]
-    EnterNetns {
-        target: String,
-        #[source]
-        source: io::Error,
-        hint: &'static str,
-    },
+    #[error("--netns {target}: cannot enter {path}: {reason}")]
+    EnterNetns { target: String, path: String, reason: String },
 
     /// `--pid` names no process (bad input).
     #[error("--pid {0}: no such process")]
@@ -52,9 +47,7 @@ impl CollectError {
     /// The same failure met while checking arguments: bad input, one line.
     pub fn into_bad_input(self) -> CollectError {
         match self {
-            CollectError::EnterNetns { ref source, .. } => {
-                CollectError::NoSuchNetns(format!("{self}: {source}"))
-            }
+            CollectError::EnterNetns { .. } => CollectError::NoSuchNetns(self.to_string()),
             CollectError::NetnsGone(message) => CollectError::NoSuchNetns(message),
             other => other,
         }

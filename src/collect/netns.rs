@@ -56,6 +56,7 @@ pub enum NetnsTarget {
 /// An opened, checked namespace file.
 pub struct OpenNetns {
     label: String,
+    path: PathBuf,
     file: File,
     pub id: NetnsId,
 }
@@ -139,7 +140,7 @@ impl NetnsTarget {
         // The pid may have been reused between the check and the open.
         match gone() {
             Some(e) => Err(e),
-            None => Ok(Some(OpenNetns { label: label.clone(), file, id })),
+            None => Ok(Some(OpenNetns { label: label.clone(), path: path.clone(), file, id })),
         }
     }
 }
@@ -152,8 +153,8 @@ impl OpenNetns {
                 move_into_link_name_space(self.file.as_fd(), Some(LinkNameSpaceType::Network))
                     .map_err(|e| CollectError::EnterNetns {
                         target: self.label.clone(),
-                        source: e.into(),
-                        hint: enter_hint(e),
+                        path: self.path.display().to_string(),
+                        reason: enter_reason(e),
                     })
                     .map(|()| work())
             });
@@ -243,13 +244,12 @@ fn open_error(label: &str, path: &Path, e: Errno) -> CollectError {
     CollectError::NoSuchNetns(message)
 }
 
-fn enter_hint(e: Errno) -> &'static str {
+fn enter_reason(e: Errno) -> String {
     match e {
         Errno::PERM | Errno::ACCESS => {
-            "permission denied: entering another network namespace needs root (CAP_SYS_ADMIN)"
+            "permission denied; entering a network namespace needs root (CAP_SYS_ADMIN)".to_string()
         }
-        Errno::INVAL => "that file is not a network namespace",
-        _ => "setns failed",
+        other => io::Error::from(other).to_string(),
     }
 }
 

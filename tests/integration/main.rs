@@ -5,6 +5,7 @@
 
 mod actors;
 mod allns;
+mod bad_input;
 mod churn;
 mod cli;
 mod collector;
