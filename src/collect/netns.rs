@@ -307,6 +307,22 @@ mod tests {
     }
 
     #[test]
+    fn a_pid_now_held_by_another_process_is_not_followed() {
+        let me = std::process::id();
+        let start_time = owners::read_stat(me).unwrap().start_time;
+        assert!(process_gone("x", PinnedProcess { pid: me, start_time }).is_none());
+        let reused = process_gone("x", PinnedProcess { pid: me, start_time: start_time + 1 }).unwrap();
+        assert!(!reused.is_bad_input() && reused.is_final());
+        assert!(reused.to_string().contains("now belongs to another process"), "{reused}");
+        let target = NetnsTarget::File {
+            label: me.to_string(),
+            path: PathBuf::from(format!("/proc/{me}/ns/net")),
+            process: Some(PinnedProcess { pid: me, start_time: start_time + 1 }),
+        };
+        assert!(target.open().is_err_and(|e| e.is_final()));
+    }
+
+    #[test]
     fn the_same_namespace_has_the_same_identity() {
         let a = NetnsTarget::parse("/proc/self/ns/net").unwrap().open().unwrap().unwrap().id;
         let b = NetnsTarget::parse("/proc/thread-self/ns/net").unwrap().open().unwrap().unwrap().id;

@@ -126,6 +126,9 @@ fn pids_and_counts_that_cannot_be_get_plain_messages() {
         let (out, _) = run_within(Command::new(BIN).args(args), Duration::from_secs(5));
         assert_one_line(&out, parts);
         let err = String::from_utf8_lossy(&out.stderr);
-        assert!(!err.contains("unexpected argument") && !err.contains(".."), "reads like clap internals: {err}");
+        assert!(
+            !err.contains("unexpected argument") && !err.contains(".."),
+            "reads like clap internals: {err}"
+        );
     }
 }

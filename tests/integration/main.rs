@@ -14,6 +14,7 @@ mod docs;
 mod export;
 mod fd_limit;
 mod judgement;
+mod netns_watch;
 mod support;
 mod tui;
 mod watch;

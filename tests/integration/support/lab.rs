@@ -95,7 +95,7 @@ impl Lab {
 }
 
 /// `ip link set lo up`, by ioctl, in the calling thread's namespace.
-fn loopback_up() {
+pub fn loopback_up() {
     // SAFETY: plain socket/ioctl calls on a zeroed, correctly sized ifreq.
     unsafe {
         let fd = libc::socket(libc::AF_INET, libc::SOCK_DGRAM, 0);

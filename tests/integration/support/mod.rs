@@ -5,6 +5,7 @@ pub mod actors;
 pub mod cluster;
 pub mod holders;
 pub mod lab;
+pub mod named_netns;
 pub mod ss;
 
 use std::io::Write;
