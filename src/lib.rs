@@ -24,5 +24,7 @@ pub mod export;
 pub(crate) mod fixture;
 pub mod model;
 pub mod output;
+#[cfg(test)]
+mod properties;
 pub mod tui;
 pub mod watch;

@@ -470,4 +470,40 @@ mod tests {
         assert!(percent("101").is_err());
         assert!(percent("x").is_err());
     }
+
+    mod properties {
+        use proptest::prelude::*;
+
+        use super::super::*;
+
+        proptest! {
+            #![proptest_config(ProptestConfig { cases: 256, failure_persistence: None, ..ProptestConfig::default() })]
+
+            #[test]
+            fn any_text_is_a_bounded_duration_or_an_error(text in "\\PC{0,24}|[0-9.]{1,12}(ms|s|m|h|min|sec)?") {
+                if let Ok(d) = parse_duration(&text) {
+                    prop_assert!(d > std::time::Duration::ZERO && d.as_secs_f64() < 1e9);
+                }
+                if let Ok(d) = parse_interval(&text) {
+                    prop_assert!(d >= std::time::Duration::from_millis(100));
+                }
+            }
+
+            #[test]
+            fn whole_seconds_read_back(n in 1u64..1_000_000) {
+                prop_assert_eq!(parse_duration(&format!("{n}s")), Ok(std::time::Duration::from_secs(n)));
+                prop_assert_eq!(parse_duration(&format!("{n}ms")), Ok(std::time::Duration::from_millis(n)));
+            }
+
+            #[test]
+            fn numbers_are_in_range_or_refused(text in "\\PC{0,12}|[-+]?[0-9]{1,22}%?") {
+                if let Ok(p) = percent(&text) {
+                    prop_assert!(p > 0.0 && p <= 100.0);
+                }
+                prop_assert!(process_id(&text).is_ok_and(|p| p > 0) || process_id(&text).is_err());
+                prop_assert!(sample_count(&text).is_ok_and(|n| n > 0) || sample_count(&text).is_err());
+                prop_assert!(at_least_one(&text).is_ok_and(|n| n > 0) || at_least_one(&text).is_err());
+            }
+        }
+    }
 }

@@ -22,6 +22,8 @@ mod owner_cache;
 pub mod owners;
 mod parallel;
 pub mod proc_text;
+#[cfg(test)]
+mod properties;
 mod query;
 
 use std::time::{Duration, Instant, SystemTime};

@@ -1,0 +1,187 @@
+//! Property tests of every decoder and parser of kernel and `/proc` bytes:
+//! random bytes, truncated and oversized netlink attributes, hostile text.
+//! Whatever arrives, nothing panics, and what comes out is bounded by what
+//! came in (no allocation grows beyond the input). Well-formed input built
+//! from random values decodes back to those values.
+
+use proptest::prelude::*;
+
+use super::decode::{frames, inet, raw, unix};
+use super::netlink::{DumpStats, consume_datagram};
+use super::query::{Extras, Query};
+use super::{ghosts, netns, owners, proc_text};
+use crate::model::{Family, FdLimit, Proto, StateSet};
+
+/// Few cases per property: the whole suite must stay fast in debug builds.
+fn config() -> ProptestConfig {
+    ProptestConfig { cases: 128, failure_persistence: None, ..ProptestConfig::default() }
+}
+
+fn queries() -> [Query; 3] {
+    let inet =
+        |proto| Query::Inet { proto, family: Family::Inet, states: StateSet::ALL, extras: Extras::default() };
+    [inet(Proto::Tcp), inet(Proto::Udp), Query::Unix { states: StateSet::ALL }]
+}
+
+/// One netlink message: header (length, type, flags, seq, pid) + payload.
+fn message(kind: u16, flags: u16, payload: &[u8]) -> Vec<u8> {
+    let mut m = Vec::with_capacity(16 + payload.len() + 3);
+    m.extend_from_slice(&((16 + payload.len()) as u32).to_ne_bytes());
+    m.extend_from_slice(&kind.to_ne_bytes());
+    m.extend_from_slice(&flags.to_ne_bytes());
+    m.extend_from_slice(&[0; 8]);
+    m.extend_from_slice(payload);
+    m.resize(m.len().next_multiple_of(4), 0);
+    m
+}
+
+/// Attributes whose declared lengths may be short, exact or oversized.
+fn attributes() -> impl Strategy<Value = Vec<u8>> {
+    prop::collection::vec((any::<u16>(), 0u16..400, prop::collection::vec(any::<u8>(), 0..300)), 0..6)
+        .prop_map(|attrs| {
+            let mut out = Vec::new();
+            for (kind, declared, value) in attrs {
+                out.extend_from_slice(&declared.to_ne_bytes());
+                out.extend_from_slice(&(kind % 24).to_ne_bytes());
+                out.extend_from_slice(&value);
+                out.resize(out.len().next_multiple_of(4), 0);
+            }
+            out
+        })
+}
+
+/// An `inet_diag_msg` header of `family` with random contents, then attributes.
+fn inet_payload(family: u8) -> impl Strategy<Value = Vec<u8>> {
+    (prop::collection::vec(any::<u8>(), 72), attributes()).prop_map(move |(mut header, attrs)| {
+        header[0] = family;
+        header.extend_from_slice(&attrs);
+        header
+    })
+}
+
+proptest! {
+    #![proptest_config(config())]
+
+    #[test]
+    fn framing_random_bytes_terminates_within_the_datagram(bytes in prop::collection::vec(any::<u8>(), 0..2048)) {
+        let mut n = 0;
+        for frame in frames::frames(&bytes) {
+            n += 1;
+            if let frames::Frame::Message { payload, .. } = frame {
+                prop_assert!(payload.len() <= bytes.len());
+            }
+        }
+        prop_assert!(n <= bytes.len() / 16 + 1);
+        let _ = frames::status_code(&bytes);
+    }
+
+    #[test]
+    fn random_datagrams_never_panic_and_yield_at_most_one_socket_per_message(
+        bytes in prop::collection::vec(any::<u8>(), 0..4096)
+    ) {
+        for query in queries() {
+            let mut out = Vec::new();
+            let _ = consume_datagram(&bytes, &query, &mut out, &mut DumpStats::default());
+            prop_assert!(out.len() <= bytes.len() / 32);
+        }
+    }
+
+    #[test]
+    fn framed_messages_with_random_payloads_decode_or_are_counted(
+        payloads in prop::collection::vec((prop_oneof![Just(20u16), Just(2), Just(3), any::<u16>()], any::<u16>(),
+            prop::collection::vec(any::<u8>(), 0..400)), 0..12)
+    ) {
+        let datagram: Vec<u8> = payloads.iter().flat_map(|(k, f, p)| message(*k, *f, p)).collect();
+        for query in queries() {
+            let mut out = Vec::new();
+            let mut stats = DumpStats::default();
+            let _ = consume_datagram(&datagram, &query, &mut out, &mut stats);
+            prop_assert!(out.len() <= payloads.len());
+            prop_assert!(stats.messages <= payloads.len() as u64);
+        }
+    }
+
+    #[test]
+    fn inet_sockets_survive_any_attributes(payload in prop_oneof![inet_payload(2), inet_payload(10)]) {
+        for proto in [Proto::Tcp, Proto::Udp] {
+            let decoded = inet::decode(&payload, proto).expect("a well-formed header decodes");
+            prop_assert!(decoded.bad_attributes as usize <= payload.len() / 4);
+            if let Some(info) = decoded.socket.tcp_info() {
+                prop_assert!(info.retransmits.is_some(), "only attributes of >= 104 bytes are tcp_info");
+            }
+        }
+    }
+
+    #[test]
+    fn any_inet_or_unix_payload_decodes_or_errs(payload in prop::collection::vec(any::<u8>(), 0..600)) {
+        let _ = inet::decode(&payload, Proto::Tcp);
+        let _ = unix::decode(&payload);
+    }
+
+    #[test]
+    fn unix_sockets_survive_any_attributes(header in prop::collection::vec(any::<u8>(), 16), attrs in attributes()) {
+        let mut payload = header;
+        payload[1] = 1; // SOCK_STREAM
+        payload.extend_from_slice(&attrs);
+        let decoded = unix::decode(&payload).expect("a well-formed header decodes");
+        prop_assert!(decoded.bad_attributes as usize <= attrs.len() / 4);
+    }
+
+    #[test]
+    fn fixed_layout_structs_read_only_what_is_there(bytes in prop::collection::vec(any::<u8>(), 0..400)) {
+        prop_assert_eq!(raw::tcp_info(&bytes).is_some(), bytes.len() >= raw::TCP_INFO_MIN_LEN);
+        prop_assert_eq!(raw::skmem(&bytes).is_some(), bytes.len() >= raw::SKMEM_MIN_LEN);
+        if let Some(mem) = raw::skmem(&bytes) {
+            prop_assert_eq!(mem.drops.is_some(), bytes.len() >= 36);
+        }
+        let _ = ghosts::judge_tcp_info(&bytes);
+    }
+
+    #[test]
+    fn snmp_and_sockstat_text_is_bounded_by_its_words(text in "[A-Za-z: 0-9\\-\\n]{0,400}") {
+        let mut sections = proc_text::Sections::new();
+        proc_text::parse_snmp(&text, &["Tcp", "TcpExt", "Udp"], &mut sections);
+        proc_text::parse_sockstat(&text, &mut sections);
+        let values: usize = sections.values().map(|s| s.len()).sum();
+        prop_assert!(values <= text.split_whitespace().count());
+    }
+
+    #[test]
+    fn any_text_is_safe_for_the_proc_parsers(bytes in prop::collection::vec(any::<u8>(), 0..600)) {
+        let text = String::from_utf8_lossy(&bytes);
+        let mut sections = proc_text::Sections::new();
+        proc_text::parse_snmp(&text, &["TcpExt"], &mut sections);
+        proc_text::parse_sockstat(&text, &mut sections);
+        let _ = proc_text::parse_pid_stat(&bytes);
+        let _ = proc_text::parse_fd_limit(&text);
+        let _ = owners::parse_socket_link(&bytes);
+        let _ = owners::parse_pid_name(&bytes);
+        let _ = owners::parse_fd_name(&bytes);
+    }
+
+    #[test]
+    fn a_stat_line_keeps_any_process_name(
+        comm in prop::collection::vec(any::<u8>(), 0..16), start in any::<u64>(), pid in 1u32..
+    ) {
+        let mut line = format!("{pid} (").into_bytes();
+        line.extend_from_slice(&comm);
+        line.extend_from_slice(format!(") S 1 1 1 0 -1 4194560 0 0 0 0 0 0 0 0 20 0 1 0 {start} 1 2 3\n").as_bytes());
+        let stat = proc_text::parse_pid_stat(&line).expect("a well-formed stat line");
+        prop_assert_eq!(stat.start_time, start);
+        prop_assert_eq!(stat.comm, String::from_utf8_lossy(&comm).into_owned());
+    }
+
+    #[test]
+    fn limits_and_links_read_back_their_numbers(n in any::<u64>()) {
+        let line = format!("Max open files            {n}                 {n}               files\n");
+        prop_assert_eq!(proc_text::parse_fd_limit(&line), Some(FdLimit::Limited(n)));
+        prop_assert_eq!(owners::parse_socket_link(format!("socket:[{n}]").as_bytes()), Some(n));
+    }
+
+    #[test]
+    fn netns_specs_never_name_pid_zero(spec in "\\PC{0,20}|[-+]?[0-9]{1,12}") {
+        if let Ok(netns::Spec::Pid(pid)) = netns::classify_spec(&spec) {
+            prop_assert!(pid > 0);
+        }
+    }
+}
