@@ -90,7 +90,7 @@ pub struct WatchArgs {
     /// Time between samples: 2s, 500ms, 1m (at least 100ms)
     #[arg(long, value_name = "DURATION", default_value = defaults::WATCH_INTERVAL, value_parser = parse_interval)]
     pub interval: std::time::Duration,
-    /// Stop after N samples
+    /// Stop after N intervals (each counts, even one whose collection failed)
     #[arg(long, value_name = "N", value_parser = sample_count, allow_negative_numbers = true)]
     pub count: Option<u64>,
     /// Stop after this long: 60s, 5m
