@@ -67,6 +67,7 @@ CHURN_PID= WATCH_PID= DUMPS_PID=
 # --- cleanup, armed before anything is created --------------------------------
 cleanup() {
     trap - EXIT INT TERM
+    set +e # every step is attempted, whatever failed before
     [[ -n $DUMPS_PID ]] && kill "$DUMPS_PID" 2>/dev/null
     [[ -n $WATCH_PID ]] && kill "$WATCH_PID" 2>/dev/null
     tmux kill-session -t "$SESSION" 2>/dev/null
