@@ -5,7 +5,7 @@ use std::io;
 
 #[derive(Debug, thiserror::Error)]
 pub enum CollectError {
-    #[error("cannot use the sock_diag netlink socket")]
+    #[error("cannot use the sock_diag netlink socket{}", out_of_fds(.0))]
     Netlink(#[source] io::Error),
 
     #[error("the kernel refused the {query} socket dump")]
@@ -31,7 +31,7 @@ pub enum CollectError {
     #[error("{0}")]
     NetnsGone(String),
 
-    #[error("cannot list processes in /proc")]
+    #[error("cannot list processes in /proc{}", out_of_fds(.0))]
     Proc(#[source] io::Error),
 
     #[error("collector thread panicked")]
@@ -56,5 +56,15 @@ impl CollectError {
     /// Whether a repeated collection cannot succeed any more (watch ends).
     pub fn is_final(&self) -> bool {
         matches!(self, CollectError::NetnsGone(_))
+    }
+}
+
+/// Says what EMFILE/ENFILE mean for sockscope: its own limit, not privilege.
+fn out_of_fds(e: &io::Error) -> &'static str {
+    match e.raw_os_error() {
+        Some(libc::EMFILE) | Some(libc::ENFILE) => {
+            " (sockscope is out of file descriptors: raise its limit, e.g. ulimit -n, or fs.file-max)"
+        }
+        _ => "",
     }
 }

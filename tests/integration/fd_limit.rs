@@ -46,3 +46,29 @@ fn owners_are_found_for_1200_processes_under_a_256_fd_limit() {
     assert!(doc["host"]["scan"]["processes"].as_u64().expect("count") >= PROCESSES as u64);
     drop(holders);
 }
+
+#[test]
+fn running_out_of_fds_is_said_as_such_never_as_not_root() {
+    if support::skip_unless_root("running_out_of_fds_is_said_as_such", "reads every process's fds") {
+        return;
+    }
+    // stdin, stdout, stderr and the netlink socket leave one descriptor for
+    // the /proc scan: some reads fail with EMFILE. Which ones depends on the
+    // two threads' timing, so either the scan or the netlink socket runs out.
+    let out =
+        Command::new("prlimit").args(["--nofile=5", BIN, "dump", "--json", "-t"]).output().expect("prlimit");
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(!stderr.contains("not root"), "{stderr}");
+    if out.status.success() {
+        let doc: Value = serde_json::from_slice(&out.stdout).expect("JSON");
+        assert!(doc["host"]["scan"]["exhausted"].as_u64().expect("count") > 0, "{}", doc["host"]["scan"]);
+        assert_eq!(doc["host"]["scan"]["unreadable"], 0);
+        let warnings = doc["warnings"].as_array().expect("warnings");
+        let exhausted =
+            warnings.iter().find(|w| w["kind"] == "resource_exhausted").expect("resource_exhausted");
+        assert!(exhausted["message"].as_str().is_some_and(|m| m.contains("out of file descriptors")));
+        assert!(!warnings.iter().any(|w| w["kind"] == "processes_unreadable"), "{warnings:?}");
+    } else {
+        assert!(stderr.contains("out of file descriptors"), "{stderr}");
+    }
+}
