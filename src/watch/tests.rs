@@ -246,6 +246,54 @@ fn count_bounds_the_run_even_when_every_collection_fails() {
 }
 
 #[test]
+fn a_repeated_failure_is_said_once_then_counted() {
+    let mut source = Replay::new([server(0.0, 1, 10, 1024)]);
+    for _ in 0..6 {
+        source = source.then_fail("the target namespace is gone");
+    }
+    let run = watch_with(source, settings(true), false);
+    let lines: Vec<&str> = run.err.lines().collect();
+    assert_eq!(
+        lines,
+        [
+            "sockscope: warning: collection failed: the target namespace is gone",
+            "sockscope: warning: collection failed: the target namespace is gone (repeated 5 more times, not shown)",
+        ],
+        "{}",
+        run.err
+    );
+}
+
+#[test]
+fn a_snapshot_warning_repeated_every_sample_is_said_once() {
+    let noisy = |secs| {
+        let mut s = server(secs, 1, 10, 1024);
+        s.warnings
+            .push(crate::model::Warning::new(crate::model::WarningKind::DumpInterrupted, "dump interrupted"));
+        s
+    };
+    let run = watch((0..4).map(|i| noisy(f64::from(i))).collect());
+    assert_eq!(run.err.lines().filter(|l| l.contains("dump interrupted")).count(), 2, "{}", run.err);
+    assert!(run.err.contains("(repeated 3 more times, not shown)"), "{}", run.err);
+}
+
+#[test]
+fn a_changed_namespace_is_an_event_and_trends_start_over() {
+    let mut moved = server(4.0, 5, 14, 1024);
+    moved.netns =
+        crate::model::NetnsInfo { label: Some("blue".into()), inode: Some(22), changed_from: Some(11) };
+    let before: Vec<Snapshot> = (0..3).map(|i| server(f64::from(i), 1 + i, 10 + i, 1024)).collect();
+    let run = watch(before.into_iter().chain([moved]).collect());
+    let changed = run.of("netns_changed");
+    assert_eq!(changed.len(), 1);
+    assert_eq!(
+        (changed[0]["netns"].clone(), changed[0]["from"].clone(), changed[0]["to"].clone()),
+        ("blue".into(), 11.into(), 22.into())
+    );
+    assert!(run.findings("close_wait_leak").is_empty(), "growth across two namespaces is no trend");
+}
+
+#[test]
 fn a_stop_request_ends_the_watch_with_a_summary() {
     let snaps: Vec<Snapshot> = (0..5).map(|i| server(f64::from(i), 1, 10, 1024)).collect();
     let run = watch_with(Replay::new(snaps), settings(true), true);
