@@ -90,7 +90,11 @@ def main():
     ap.add_argument("--clients", type=int, default=2, help="client processes")
     ap.add_argument("--keep", type=int, default=32, help="connections each end keeps open")
     ap.add_argument("--duration", type=float, default=0, help="seconds (0: until signalled)")
+    ap.add_argument("--name", help="process name (comm) for every churn process, to select them with --process")
     args = ap.parse_args()
+    if args.name:
+        with open("/proc/self/comm", "w") as comm:  # forked children inherit it
+            comm.write(args.name[:15])
 
     listener = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
     listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)

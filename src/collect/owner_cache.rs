@@ -13,7 +13,9 @@
 //! rescan, as does every `full_every`-th refresh, so the cache can be wrong
 //! for one refresh at most. On kernels without the fd-count probe every
 //! process is re-read each time. A process whose fd table could not be read
-//! because sockscope ran out of fds is never reused: the next refresh retries.
+//! because sockscope ran out of fds, or whose listing stopped on an error, is
+//! never reused: the next refresh retries. (Denied reads are reused: being
+//! denied does not change from one refresh to the next.)
 //! The ghost check may also mark a process stale (a held socket it was about
 //! to report turned out closed).
 
@@ -70,7 +72,7 @@ impl Entry {
     /// Whether the cached fd table can stand for this refresh.
     fn unchanged(&self, probe: &Probe, dumped: &DumpedInodes, previous: &DumpedInodes) -> bool {
         self.start_time == probe.start_time
-            && self.access != FdAccess::Exhausted
+            && matches!(self.access, FdAccess::Read | FdAccess::Denied)
             && probe.fd_count.is_some()
             && self.fd_probe == probe.fd_count
             && self.refs.iter().all(|r| !previous.contains(r.inode) || dumped.contains(r.inode))

@@ -113,6 +113,9 @@ pub fn read_stat(pid: u32) -> Result<PidStat, ReadError> {
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum FdAccess {
     Read,
+    /// The listing stopped on an error: some fds may be missing. Kept for
+    /// this snapshot, never reused.
+    Partial,
     Denied,
     Exhausted,
 }
@@ -127,7 +130,12 @@ pub fn read_process_into(
 ) -> Option<(Process, FdAccess)> {
     let before = refs.len();
     let (fd_count, access) = match socket_fds(pid, refs) {
-        Ok(count) => (Some(count), FdAccess::Read),
+        Ok(Listing { count, complete: true }) => {
+            (Some(kernel_fd_count(pid).unwrap_or(count)), FdAccess::Read)
+        }
+        Ok(Listing { count, complete: false }) => {
+            (Some(kernel_fd_count(pid).unwrap_or(count)), FdAccess::Partial)
+        }
         Err(ReadError::Denied) => (None, FdAccess::Denied),
         Err(ReadError::Exhausted) => (None, FdAccess::Exhausted),
         Err(ReadError::Vanished) => {
@@ -156,6 +164,12 @@ pub fn fd_count_probe(pid: u32) -> Option<u64> {
     u64::try_from(stat.st_size).ok().filter(|&n| n > 0)
 }
 
+/// The kernel's own count of open fds (one atomic read of the fd table),
+/// preferred over counting a listing that the process changes as we read.
+fn kernel_fd_count(pid: u32) -> Option<u32> {
+    fd_count_probe(pid).and_then(|n| u32::try_from(n).ok())
+}
+
 fn fd_limit(pid: u32) -> Option<FdLimit> {
     let text = std::fs::read_to_string(format!("/proc/{pid}/limits")).ok()?;
     proc_text::parse_fd_limit(&text)
@@ -174,14 +188,22 @@ fn cmdline(pid: u32) -> Option<String> {
     Some(text.trim_end().to_string())
 }
 
-/// Appends the socket fds of `pid` to `refs`; returns the number of open fds.
-/// The directory fd is the only one held, and only during this call.
-fn socket_fds(pid: u32, refs: &mut Vec<FdRef>) -> Result<u32, ReadError> {
+/// What listing `/proc/PID/fd` found.
+struct Listing {
+    /// Entries seen.
+    count: u32,
+    /// False when the listing stopped on an error.
+    complete: bool,
+}
+
+/// Appends the socket fds of `pid` to `refs`. The directory fd is the only
+/// one held, and only during this call.
+fn socket_fds(pid: u32, refs: &mut Vec<FdRef>) -> Result<Listing, ReadError> {
     let mut dir = Dir::new(open_fd_dir(pid)?).map_err(ReadError::from_errno)?;
     let mut count = 0;
     let mut link = [0u8; 64];
     while let Some(entry) = dir.read() {
-        let Ok(entry) = entry else { break };
+        let Ok(entry) = entry else { return Ok(Listing { count, complete: false }) };
         let Some(fd) = parse_fd_name(entry.file_name().to_bytes()) else {
             continue;
         };
@@ -194,7 +216,7 @@ fn socket_fds(pid: u32, refs: &mut Vec<FdRef>) -> Result<u32, ReadError> {
             refs.push(FdRef { inode, pid, fd });
         }
     }
-    Ok(count)
+    Ok(Listing { count, complete: true })
 }
 
 fn open_fd_dir(pid: u32) -> Result<OwnedFd, ReadError> {
