@@ -106,15 +106,20 @@ fn slope(points: &Series) -> f64 {
 }
 
 /// Growth from first to last point, when it rises steadily: at least two
-/// thirds of the steps do not go down and the fitted slope is positive.
+/// thirds of the steps do not go down, the fitted slope is positive, and the
+/// last point is above everything in the first half of the window (a value
+/// that dipped and came back to where it was has not grown).
 fn steady_growth(points: &Series, min_samples: usize) -> Option<(f64, f64)> {
     if points.len() < min_samples {
         return None;
     }
     let steps = points.windows(2).filter(|w| w[1].1 >= w[0].1).count();
-    let growth = points.last()?.1 - points.first()?.1;
+    let last = points.last()?.1;
+    let growth = last - points.first()?.1;
+    let earlier_peak = points[..points.len() / 2].iter().map(|p| p.1).fold(f64::MIN, f64::max);
     let rate = slope(points);
-    (steps * 3 >= (points.len() - 1) * 2 && rate > 0.0 && growth > 0.0).then_some((growth, rate))
+    let steady = steps * 3 >= (points.len() - 1) * 2 && rate > 0.0 && growth > 0.0 && last > earlier_peak;
+    steady.then_some((growth, rate))
 }
 
 /// Seconds until `used` reaches `limit` at `rate` per second (the slope
@@ -477,6 +482,16 @@ mod tests {
         assert!(run((0..7).map(|i| elsewhere(i, false)).collect()).is_empty());
         let found = run((0..7).map(|i| elsewhere(i, true)).collect());
         assert_eq!(kinds(&found), vec![FindingKind::FdLeak], "it holds a listener of this namespace");
+    }
+
+    #[test]
+    fn fds_that_dip_and_come_back_are_no_leak() {
+        // A busy server's connections all closed for a moment, then it was
+        // back at its usual 76 fds: the window starts in the dip.
+        let mut fds = vec![14];
+        fds.extend([76, 77, 76, 76, 75, 76, 77, 76, 76, 76]);
+        let snaps = fds.iter().enumerate().map(|(i, &n)| server(i as u64, 0, n)).collect();
+        assert!(run(snaps).is_empty());
     }
 
     #[test]
