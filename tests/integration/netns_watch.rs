@@ -52,9 +52,9 @@ impl Watching {
         Watching { child, events, errors, seen: Vec::new(), said: Vec::new() }
     }
 
-    /// Waits (10 s at most) for an event that `wanted` accepts.
+    /// Waits (30 s at most: a loaded machine) for an event that `wanted` accepts.
     fn event(&mut self, what: &str, wanted: impl Fn(&Value) -> bool) -> Value {
-        let deadline = Instant::now() + Duration::from_secs(10);
+        let deadline = Instant::now() + Duration::from_secs(30);
         loop {
             let left = deadline.saturating_duration_since(Instant::now());
             let event =
@@ -66,9 +66,9 @@ impl Watching {
         }
     }
 
-    /// Waits (10 s at most) for a stderr line containing `text`.
+    /// Waits (30 s at most) for a stderr line containing `text`.
     fn said(&mut self, text: &str) -> String {
-        let deadline = Instant::now() + Duration::from_secs(10);
+        let deadline = Instant::now() + Duration::from_secs(30);
         loop {
             let left = deadline.saturating_duration_since(Instant::now());
             let line = self
@@ -84,7 +84,7 @@ impl Watching {
 
     /// Waits for the end: exit status, every event and stderr line.
     fn finish(mut self) -> (ExitStatus, Vec<Value>, Vec<String>) {
-        let deadline = Instant::now() + Duration::from_secs(30);
+        let deadline = Instant::now() + Duration::from_secs(60);
         let status = loop {
             if let Some(status) = self.child.try_wait().unwrap() {
                 break status;
@@ -105,6 +105,16 @@ impl Drop for Watching {
     }
 }
 
+/// A child killed when the test ends, however it ends.
+struct Sleeper(Child);
+
+impl Drop for Sleeper {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
 fn listens_on(event: &Value, port: u16) -> bool {
     event["type"] == "sample"
         && event["listeners"].as_array().is_some_and(|ls| {
@@ -121,7 +131,9 @@ fn a_re_created_namespace_is_an_event_and_only_its_sockets_follow() {
     let old_inode = ns.inode();
     let old = ns.run(|| tcp_listener("127.0.0.1:0", 8));
     let old_port = local_addr(&old).port();
-    let mut watch = Watching::start(&["--interval", "200ms", "--count", "12", "--netns", &ns.name]);
+    let me = std::process::id().to_string();
+    let mut watch =
+        Watching::start(&["--interval", "200ms", "--count", "12", "--pid", &me, "--netns", &ns.name]);
     watch.event("a sample with the first namespace's listener", |e| listens_on(e, old_port));
 
     // Deleted: the old namespace lives on (our listener holds it), unnamed.
@@ -161,7 +173,9 @@ fn a_namespace_gone_for_good_is_said_once_and_count_still_ends_the_run() {
         return;
     }
     let ns = NamedNetns::create("gone");
-    let mut watch = Watching::start(&["--interval", "300ms", "--count", "10", "--netns", &ns.name]);
+    let me = std::process::id().to_string();
+    let mut watch =
+        Watching::start(&["--interval", "300ms", "--count", "10", "--pid", &me, "--netns", &ns.name]);
     watch.event("the first sample", |e| e["type"] == "sample");
     ns.delete();
     let (status, events, said) = watch.finish();
@@ -184,12 +198,13 @@ fn watch_of_a_process_namespace_ends_when_the_process_exits() {
         support::loud("SKIPPED watch_of_a_process_namespace_ends_when_the_process_exits: needs root");
         return;
     }
-    let mut sleeper = lab.run(|| Command::new("sleep").arg("1000").spawn().unwrap());
-    let pid = sleeper.id();
-    let mut watch = Watching::start(&["--interval", "200ms", "--count", "1000", "--netns", &pid.to_string()]);
+    let mut sleeper = Sleeper(lab.run(|| Command::new("sleep").arg("1000").spawn().unwrap()));
+    let pid = sleeper.0.id().to_string();
+    let mut watch =
+        Watching::start(&["--interval", "200ms", "--count", "1000", "--pid", &pid, "--netns", &pid]);
     watch.event("the first sample", |e| e["type"] == "sample");
-    sleeper.kill().unwrap();
-    sleeper.wait().unwrap();
+    sleeper.0.kill().unwrap();
+    sleeper.0.wait().unwrap();
     let (status, events, said) = watch.finish();
     assert_eq!(status.code(), Some(1), "{said:?}");
     let last = said.last().expect("an error line");
