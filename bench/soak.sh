@@ -147,7 +147,8 @@ try:
 except Exception as e:
     print(json.dumps({"rc": rc, "error": str(e)}))
 PY
-        sleep "$(python3 -c "import time; print(max(0, $DUMP_EVERY - (time.time() - $start)))")"
+        left=$(python3 -c "import time; print(max(0, $DUMP_EVERY - (time.time() - $start)))" 2>/dev/null) || break
+        sleep "$left"
     done
 ) &
 DUMPS_PID=$!
