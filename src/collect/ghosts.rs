@@ -308,7 +308,11 @@ mod tests {
         assert_eq!(look(&other), Held::Gone, "the fd holds another socket");
         let r = ours(&fresh);
         drop(fresh);
-        assert_eq!(confirm_by(vec![r], look, || None).stale, vec![r.pid], "a closed fd marks its process stale");
+        assert_eq!(
+            confirm_by(vec![r], look, || None).stale,
+            vec![r.pid],
+            "a closed fd marks its process stale"
+        );
     }
 
     /// A connection reset by its peer while this process keeps its end.

@@ -221,8 +221,9 @@ impl Collector {
         let Collector { request, cache, diag, previous, ghosts, last_count, .. } = self;
         let room = *last_count + *last_count / 20;
         let queries = request.queries();
-        let in_netns =
-            |diag: Option<NetnsDiag>| netns::run_in(target.as_ref(), || collect_in_netns(&queries, diag, room));
+        let in_netns = |diag: Option<NetnsDiag>| {
+            netns::run_in(target.as_ref(), || collect_in_netns(&queries, diag, room))
+        };
         let (net, scan) = match (&request.owners, cache.is_empty()) {
             (Some(options), true) => {
                 let (net, scan) = std::thread::scope(|scope| {
@@ -258,7 +259,8 @@ impl Collector {
         if request.ghosts && request.tcp == Some(StateSet::ALL) && request.owners.is_some() {
             let netns = snapshot.netns.inode;
             let fresh = || fresh_tcp_inodes(&mut diag.as_mut()?.socket);
-            let absent = ghosts.find(&snapshot.owners, &snapshot.processes, previous, netns.as_slice(), fresh);
+            let absent =
+                ghosts.find(&snapshot.owners, &snapshot.processes, previous, netns.as_slice(), fresh);
             for pid in absent.stale {
                 cache.invalidate(pid);
             }

@@ -164,7 +164,10 @@ impl OpenNetns {
 }
 
 /// Runs `work` in `netns`, or on the calling thread for our own namespace.
-pub(super) fn run_in<T: Send>(netns: Option<&OpenNetns>, work: impl FnOnce() -> T + Send) -> Result<T, CollectError> {
+pub(super) fn run_in<T: Send>(
+    netns: Option<&OpenNetns>,
+    work: impl FnOnce() -> T + Send,
+) -> Result<T, CollectError> {
     match netns {
         Some(netns) => netns.enter(work),
         None => Ok(work()),
