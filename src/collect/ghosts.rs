@@ -10,12 +10,8 @@
 //!
 //! Held socket inodes missing from a full dump are only *candidates*: under
 //! churn most are sockets opened after the dump, or closed since the owner
-//! scan (the owner cache may still list them). Only processes of the
-//! inspected namespaces, or holding one of their dumped sockets, are looked
-//! at: the owner scan is host-wide, and a host with a million sockets in
-//! other namespaces must not cost a million lookups (a process elsewhere
-//! holding nothing but ghosts of this namespace is the price). Two facts,
-//! cached per inode (they never change), narrow the candidates down:
+//! scan (the owner cache may still list them). Two facts, cached per inode
+//! (they never change), narrow the candidates down:
 //! - the protocol, from the socket's `system.sockprotoname` extended
 //!   attribute (TCP, not netlink, packet, UNIX...);
 //! - the socket's own network namespace (`SIOCGSKNS` on a copy of the fd
@@ -34,7 +30,7 @@
 //!
 //! A candidate whose fd moved on marks its process stale in the owner cache.
 
-use std::collections::{HashMap, HashSet};
+use std::collections::HashMap;
 use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
 
 use rustix::process::{Pid, PidfdFlags, PidfdGetfdFlags};
@@ -111,11 +107,10 @@ impl GhostFinder {
         netns: &[u64],
     ) -> Vec<FdRef> {
         let in_scope = |n: Option<u64>| n.is_none_or(|n| netns.is_empty() || netns.contains(&n));
-        let related = related_processes(owners, processes, dumped, in_scope);
         let mut pidfds = Pidfds::default();
         let mut seen = HashMap::new();
         let mut candidates = Vec::new();
-        for r in owners.iter().filter(|r| !dumped.contains(r.inode) && related.contains(&r.pid)) {
+        for r in owners.iter().filter(|r| !dumped.contains(r.inode)) {
             let cached = self.kinds.get(&r.inode).copied();
             let Some(kind) = cached.or_else(|| classify(r, &mut pidfds)) else { continue };
             seen.insert(r.inode, kind);
@@ -131,19 +126,6 @@ impl GhostFinder {
         self.kinds = seen;
         candidates
     }
-}
-
-/// Processes in the namespaces (or whose namespace is unknown), and those
-/// holding at least one socket the dump shows.
-fn related_processes(
-    owners: &OwnerIndex,
-    processes: &ProcessTable,
-    dumped: &DumpedInodes,
-    in_scope: impl Fn(Option<u64>) -> bool,
-) -> HashSet<u32> {
-    let mut related: HashSet<u32> = processes.values().filter(|p| in_scope(p.netns)).map(|p| p.pid).collect();
-    related.extend(owners.iter().filter(|r| dumped.contains(r.inode)).map(|r| r.pid));
-    related
 }
 
 fn confirm_by(
@@ -219,7 +201,8 @@ pub(super) fn judge_tcp_info(info: &[u8]) -> Held {
     }
 }
 
-/// pidfds opened once per process for one round of classification.
+/// pidfds opened once per process for one round of classification (a
+/// process holding thousands of new sockets costs one `pidfd_open`).
 #[derive(Default)]
 struct Pidfds(HashMap<u32, Option<OwnedFd>>);
 

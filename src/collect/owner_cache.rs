@@ -242,3 +242,38 @@ impl OwnerCache {
 fn ownerless(dumped: &DumpedInodes, index: &OwnerIndex) -> HashSet<u64> {
     dumped.iter().filter(|&i| index.owners(i).is_empty()).collect()
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn entry(access: FdAccess) -> Entry {
+        let process = crate::model::Process {
+            pid: 7,
+            comm: "api".into(),
+            uid: None,
+            fd_count: None,
+            socket_fds: 0,
+            fd_limit: None,
+            cmdline: None,
+            netns: None,
+            state: None,
+        };
+        Entry { start_time: 1, fd_probe: Some(10), process, access, refs: Vec::new() }
+    }
+
+    #[test]
+    fn reads_cut_short_by_our_own_limits_are_counted_apart_and_retried() {
+        let probe =
+            Probe { start_time: 1, comm: "api".into(), fd_count: Some(10), state: RunState::Sleeping };
+        let none = DumpedInodes::default();
+        assert!(entry(FdAccess::Read).unchanged(&probe, &none, &none));
+        assert!(entry(FdAccess::Denied).unchanged(&probe, &none, &none), "denied stays denied");
+        assert!(!entry(FdAccess::Exhausted).unchanged(&probe, &none, &none), "retried next refresh");
+        assert!(!entry(FdAccess::Partial).unchanged(&probe, &none, &none), "retried next refresh");
+        let mut cache = OwnerCache::default();
+        cache.entries.insert(7, entry(FdAccess::Exhausted));
+        let scan = cache.assemble(ScanStats::default());
+        assert_eq!((scan.stats.exhausted, scan.stats.unreadable), (1, 0), "not a permission problem");
+    }
+}
