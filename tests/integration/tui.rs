@@ -182,7 +182,8 @@ fn at_80x24_every_number_that_matters_is_whole() {
     let mine = screen.lines().find(|l| l.contains(&std::process::id().to_string())).expect("this process");
     assert!(mine.contains("tcp:127.0.0.1:"), "its listener in the Listening column: {mine}");
     tmux.keys(&["?"]);
-    let help = tmux.wait_for("the help box", |s| s.contains("Keys"));
+    // The whole box, not its first line: a capture may land mid-frame.
+    let help = tmux.wait_for("the help box", |s| s.contains("Keys") && s.contains("NEAR: accept queue"));
     for (key, what) in [("1-5, Tab, Shift-Tab", "switch screen"), ("q, Ctrl-C", "quit")] {
         let line = help.lines().find(|l| l.contains(what)).unwrap_or_else(|| panic!("{what}: {help}"));
         assert!(line.contains(key), "{line}");
