@@ -4,10 +4,17 @@
 //! `Section: Name1 Name2 ...` followed by `Section: v1 v2 ...`.
 //! `/proc/net/sockstat` is `Section: key value key value ...`. Malformed lines
 //! are skipped, never fatal: a counter we cannot read is only a missing number.
-//! `/proc/PID/stat` carries a `comm` chosen by the process (it may contain
-//! spaces and parentheses), so its fields are located from the *last* `)`.
+//! `/proc/PID/stat` and `/proc/PID/limits` are decoded by the procfs crate
+//! from the bytes the owner scan read (the scan opens each file by path and
+//! holds no fd per process, so it does not use procfs's `Process` handles).
+//! Its decoders index words and slice text where the kernel's layout says
+//! they are; a small shape check in front of each makes any other input a
+//! `None` instead of a panic (see the property tests).
 
 use std::collections::BTreeMap;
+
+use procfs::process::LimitValue;
+use procfs::{FromBufRead, FromRead};
 
 use crate::model::FdLimit;
 
@@ -61,53 +68,122 @@ pub struct PidStat {
     pub start_time: u64,
 }
 
-/// Parses `/proc/PID/stat`: `pid (comm) state ppid ... starttime ...`.
+/// Parses `/proc/PID/stat` (`pid (comm) state ppid ... starttime ...`) with
+/// the procfs crate's decoder, once [`stat_shape_is_sound`] has ruled out
+/// the shapes that decoder would slice out of bounds on.
 pub fn parse_pid_stat(text: &[u8]) -> Option<PidStat> {
-    let open = text.iter().position(|&b| b == b'(')?;
-    let close = text.iter().rposition(|&b| b == b')')?;
-    let comm = text.get(open + 1..close)?;
-    let rest = std::str::from_utf8(text.get(close + 1..)?).ok()?;
-    // Field 3 (state) is the first after the name; starttime is field 22.
-    let mut fields = rest.split_ascii_whitespace();
-    let state = fields.next()?.chars().next()?;
-    let start_time = fields.nth(18)?.parse().ok()?;
-    Some(PidStat { comm: String::from_utf8_lossy(comm).into_owned(), state, start_time })
+    let text = text.trim_ascii();
+    if !stat_shape_is_sound(text) {
+        return None;
+    }
+    let stat = procfs::process::Stat::from_read(text).ok()?;
+    Some(PidStat { comm: stat.comm, state: stat.state, start_time: stat.starttime })
 }
 
-/// The soft `Max open files` limit from `/proc/PID/limits`.
+/// Whether a stat line has the frame the kernel writes: ASCII digits, ` (`,
+/// the name, `) `, then ASCII fields starting with a visible one (so no
+/// trimming by the decoder can cut the line short of them). The name is located from the *last*
+/// `)` because a process chooses its own name, parentheses included.
+fn stat_shape_is_sound(text: &[u8]) -> bool {
+    let (Some(open), Some(close)) =
+        (text.iter().position(|&b| b == b'('), text.iter().rposition(|&b| b == b')'))
+    else {
+        return false;
+    };
+    let pid = &text[..open];
+    let fields = &text[close + 1..];
+    pid.len() >= 2
+        && pid.ends_with(b" ")
+        && pid[..pid.len() - 1].iter().all(u8::is_ascii_digit)
+        && close > open
+        && fields.len() >= 2
+        && fields[0] == b' '
+        && fields[1].is_ascii_graphic()
+        && fields.is_ascii()
+}
+
+/// The soft `Max open files` limit from `/proc/PID/limits`, read with the
+/// procfs crate's decoder once every row has the words it indexes.
 pub fn parse_fd_limit(text: &str) -> Option<FdLimit> {
-    let line = text.lines().find(|l| l.starts_with("Max open files"))?;
-    let soft = line.trim_start_matches("Max open files").split_ascii_whitespace().next()?;
-    match soft {
-        "unlimited" => Some(FdLimit::Unlimited),
-        n => n.parse().ok().map(FdLimit::Limited),
+    if !limits_shape_is_sound(text) {
+        return None;
     }
+    let limits = procfs::process::Limits::from_buf_read(text.as_bytes()).ok()?;
+    match limits.max_open_files.soft_limit {
+        LimitValue::Unlimited => Some(FdLimit::Unlimited),
+        LimitValue::Value(n) => Some(FdLimit::Limited(n)),
+    }
+}
+
+/// Every row but the header names a limit and carries at least a soft and a
+/// hard value (and units, for all but the two priorities).
+fn limits_shape_is_sound(text: &str) -> bool {
+    text.lines()
+        .map(str::trim)
+        .filter(|line| !line.starts_with("Limit"))
+        .all(|line| line.split_whitespace().count() >= 4)
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
 
+    /// A `/proc/PID/stat` line recorded on Linux 6.18, its name replaced.
+    fn recorded_stat(comm: &str) -> String {
+        format!(
+            "7414 ({comm}) R 7409 7409 6666 0 -1 4194304 101 0 0 0 0 0 0 0 20 0 1 0 1197285 3133440 410 \
+18446744073709551615 94066655133696 94066655153577 140723728345664 0 0 0 0 0 0 0 0 0 17 1 0 0 0 0 0 \
+94066655169584 94066655171200 94066782072832 140723728354015 140723728354035 140723728354035 \
+140723728355307 0\n"
+        )
+    }
+
     #[test]
     fn stat_with_a_hostile_name_keeps_its_fields() {
-        let text = b"4242 (evil) 0 0 (x) R 1 4242 4242 0 -1 4194560 0 0 0 0 0 0 0 0 20 0 1 0 987654 0 0\n";
-        let stat = parse_pid_stat(text).unwrap();
+        let stat = parse_pid_stat(recorded_stat("evil) 0 0 (x").as_bytes()).unwrap();
         assert_eq!(stat.comm, "evil) 0 0 (x");
         assert_eq!(stat.state, 'R');
-        assert_eq!(stat.start_time, 987654);
+        assert_eq!(stat.start_time, 1197285);
+        let plain = parse_pid_stat(recorded_stat("cat").as_bytes()).unwrap();
+        assert_eq!((plain.comm.as_str(), plain.start_time), ("cat", 1197285));
         assert_eq!(parse_pid_stat(b"1 (init) S 0"), None, "too few fields");
         assert_eq!(parse_pid_stat(b"1 )( S"), None);
+        assert_eq!(parse_pid_stat(b"(x) S 1"), None, "no pid");
+        assert_eq!(parse_pid_stat(b"1 (x)"), None, "nothing after the name");
+    }
+
+    /// `/proc/self/limits` recorded on Linux 6.18, with the open-files row given.
+    fn recorded_limits(open_files: &str) -> String {
+        format!(
+            "Limit                     Soft Limit           Hard Limit           Units     
+Max cpu time              unlimited            unlimited            seconds   
+Max file size             unlimited            unlimited            bytes     
+Max data size             unlimited            unlimited            bytes     
+Max stack size            8388608              unlimited            bytes     
+Max core file size        0                    unlimited            bytes     
+Max resident set          unlimited            unlimited            bytes     
+Max processes             95497                95497                processes 
+{open_files}
+Max locked memory         8388608              8388608              bytes     
+Max address space         unlimited            unlimited            bytes     
+Max file locks            unlimited            unlimited            locks     
+Max pending signals       95497                95497                signals   
+Max msgqueue size         819200               819200               bytes     
+Max nice priority         0                    0                    
+Max realtime priority     0                    0                    
+Max realtime timeout      unlimited            unlimited            us        
+"
+        )
     }
 
     #[test]
     fn limits_soft_value() {
-        let text = "Limit                     Soft Limit           Hard Limit           Units\n\
-Max processes             63382                63382                processes\n\
-Max open files            1024                 524288               files\n";
-        assert_eq!(parse_fd_limit(text), Some(FdLimit::Limited(1024)));
-        let text = "Max open files            unlimited            unlimited            files\n";
-        assert_eq!(parse_fd_limit(text), Some(FdLimit::Unlimited));
-        assert_eq!(parse_fd_limit("Max open files  lots"), None);
+        let row = "Max open files            1024                 524288               files     ";
+        assert_eq!(parse_fd_limit(&recorded_limits(row)), Some(FdLimit::Limited(1024)));
+        let row = "Max open files            unlimited            unlimited            files     ";
+        assert_eq!(parse_fd_limit(&recorded_limits(row)), Some(FdLimit::Unlimited));
+        assert_eq!(parse_fd_limit(&recorded_limits("Max open files  lots")), None);
+        assert_eq!(parse_fd_limit(&recorded_limits("")), None, "an empty row");
         assert_eq!(parse_fd_limit(""), None);
     }
 

@@ -12,6 +12,42 @@ use super::query::{Extras, Query};
 use super::{ghosts, netns, owners, proc_text};
 use crate::model::{Family, FdLimit, Proto, StateSet};
 
+/// The fields of a kernel 6.x stat line after the state, with `start` as
+/// field 22 (starttime).
+fn stat_fields(start: u64) -> String {
+    let mut fields: Vec<String> = (4..=52).map(|n| (n % 7).to_string()).collect();
+    fields[22 - 4] = start.to_string();
+    fields.join(" ")
+}
+
+/// A `/proc/PID/limits` table as the kernel writes it, with `open_files` as
+/// both limits of `Max open files`.
+fn limits_table(open_files: &str) -> String {
+    let rows = [
+        ("Max cpu time", "unlimited", "seconds"),
+        ("Max file size", "unlimited", "bytes"),
+        ("Max data size", "unlimited", "bytes"),
+        ("Max stack size", "8388608", "bytes"),
+        ("Max core file size", "0", "bytes"),
+        ("Max resident set", "unlimited", "bytes"),
+        ("Max processes", "63382", "processes"),
+        ("Max open files", open_files, "files"),
+        ("Max locked memory", "8388608", "bytes"),
+        ("Max address space", "unlimited", "bytes"),
+        ("Max file locks", "unlimited", "locks"),
+        ("Max pending signals", "63382", "signals"),
+        ("Max msgqueue size", "819200", "bytes"),
+        ("Max nice priority", "0", ""),
+        ("Max realtime priority", "0", ""),
+        ("Max realtime timeout", "unlimited", "us"),
+    ];
+    let mut table = format!("{:<26}{:<21}{:<21}{:<10}\n", "Limit", "Soft Limit", "Hard Limit", "Units");
+    for (name, value, units) in rows {
+        table.push_str(&format!("{name:<26}{value:<21}{value:<21}{units:<10}\n"));
+    }
+    table
+}
+
 /// Few cases per property: the whole suite must stay fast in debug builds.
 fn config() -> ProptestConfig {
     ProptestConfig { cases: 128, failure_persistence: None, ..ProptestConfig::default() }
@@ -159,22 +195,39 @@ proptest! {
         let _ = owners::parse_fd_name(&bytes);
     }
 
+    /// Pids up to PID_MAX_LIMIT, the largest the kernel hands out.
     #[test]
     fn a_stat_line_keeps_any_process_name(
-        comm in prop::collection::vec(any::<u8>(), 0..16), start in any::<u64>(), pid in 1u32..
+        comm in prop::collection::vec(any::<u8>(), 0..16), start in any::<u64>(), pid in 1u32..=4_194_304
     ) {
         let mut line = format!("{pid} (").into_bytes();
         line.extend_from_slice(&comm);
-        line.extend_from_slice(format!(") S 1 1 1 0 -1 4194560 0 0 0 0 0 0 0 0 20 0 1 0 {start} 1 2 3\n").as_bytes());
+        line.extend_from_slice(format!(") S {}\n", stat_fields(start)).as_bytes());
         let stat = proc_text::parse_pid_stat(&line).expect("a well-formed stat line");
         prop_assert_eq!(stat.start_time, start);
         prop_assert_eq!(stat.comm, String::from_utf8_lossy(&comm).into_owned());
     }
 
     #[test]
-    fn limits_and_links_read_back_their_numbers(n in any::<u64>()) {
-        let line = format!("Max open files            {n}                 {n}               files\n");
-        prop_assert_eq!(proc_text::parse_fd_limit(&line), Some(FdLimit::Limited(n)));
+    fn a_stat_line_cut_or_padded_anywhere_is_safe(
+        comm in prop::collection::vec(any::<u8>(), 0..16),
+        cut in 0usize..400,
+        tail in prop::collection::vec(prop::sample::select(vec![b' ', b'\t', 0x0b, 0x0c, b'\n', b')', b'(']), 0..4),
+    ) {
+        let mut line = b"7 (".to_vec();
+        line.extend_from_slice(&comm);
+        line.extend_from_slice(format!(") R {}", stat_fields(1)).as_bytes());
+        line.truncate(cut);
+        line.extend_from_slice(&tail);
+        let _ = proc_text::parse_pid_stat(&line);
+    }
+
+    #[test]
+    fn limits_and_links_read_back_their_numbers(n in any::<u64>(), cut in 0usize..1400) {
+        let table = limits_table(&n.to_string());
+        prop_assert_eq!(proc_text::parse_fd_limit(&table), Some(FdLimit::Limited(n)));
+        let _ = proc_text::parse_fd_limit(&table[..cut.min(table.len())]);
+        let _ = proc_text::parse_fd_limit(&table.replace("files", ""));
         prop_assert_eq!(owners::parse_socket_link(format!("socket:[{n}]").as_bytes()), Some(n));
     }
 
