@@ -206,7 +206,7 @@ impl SnapshotBuilder {
         owners: &[u32],
     ) -> SnapshotBuilder {
         for i in 0..n {
-            let local = format!("{local_ip}:{}", 32768 + i);
+            let local = format!("{local_ip}:{}", 32768 + i % 32768);
             self = self.tcp(state, &local, remote, owners);
         }
         self

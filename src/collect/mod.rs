@@ -483,17 +483,33 @@ pub fn exhausted_warning(exhausted: u32) -> Option<Warning> {
     })
 }
 
-/// The warning shown when other users' processes could not be read.
+/// The warning shown when processes' fd tables could not be read: other
+/// users' processes when not root; as root, processes a security module or
+/// the process itself shields (Yama, SELinux, a non-dumpable process in
+/// another user namespace), which more privilege does not change.
 pub fn unreadable_warning(unreadable: u32) -> Option<Warning> {
-    (unreadable > 0).then(|| {
-        Warning::new(
-            WarningKind::ProcessesUnreadable,
-            format!(
-                "not root: could not read the fds of {unreadable} processes, so their sockets show no owner; \
-                 run as root, or grant CAP_SYS_PTRACE and CAP_DAC_READ_SEARCH"
-            ),
-        )
-    })
+    let root = rustix::process::geteuid().is_root();
+    (unreadable > 0)
+        .then(|| Warning::new(WarningKind::ProcessesUnreadable, unreadable_message(unreadable, root)))
+}
+
+fn processes(n: u32) -> &'static str {
+    if n == 1 { "process" } else { "processes" }
+}
+
+fn unreadable_message(unreadable: u32, root: bool) -> String {
+    match root {
+        false => format!(
+            "not root: could not read the fds of {unreadable} {}, so their sockets show no owner; \
+             run as root, or grant CAP_SYS_PTRACE and CAP_DAC_READ_SEARCH",
+            processes(unreadable)
+        ),
+        true => format!(
+            "could not read the fds of {unreadable} {} even as root (refused by a security module or \
+             ptrace protection), so their sockets show no owner",
+            processes(unreadable)
+        ),
+    }
 }
 
 #[cfg(test)]
@@ -515,6 +531,14 @@ mod tests {
         let req = Request::for_selection(&sel, NetnsTarget::Current);
         assert!(req.udp.is_none() && req.unix.is_none());
         assert_eq!(req.tcp, Some(StateSet::ALL));
+    }
+
+    #[test]
+    fn unreadable_processes_are_blamed_on_root_only_when_not_root() {
+        assert!(unreadable_message(3, false).starts_with("not root: could not read the fds of 3 processes"));
+        assert!(unreadable_message(1, false).starts_with("not root: could not read the fds of 1 process,"));
+        let as_root = unreadable_message(1, true);
+        assert!(as_root.contains("even as root") && !as_root.contains("not root"), "{as_root}");
     }
 
     #[test]

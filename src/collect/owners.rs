@@ -17,6 +17,7 @@
 //! file descriptors (EMFILE, ENFILE) is counted apart, because its remedy is
 //! a higher limit, not root.
 
+use std::ffi::CStr;
 use std::io;
 
 use rustix::fd::OwnedFd;
@@ -188,9 +189,10 @@ fn cmdline(pid: u32) -> Option<String> {
     Some(text.trim_end().to_string())
 }
 
-/// What listing `/proc/PID/fd` found.
+/// What reading `/proc/PID/fd` found.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
 struct Listing {
-    /// Entries seen.
+    /// Open fds seen.
     count: u32,
     /// False when the listing stopped on an error.
     complete: bool,
@@ -198,25 +200,121 @@ struct Listing {
 
 /// Appends the socket fds of `pid` to `refs`. The directory fd is the only
 /// one held, and only during this call.
+///
+/// Where the kernel reports how many fds are open (the directory's size,
+/// Linux >= 6.2), fd numbers are probed upwards from 0 until that many were
+/// found: fd tables are dense, and this skips the directory listing, which
+/// costs the kernel as much again as the links (a dentry lookup per fd).
+/// A table with gaps, or one that shrinks while we probe, falls back to the
+/// listing for the fds above those probed.
 fn socket_fds(pid: u32, refs: &mut Vec<FdRef>) -> Result<Listing, ReadError> {
-    let mut dir = Dir::new(open_fd_dir(pid)?).map_err(ReadError::from_errno)?;
-    let mut count = 0;
+    let dir = open_fd_dir(pid)?;
+    let open = rustix::fs::fstat(&dir).ok().and_then(|st| u32::try_from(st.st_size).ok()).filter(|&n| n > 0);
+    match open {
+        Some(open) => probe_fds(pid, dir, open, refs),
+        None => list_fds(pid, dir, FdsAbove::All, refs),
+    }
+}
+
+/// Reads `/proc/PID/fd/N` for N = 0, 1, 2... until `open` fds were found,
+/// or until more numbers missed than a dense table would (then lists the rest).
+fn probe_fds(pid: u32, dir: OwnedFd, open: u32, refs: &mut Vec<FdRef>) -> Result<Listing, ReadError> {
+    let allowed_misses = open / 8 + 64;
+    let (mut found, mut misses) = (0, 0);
+    let mut name = FdName::default();
+    let mut link = [0u8; 64];
+    for fd in 0..=u32::MAX {
+        if found == open {
+            break;
+        }
+        match rustix::fs::readlinkat_raw(&dir, name.of(fd), &mut link) {
+            Ok(len) => {
+                found += 1;
+                if let Some(inode) = parse_socket_link(&link[..len.min(link.len())]) {
+                    refs.push(FdRef { inode, pid, fd });
+                }
+            }
+            Err(Errno::NOENT) if misses < allowed_misses => misses += 1,
+            Err(Errno::NOENT) => {
+                let rest = list_fds(pid, dir, FdsAbove::Number(fd), refs)?;
+                return Ok(Listing { count: found + rest.count, complete: rest.complete });
+            }
+            Err(Errno::SRCH) => return Err(ReadError::Vanished),
+            Err(errno) if found == 0 => return Err(ReadError::from_errno(errno)),
+            Err(_) => return Ok(Listing { count: found, complete: false }),
+        }
+    }
+    Ok(Listing { count: found, complete: true })
+}
+
+/// Which entries of a listing to read.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum FdsAbove {
+    All,
+    /// Only fds greater than this one (those up to it were probed).
+    Number(u32),
+}
+
+/// Lists `/proc/PID/fd` and reads the link of every entry `above` selects.
+/// A table whose every link is refused (a process shielded even from root)
+/// is denied, not empty.
+fn list_fds(pid: u32, dir: OwnedFd, above: FdsAbove, refs: &mut Vec<FdRef>) -> Result<Listing, ReadError> {
+    let mut dir = Dir::new(dir).map_err(ReadError::from_errno)?;
+    let (mut count, mut refused) = (0, 0);
     let mut link = [0u8; 64];
     while let Some(entry) = dir.read() {
         let Ok(entry) = entry else { return Ok(Listing { count, complete: false }) };
         let Some(fd) = parse_fd_name(entry.file_name().to_bytes()) else {
             continue;
         };
+        if matches!(above, FdsAbove::Number(n) if fd <= n) {
+            continue;
+        }
         count += 1;
         let Ok(dirfd) = dir.fd() else { break };
-        let Ok(len) = rustix::fs::readlinkat_raw(dirfd, entry.file_name(), &mut link) else {
-            continue; // closed between readdir and readlink
+        let len = match rustix::fs::readlinkat_raw(dirfd, entry.file_name(), &mut link) {
+            Ok(len) => len,
+            Err(Errno::ACCESS | Errno::PERM) => {
+                refused += 1;
+                continue;
+            }
+            Err(_) => continue, // closed between readdir and readlink
         };
         if let Some(inode) = parse_socket_link(&link[..len.min(link.len())]) {
             refs.push(FdRef { inode, pid, fd });
         }
     }
-    Ok(Listing { count, complete: true })
+    match refused > 0 && refused == count {
+        true => Err(ReadError::Denied),
+        false => Ok(Listing { count, complete: true }),
+    }
+}
+
+/// An fd number as a NUL-terminated name, formatted without allocating.
+#[derive(Default)]
+struct FdName {
+    bytes: [u8; 11],
+}
+
+impl FdName {
+    fn of(&mut self, fd: u32) -> &CStr {
+        let mut digits = [0u8; 10];
+        let mut n = fd;
+        let mut len = 0;
+        loop {
+            digits[len] = b'0' + (n % 10) as u8;
+            len += 1;
+            n /= 10;
+            if n == 0 {
+                break;
+            }
+        }
+        for (i, d) in digits[..len].iter().rev().enumerate() {
+            self.bytes[i] = *d;
+        }
+        self.bytes[len] = 0;
+        CStr::from_bytes_until_nul(&self.bytes).unwrap_or_default()
+    }
 }
 
 fn open_fd_dir(pid: u32) -> Result<OwnedFd, ReadError> {
@@ -254,6 +352,8 @@ pub fn fd_holds(pid: u32, fd: u32, inode: u64) -> bool {
 
 #[cfg(test)]
 mod tests {
+    use std::os::fd::AsRawFd;
+
     use super::*;
 
     #[test]
@@ -296,7 +396,7 @@ mod tests {
         assert!(process.cmdline.is_some());
         assert!(matches!(process.fd_limit, Some(FdLimit::Limited(_) | FdLimit::Unlimited)));
         let inode = super::super::owners::parse_socket_link(
-            std::fs::read_link(format!("/proc/self/fd/{}", std::os::fd::AsRawFd::as_raw_fd(&listener)))
+            std::fs::read_link(format!("/proc/self/fd/{}", listener.as_raw_fd()))
                 .unwrap()
                 .to_string_lossy()
                 .as_bytes(),
@@ -307,6 +407,49 @@ mod tests {
         assert!(!fd_holds(me, held.fd, inode + 1));
         drop(listener);
         assert!(!fd_holds(me, held.fd, inode));
+    }
+
+    #[test]
+    fn fd_names_are_decimal() {
+        let mut name = FdName::default();
+        for fd in [0, 7, 10, 4096, 65535, u32::MAX] {
+            assert_eq!(name.of(fd).to_str().unwrap(), fd.to_string());
+        }
+    }
+
+    fn inode_of(fd: &impl AsRawFd) -> u64 {
+        let link = std::fs::read_link(format!("/proc/self/fd/{}", fd.as_raw_fd())).unwrap();
+        parse_socket_link(link.as_os_str().as_encoded_bytes()).unwrap()
+    }
+
+    /// A socket far above the rest of the table (a gap no dense probe
+    /// crosses) is still found: probing hands over to the listing.
+    #[test]
+    fn a_socket_beyond_a_gap_is_found_by_probing_and_by_listing() {
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        // SAFETY: F_DUPFD_CLOEXEC duplicates a valid fd; the copy is owned below.
+        let high = unsafe { libc::fcntl(listener.as_raw_fd(), libc::F_DUPFD_CLOEXEC, 900) };
+        assert!(high >= 900, "F_DUPFD: {}", std::io::Error::last_os_error());
+        // SAFETY: `high` is a fresh fd that nothing else owns.
+        let high = unsafe { <OwnedFd as std::os::fd::FromRawFd>::from_raw_fd(high) };
+        let (inode, me) = (inode_of(&listener), std::process::id());
+        let wanted = [(inode, listener.as_raw_fd() as u32), (inode, high.as_raw_fd() as u32)];
+        let held =
+            |refs: &[FdRef]| wanted.iter().all(|&(i, fd)| refs.iter().any(|r| r.inode == i && r.fd == fd));
+
+        let mut probed = Vec::new();
+        let open = rustix::fs::fstat(open_fd_dir(me).unwrap()).unwrap().st_size as u32;
+        if open > 0 {
+            let listing = probe_fds(me, open_fd_dir(me).unwrap(), open, &mut probed).unwrap();
+            assert!(listing.complete);
+            assert!(held(&probed), "probing: {probed:?}");
+        }
+        let mut listed = Vec::new();
+        list_fds(me, open_fd_dir(me).unwrap(), FdsAbove::All, &mut listed).unwrap();
+        assert!(held(&listed), "listing: {listed:?}");
+        let mut above = Vec::new();
+        list_fds(me, open_fd_dir(me).unwrap(), FdsAbove::Number(899), &mut above).unwrap();
+        assert!(above.iter().all(|r| r.fd > 899) && above.iter().any(|r| r.inode == inode));
     }
 
     #[test]

@@ -281,10 +281,12 @@ fn write_processes(out: &mut dyn Write, report: &Report, style: &Style) -> io::R
     let procs = summary::by_process(report.snapshot, report.sockets.iter().copied());
     if procs.is_empty() {
         let scan = &report.snapshot.scan;
-        let why = match (scan.unreadable, scan.exhausted) {
-            (0, 0) => "none own a selected socket",
-            (_, 0) => "none visible (not root: see the warning above)",
-            _ => "none visible (out of file descriptors: see the warning above)",
+        let why = match scan.unreadable + scan.exhausted {
+            0 => "none own a selected socket".to_string(),
+            n => format!(
+                "none found ({n} process{} unread: see the warning above)",
+                if n == 1 { "" } else { "es" }
+            ),
         };
         return heading(out, style, &format!("PROCESSES  {why}"));
     }

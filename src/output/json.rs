@@ -201,18 +201,6 @@ impl<'a> SocketJson<'a> {
     }
 }
 
-/// The selected sockets, serialized one at a time.
-struct SocketsJson<'r, 'a> {
-    sockets: &'r [&'a Socket],
-    snap: &'a Snapshot,
-}
-
-impl Serialize for SocketsJson<'_, '_> {
-    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-        s.collect_seq(self.sockets.iter().map(|sock| SocketJson::new(sock, self.snap)))
-    }
-}
-
 /// A listener's fields (`listeners[]` of the dump, `listeners[]` of watch samples).
 #[derive(Serialize)]
 pub struct ListenerFields<'a> {
@@ -388,13 +376,18 @@ impl<'a> ProcessJson<'a> {
     }
 }
 
+/// The document's fields before `sockets`.
 #[derive(Serialize)]
-struct Document<'r, 'a> {
+struct Head<'a> {
     schema_version: u32,
     host: HostJson<'a>,
     sysctls: &'a Sysctls,
     counters: &'a Counters,
-    sockets: SocketsJson<'r, 'a>,
+}
+
+/// The document's fields after `sockets`.
+#[derive(Serialize)]
+struct Tail<'r, 'a> {
     listeners: Vec<ListenerJson<'r>>,
     processes: Vec<ProcessJson<'a>>,
     findings: Vec<FindingJson<'r>>,
@@ -415,16 +408,23 @@ fn state_counts(report: &Report) -> BTreeMap<u32, StateCounts> {
 }
 
 /// Writes the whole document followed by a newline.
+///
+/// The document is `{head, "sockets": [...], tail}`: head and tail are small
+/// and serialized whole; the sockets are written by [`super::json_sockets`]
+/// in parallel chunks. The two objects are spliced around the array (head
+/// without its closing brace, tail with its opening brace turned into a
+/// comma), which gives the same bytes as one serialization would.
 pub fn write_report(out: &mut dyn Write, report: &Report) -> serde_json::Result<()> {
     let snap = report.snapshot;
     let counts = state_counts(report);
     let empty = StateCounts::default();
-    let doc = Document {
+    let head = Head {
         schema_version: SCHEMA_VERSION,
         host: HostJson::new(snap),
         sysctls: &snap.sysctls,
         counters: &snap.counters,
-        sockets: SocketsJson { sockets: &report.sockets, snap },
+    };
+    let tail = Tail {
         listeners: report
             .listeners
             .iter()
@@ -443,6 +443,13 @@ pub fn write_report(out: &mut dyn Write, report: &Report) -> serde_json::Result<
         warnings: &snap.warnings,
         namespaces: namespaces(report),
     };
-    serde_json::to_writer(&mut *out, &doc)?;
-    out.write_all(b"\n").map_err(serde_json::Error::io)
+    let head = serde_json::to_vec(&head)?;
+    let tail = serde_json::to_vec(&tail)?;
+    let io = serde_json::Error::io;
+    out.write_all(head.strip_suffix(b"}").unwrap_or(&head)).map_err(io)?;
+    out.write_all(b",\"sockets\":").map_err(io)?;
+    super::json_sockets::write(out, &report.sockets, snap)?;
+    out.write_all(b",").map_err(io)?;
+    out.write_all(tail.strip_prefix(b"{").unwrap_or(&tail)).map_err(io)?;
+    out.write_all(b"\n").map_err(io)
 }

@@ -6,6 +6,7 @@ pub mod escape;
 pub(crate) mod evidence;
 pub mod human;
 pub mod json;
+mod json_sockets;
 pub(crate) mod netns;
 pub mod sockets;
 pub mod style;

@@ -103,7 +103,10 @@ fn owner_lines(app: &App, inode: u64) -> Vec<Line<'static>> {
     let snap = &data.snapshot;
     let pids = snap.owner_pids(inode);
     if pids.is_empty() {
-        return vec![Line::from("owners: none visible (run as root to see other users' processes)")];
+        return vec![Line::from(match snap.host.euid {
+            0 => "owners: none found (no process holds it, or its holder could not be read)",
+            _ => "owners: none visible (run as root to see other users' processes)",
+        })];
     }
     pids.iter()
         .map(|pid| {

@@ -207,9 +207,10 @@ fn pace_text(app: &App) -> String {
 fn short_warning(snap: &crate::model::Snapshot, w: &crate::model::Warning) -> String {
     use crate::model::WarningKind;
     match w.kind {
-        WarningKind::ProcessesUnreadable => {
-            format!("not root: owners of {} processes hidden", snap.scan.unreadable)
-        }
+        WarningKind::ProcessesUnreadable => match w.message.starts_with("not root") {
+            true => format!("not root: owners of {} processes hidden", snap.scan.unreadable),
+            false => format!("owners of {} processes unreadable", snap.scan.unreadable),
+        },
         WarningKind::DecodeErrors => "some netlink messages undecodable".to_string(),
         WarningKind::DumpInterrupted => "dump interrupted".to_string(),
         WarningKind::ProtocolUnavailable => first_clause(&w.message),
