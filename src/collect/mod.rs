@@ -141,16 +141,20 @@ impl Request {
             true => StateSet::of(&[State::Listen]),
             false => StateSet::EMPTY,
         };
-        let groups = [
-            (Proto::Tcp, listen, mem),
-            (Proto::Tcp, tcp.without(State::Listen), info),
-            (Proto::Udp, self.udp.unwrap_or(StateSet::EMPTY), mem),
-        ];
+        let per_family = |proto, states, extras| {
+            [Family::Inet, Family::Inet6].map(|family| Query::Inet { proto, family, states, extras })
+        };
         let mut queries = Vec::new();
-        for (proto, states, extras) in groups.into_iter().filter(|g| !g.1.is_empty()) {
-            for family in [Family::Inet, Family::Inet6] {
-                queries.push(Query::Inet { proto, family, states, extras });
-            }
+        if !listen.is_empty() {
+            queries.extend(per_family(Proto::Tcp, listen, mem));
+        }
+        let connected = tcp.without(State::Listen);
+        if !connected.is_empty() {
+            queries.push(Query::TcpBoth { states: connected, extras: info });
+        }
+        let udp = self.udp.unwrap_or(StateSet::EMPTY);
+        if !udp.is_empty() {
+            queries.extend(per_family(Proto::Udp, udp, mem));
         }
         if let Some(states) = self.unix.filter(|s| !s.is_empty()) {
             queries.push(Query::Unix { states });
@@ -317,10 +321,13 @@ impl Source for Collector {
 fn fresh_tcp_inodes(diag: &mut DiagSocket) -> Option<DumpedInodes> {
     let mut sockets = Vec::new();
     let mut stats = DumpStats::default();
-    for family in [Family::Inet, Family::Inet6] {
-        let query =
-            Query::Inet { proto: Proto::Tcp, family, states: StateSet::ALL, extras: Extras::default() };
-        diag.dump(&query, &mut sockets, &mut stats).ok()?;
+    let query = Query::TcpBoth { states: StateSet::ALL, extras: Extras::default() };
+    if diag.dump(&query, &mut sockets, &mut stats).is_err() {
+        sockets.clear();
+        *diag = DiagSocket::open().ok()?;
+        for query in query.split() {
+            diag.dump(&query, &mut sockets, &mut stats).ok()?;
+        }
     }
     Some(DumpedInodes::new(sockets.iter().map(|s| s.inode)))
 }
@@ -377,8 +384,14 @@ fn collect_in_netns(
     let mut unavailable = Vec::new();
     let dumped_at = SystemTime::now();
     for query in queries {
+        let from = sockets.len();
         match diag.dump(query, &mut sockets, &mut stats) {
-            Ok(()) => {}
+            Ok(()) => keep_families_apart(&mut sockets, from),
+            Err(CollectError::Kernel { .. }) if matches!(query, Query::TcpBoth { .. }) => {
+                sockets.truncate(from);
+                diag = DiagSocket::open()?;
+                dump_each(&mut diag, &query.split(), &mut sockets, &mut stats, &mut unavailable)?;
+            }
             Err(CollectError::Kernel { query, source }) => {
                 unavailable.push(format!("{query} ({source})"));
                 diag = DiagSocket::open()?;
@@ -395,6 +408,42 @@ fn collect_in_netns(
         dumped_at,
         diag: Some(NetnsDiag { netns, socket: diag }),
     })
+}
+
+/// Runs each query; one the kernel refuses is noted, and the rest go on.
+fn dump_each(
+    diag: &mut DiagSocket,
+    queries: &[Query],
+    sockets: &mut Vec<Socket>,
+    stats: &mut DumpStats,
+    unavailable: &mut Vec<String>,
+) -> Result<(), CollectError> {
+    for query in queries {
+        match diag.dump(query, sockets, stats) {
+            Ok(()) => {}
+            Err(CollectError::Kernel { query, source }) => {
+                unavailable.push(format!("{query} ({source})"));
+                *diag = DiagSocket::open()?;
+            }
+            Err(e) => return Err(e),
+        }
+    }
+    Ok(())
+}
+
+/// Orders the sockets a one-walk dump appended from `from` on as the
+/// per-family dumps (and `ss`) list them: IPv4, then IPv6, each in the
+/// kernel's order.
+fn keep_families_apart(sockets: &mut Vec<Socket>, from: usize) {
+    let appended = &sockets[from..];
+    let v4_first = appended.iter().position(|s| s.family != Family::Inet).unwrap_or(appended.len());
+    if appended[v4_first..].iter().all(|s| s.family != Family::Inet) {
+        return;
+    }
+    let tail = sockets.split_off(from);
+    let (v4, v6): (Vec<Socket>, Vec<Socket>) = tail.into_iter().partition(|s| s.family == Family::Inet);
+    sockets.extend(v4);
+    sockets.extend(v6);
 }
 
 fn assemble(
@@ -539,6 +588,60 @@ mod tests {
         assert!(unreadable_message(1, false).starts_with("not root: could not read the fds of 1 process,"));
         let as_root = unreadable_message(1, true);
         assert!(as_root.contains("even as root") && !as_root.contains("not root"), "{as_root}");
+    }
+
+    fn tcp(family: Family, inode: u64) -> Socket {
+        let mut socket = crate::fixture::tcp_socket(State::Established, "10.0.0.1:1", "10.0.0.2:2", 0, 0);
+        socket.family = family;
+        socket.inode = inode;
+        socket
+    }
+
+    #[test]
+    fn a_one_walk_dump_lists_ipv4_then_ipv6_in_kernel_order() {
+        let before = tcp(Family::Inet6, 1);
+        let walk = [(Family::Inet6, 2), (Family::Inet, 3), (Family::Inet6, 4), (Family::Inet, 5)];
+        let mut sockets = vec![before];
+        sockets.extend(walk.map(|(f, i)| tcp(f, i)));
+        keep_families_apart(&mut sockets, 1);
+        assert_eq!(sockets.iter().map(|s| s.inode).collect::<Vec<_>>(), [1, 3, 5, 2, 4]);
+        let mut ordered: Vec<Socket> =
+            [(Family::Inet, 6), (Family::Inet6, 7)].map(|(f, i)| tcp(f, i)).to_vec();
+        keep_families_apart(&mut ordered, 0);
+        assert_eq!(ordered.iter().map(|s| s.inode).collect::<Vec<_>>(), [6, 7]);
+    }
+
+    /// The one-walk dump returns, from the real kernel, the same sockets of
+    /// both families as one dump per family.
+    #[test]
+    fn one_walk_and_per_family_dumps_agree() {
+        let v4 = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let v4_client = std::net::TcpStream::connect(v4.local_addr().unwrap()).unwrap();
+        let Ok(v6) = std::net::TcpListener::bind("[::1]:0") else {
+            eprintln!("SKIPPED one_walk_and_per_family_dumps_agree: no IPv6 loopback");
+            return;
+        };
+        let v6_client = std::net::TcpStream::connect(v6.local_addr().unwrap()).unwrap();
+        let ports = [v4_client.local_addr().unwrap().port(), v6_client.local_addr().unwrap().port()];
+        let mut diag = DiagSocket::open().unwrap();
+        let states = StateSet::ALL.without(State::Listen);
+        let both = Query::TcpBoth { states, extras: Extras::default() };
+        let ours = |query: &[Query], diag: &mut DiagSocket| {
+            let mut sockets = Vec::new();
+            for q in query {
+                diag.dump(q, &mut sockets, &mut DumpStats::default()).unwrap();
+            }
+            let mut found: Vec<(Family, u64)> = sockets
+                .iter()
+                .filter(|s| s.local.port().is_some_and(|p| ports.contains(&p)))
+                .map(|s| (s.family, s.inode))
+                .collect();
+            found.sort();
+            found
+        };
+        let one_walk = ours(&[both], &mut diag);
+        assert_eq!(one_walk.iter().map(|f| f.0).collect::<Vec<_>>(), [Family::Inet, Family::Inet6]);
+        assert_eq!(one_walk, ours(&both.split(), &mut diag));
     }
 
     #[test]

@@ -13,7 +13,7 @@ use netlink_sys::{Socket as NetlinkSocket, SocketAddr, protocols::NETLINK_SOCK_D
 use super::decode::frames::{self, Frame, NLM_F_DUMP_INTR, NLMSG_DONE, NLMSG_ERROR};
 use super::decode::{Decoded, inet, unix};
 use super::error::CollectError;
-use super::query::Query;
+use super::query::{Query, TCPDIAG_GETSOCK};
 use crate::model::Socket;
 
 const RECV_BUFFER: usize = 64 * 1024;
@@ -135,7 +135,7 @@ pub fn consume_datagram(
                     });
                 }
             },
-            Frame::Message { kind: SOCK_DIAG_BY_FAMILY, flags, payload } => {
+            Frame::Message { kind: SOCK_DIAG_BY_FAMILY | TCPDIAG_GETSOCK, flags, payload } => {
                 stats.interrupted |= flags & NLM_F_DUMP_INTR != 0;
                 consume_socket(payload, query, out, stats);
             }

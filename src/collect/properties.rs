@@ -53,10 +53,11 @@ fn config() -> ProptestConfig {
     ProptestConfig { cases: 128, failure_persistence: None, ..ProptestConfig::default() }
 }
 
-fn queries() -> [Query; 3] {
+fn queries() -> [Query; 4] {
     let inet =
         |proto| Query::Inet { proto, family: Family::Inet, states: StateSet::ALL, extras: Extras::default() };
-    [inet(Proto::Tcp), inet(Proto::Udp), Query::Unix { states: StateSet::ALL }]
+    let both = Query::TcpBoth { states: StateSet::ALL, extras: Extras::default() };
+    [inet(Proto::Tcp), inet(Proto::Udp), both, Query::Unix { states: StateSet::ALL }]
 }
 
 /// One netlink message: header (length, type, flags, seq, pid) + payload.
