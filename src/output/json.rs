@@ -27,6 +27,9 @@ pub const SCHEMA_VERSION: u32 = 1;
 pub fn endpoint<S: Serializer>(e: &Endpoint, s: S) -> Result<S::Ok, S::Error> {
     match e {
         Endpoint::Unnamed => s.serialize_none(),
+        Endpoint::Ip(std::net::SocketAddr::V4(addr)) => {
+            s.serialize_str(super::escape::ipv4_text(*addr, &mut [0; 21]))
+        }
         other => s.collect_str(&super::escape::EndpointText(other)),
     }
 }
