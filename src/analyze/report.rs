@@ -3,9 +3,10 @@
 //! Built once per output; every formatter (table, JSON, dashboard panes)
 //! reads the same selected sockets, listeners, findings and processes.
 
-use std::collections::HashSet;
+use std::collections::{BTreeMap, HashSet};
 
 use super::netns::{self, NetnsTrouble};
+use super::summary::{self, StateCounts};
 use super::{Analysis, Finding, Listener, Subject};
 use crate::model::{Process, Selection, Snapshot, Socket, State};
 
@@ -21,14 +22,16 @@ pub struct Report<'a> {
     /// All-namespace snapshots: every namespace, worst trouble first
     /// (counting the selected listeners and findings); empty otherwise.
     pub namespaces: Vec<NetnsTrouble>,
+    /// Per process holding a selected socket, those sockets by state.
+    pub owner_states: BTreeMap<u32, StateCounts>,
 }
 
 impl<'a> Report<'a> {
     pub fn build(snapshot: &'a Snapshot, selection: &Selection, analysis: Analysis) -> Report<'a> {
         let sockets: Vec<&Socket> =
             snapshot.sockets.iter().filter(|s| selection.keeps_socket(s, snapshot)).collect();
-        let owning: HashSet<u32> =
-            sockets.iter().flat_map(|s| snapshot.owners.owners(s.inode)).map(|o| o.pid).collect();
+        let owner_states = summary::states_by_owner(snapshot, &sockets);
+        let owning = |pid| owner_states.contains_key(&pid);
         let findings: Vec<Finding> = analysis
             .findings
             .into_iter()
@@ -39,13 +42,13 @@ impl<'a> Report<'a> {
         let processes = snapshot
             .processes
             .values()
-            .filter(|p| named_by_user || owning.contains(&p.pid) || named.contains(&p.pid))
+            .filter(|p| named_by_user || owning(p.pid) || named.contains(&p.pid))
             .filter(|p| selection.keeps_process(p, snapshot))
             .collect();
         let listeners: Vec<Listener> =
             analysis.listeners.into_iter().filter(|l| keeps_listener(selection, l, snapshot)).collect();
         let namespaces = netns::trouble(snapshot, &listeners, &findings);
-        Report { snapshot, sockets, listeners, findings, processes, namespaces }
+        Report { snapshot, sockets, listeners, findings, processes, namespaces, owner_states }
     }
 }
 
@@ -63,7 +66,7 @@ pub(crate) fn keeps_finding(
     selection: &Selection,
     f: &Finding,
     snapshot: &Snapshot,
-    owning_pids: &HashSet<u32>,
+    owning_pids: &dyn Fn(u32) -> bool,
 ) -> bool {
     let port_ok = |port: Option<u16>| selection.port.is_none_or(|p| port == Some(p));
     match &f.subject {
@@ -71,7 +74,7 @@ pub(crate) fn keeps_finding(
             port_ok(local.port()) && selection.keeps_owners(*inode, snapshot)
         }
         Subject::Process { pid, .. } => {
-            selection.keeps_pid(*pid, snapshot) && (selection.port.is_none() || owning_pids.contains(pid))
+            selection.keeps_pid(*pid, snapshot) && (selection.port.is_none() || owning_pids(*pid))
         }
         Subject::Destination(addr) => {
             port_ok(Some(addr.port()))

@@ -399,17 +399,6 @@ struct Tail<'r, 'a> {
     namespaces: Vec<NamespaceJson<'r>>,
 }
 
-/// Per-pid state counts over the selected sockets.
-fn state_counts(report: &Report) -> BTreeMap<u32, StateCounts> {
-    let mut map: BTreeMap<u32, StateCounts> = BTreeMap::new();
-    for s in &report.sockets {
-        for pid in report.snapshot.owner_pid_iter(s.inode) {
-            map.entry(pid).or_default().add(s.state);
-        }
-    }
-    map
-}
-
 /// Writes the whole document followed by a newline.
 ///
 /// The document is `{head, "sockets": [...], tail}`: head and tail are small
@@ -419,7 +408,7 @@ fn state_counts(report: &Report) -> BTreeMap<u32, StateCounts> {
 /// comma), which gives the same bytes as one serialization would.
 pub fn write_report(out: &mut dyn Write, report: &Report) -> serde_json::Result<()> {
     let snap = report.snapshot;
-    let counts = state_counts(report);
+    let counts = &report.owner_states;
     let empty = StateCounts::default();
     let head = Head {
         schema_version: SCHEMA_VERSION,

@@ -315,11 +315,9 @@ impl<'s> Watch<'s> {
         let owning: std::collections::HashSet<u32> = report.processes.iter().map(|p| p.pid).collect();
         let mut all: Vec<Finding> =
             report.findings.iter().filter(|f| f.severity >= Severity::Warning).cloned().collect();
-        all.extend(
-            trends
-                .into_iter()
-                .filter(|f| keeps_finding(&self.settings.selection, f, report.snapshot, &owning)),
-        );
+        all.extend(trends.into_iter().filter(|f| {
+            keeps_finding(&self.settings.selection, f, report.snapshot, &|pid| owning.contains(&pid))
+        }));
         all
     }
 
