@@ -238,17 +238,35 @@ fn open_error(label: &str, path: &Path, e: Errno) -> CollectError {
             "--netns {label}: no network namespace named '{label}' ({path_text} does not exist; see `ip netns list`)"
         ),
         Errno::NOENT => format!("--netns {label}: {path_text} does not exist"),
-        Errno::ACCESS | Errno::PERM => format!(
-            "--netns {label}: permission denied opening {path_text}: inspecting another network namespace needs root \
-             (CAP_SYS_ADMIN to enter it, and CAP_SYS_PTRACE to open another user's /proc/PID/ns/net)"
-        ),
+        Errno::ACCESS | Errno::PERM => {
+            format!("--netns {label}: permission denied opening {path_text}: {}", denied_why())
+        }
         other => format!("--netns {label}: cannot open {path_text}: {}", io::Error::from(other)),
     };
     CollectError::NoSuchNetns(message)
 }
 
+/// Why opening a namespace file was refused: privilege we lack, or, as root,
+/// a refusal that more privilege does not lift.
+fn denied_why() -> &'static str {
+    denied_reason(rustix::process::geteuid().is_root())
+}
+
+fn denied_reason(root: bool) -> &'static str {
+    match root {
+        false => {
+            "inspecting another network namespace needs root (CAP_SYS_ADMIN to enter it, and CAP_SYS_PTRACE to \
+             open another user's /proc/PID/ns/net)"
+        }
+        true => "refused even to root (a security module, or a process shielded from ptrace)",
+    }
+}
+
 fn enter_reason(e: Errno) -> String {
     match e {
+        Errno::PERM | Errno::ACCESS if rustix::process::geteuid().is_root() => {
+            format!("permission denied: {}", denied_reason(true))
+        }
         Errno::PERM | Errno::ACCESS => {
             "permission denied; entering a network namespace needs root (CAP_SYS_ADMIN)".to_string()
         }
@@ -258,6 +276,13 @@ fn enter_reason(e: Errno) -> String {
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn a_refusal_is_blamed_on_missing_root_only_when_not_root() {
+        assert!(super::denied_reason(false).contains("needs root"));
+        let as_root = super::denied_reason(true);
+        assert!(as_root.contains("even to root") && !as_root.contains("needs root"), "{as_root}");
+    }
+
     use super::*;
 
     #[test]
