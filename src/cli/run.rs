@@ -124,20 +124,27 @@ pub fn dump(args: &DumpArgs, io: Io) -> Result<Outcome, AppError> {
     let request =
         request(&args.select)?.with_tcp_info(args.info).with_cmdline(args.cmdline).with_ghosts(false);
     let snapshot = collect::collect(&request)?;
-    let analysis = analyze::analyze(&snapshot, &thresholds);
-    let report = Report::build(&snapshot, &selection, analysis);
-    let style = Style::detect(args.color.into(), io.out_is_terminal);
-    if args.json {
-        json::write_report(io.out, &report)?;
-    } else {
-        for w in &snapshot.warnings {
-            writeln!(io.err, "sockscope: warning: {}", w.message)?;
+    let build = || Report::build(&snapshot, &selection, analyze::analyze(&snapshot, &thresholds));
+    let report = match args.json {
+        // The analysis runs while the sockets array is written.
+        true => {
+            let sockets: Vec<_> =
+                snapshot.sockets.iter().filter(|s| selection.keeps_socket(s, &snapshot)).collect();
+            json::write_while_analysing(io.out, &snapshot, &sockets, build)?
         }
-        match args.sockets {
-            true => sockets::write_sockets(io.out, &report.sockets, &snapshot, args.info, &style)?,
-            false => human::write_report(io.out, &report, &style)?,
+        false => {
+            let report = build();
+            for w in &snapshot.warnings {
+                writeln!(io.err, "sockscope: warning: {}", w.message)?;
+            }
+            let style = Style::detect(args.color.into(), io.out_is_terminal);
+            match args.sockets {
+                true => sockets::write_sockets(io.out, &report.sockets, &snapshot, args.info, &style)?,
+                false => human::write_report(io.out, &report, &style)?,
+            }
+            report
         }
-    }
+    };
     io.out.flush()?;
     Ok(fail_on(args.fail_on, &report))
 }
