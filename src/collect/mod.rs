@@ -335,15 +335,11 @@ impl Source for Collector {
 fn fresh_tcp_inodes(diag: &mut DiagSocket) -> Option<DumpedInodes> {
     let mut sockets = Vec::new();
     let mut stats = DumpStats::default();
+    let mut unavailable = Vec::new();
     let query = Query::TcpBoth { states: StateSet::ALL, extras: Extras::default() };
-    if diag.dump(&query, &mut sockets, &mut stats).is_err() {
-        sockets.clear();
-        *diag = DiagSocket::open().ok()?;
-        for query in query.split() {
-            diag.dump(&query, &mut sockets, &mut stats).ok()?;
-        }
-    }
-    Some(DumpedInodes::new(sockets.iter().map(|s| s.inode)))
+    dump_one(diag, &query, &mut sockets, &mut stats, &mut unavailable).ok()?;
+    // A partial dump would make held sockets look like ghosts.
+    unavailable.is_empty().then(|| DumpedInodes::new(sockets.iter().map(|s| s.inode)))
 }
 
 fn timed<T, E>(work: impl FnOnce() -> Result<T, E>) -> Result<(T, Duration), E> {
@@ -398,20 +394,7 @@ fn collect_in_netns(
     let mut unavailable = Vec::new();
     let dumped_at = SystemTime::now();
     for query in queries {
-        let from = sockets.len();
-        match diag.dump(query, &mut sockets, &mut stats) {
-            Ok(()) => keep_families_apart(&mut sockets, from),
-            Err(CollectError::Kernel { .. }) if matches!(query, Query::TcpBoth { .. }) => {
-                sockets.truncate(from);
-                diag = DiagSocket::open()?;
-                dump_each(&mut diag, &query.split(), &mut sockets, &mut stats, &mut unavailable)?;
-            }
-            Err(CollectError::Kernel { query, source }) => {
-                unavailable.push(format!("{query} ({source})"));
-                diag = DiagSocket::open()?;
-            }
-            Err(e) => return Err(e),
-        }
+        dump_one(&mut diag, query, &mut sockets, &mut stats, &mut unavailable)?;
     }
     Ok(NetSide {
         sockets,
@@ -424,23 +407,32 @@ fn collect_in_netns(
     })
 }
 
-/// Runs each query; one the kernel refuses is noted, and the rest go on.
-fn dump_each(
+/// Runs one query. A one-walk TCP dump the kernel refuses is run again as
+/// one dump per family; any other refused dump is noted in `unavailable`,
+/// and the collection goes on without it.
+fn dump_one(
     diag: &mut DiagSocket,
-    queries: &[Query],
+    query: &Query,
     sockets: &mut Vec<Socket>,
     stats: &mut DumpStats,
     unavailable: &mut Vec<String>,
 ) -> Result<(), CollectError> {
-    for query in queries {
-        match diag.dump(query, sockets, stats) {
-            Ok(()) => {}
-            Err(CollectError::Kernel { query, source }) => {
-                unavailable.push(format!("{query} ({source})"));
-                *diag = DiagSocket::open()?;
+    let from = sockets.len();
+    match diag.dump(query, sockets, stats) {
+        Ok(()) => keep_families_apart(sockets, from),
+        Err(CollectError::Kernel { query: label, source }) => {
+            sockets.truncate(from);
+            *diag = DiagSocket::open()?;
+            match query {
+                Query::TcpBoth { .. } => {
+                    for each in query.split() {
+                        dump_one(diag, &each, sockets, stats, unavailable)?;
+                    }
+                }
+                _ => unavailable.push(format!("{label} ({source})")),
             }
-            Err(e) => return Err(e),
         }
+        Err(e) => return Err(e),
     }
     Ok(())
 }

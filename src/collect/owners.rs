@@ -227,13 +227,8 @@ fn probe_fds(pid: u32, dir: OwnedFd, open: u32, refs: &mut Vec<FdRef>) -> Result
         if found == open {
             break;
         }
-        match rustix::fs::readlinkat_raw(&dir, name.of(fd), &mut link) {
-            Ok(len) => {
-                found += 1;
-                if let Some(inode) = parse_socket_link(&link[..len.min(link.len())]) {
-                    refs.push(FdRef { inode, pid, fd });
-                }
-            }
+        match note_link(&dir, name.of(fd), FdRef { inode: 0, pid, fd }, &mut link, refs) {
+            Ok(()) => found += 1,
             Err(Errno::NOENT) if misses < allowed_misses => misses += 1,
             Err(Errno::NOENT) => {
                 let rest = list_fds(pid, dir, FdsAbove::Number(fd), refs)?;
@@ -272,22 +267,32 @@ fn list_fds(pid: u32, dir: OwnedFd, above: FdsAbove, refs: &mut Vec<FdRef>) -> R
         }
         count += 1;
         let Ok(dirfd) = dir.fd() else { break };
-        let len = match rustix::fs::readlinkat_raw(dirfd, entry.file_name(), &mut link) {
-            Ok(len) => len,
-            Err(Errno::ACCESS | Errno::PERM) => {
-                refused += 1;
-                continue;
-            }
-            Err(_) => continue, // closed between readdir and readlink
-        };
-        if let Some(inode) = parse_socket_link(&link[..len.min(link.len())]) {
-            refs.push(FdRef { inode, pid, fd });
+        // Other errors: the fd was closed between readdir and readlink.
+        let read = note_link(dirfd, entry.file_name(), FdRef { inode: 0, pid, fd }, &mut link, refs);
+        if let Err(Errno::ACCESS | Errno::PERM) = read {
+            refused += 1;
         }
     }
     match refused > 0 && refused == count {
         true => Err(ReadError::Denied),
         false => Ok(Listing { count, complete: true }),
     }
+}
+
+/// Reads the link `name` of an fd directory; a socket's is kept in `refs`
+/// as `held` with its inode.
+fn note_link(
+    dir: impl rustix::fd::AsFd,
+    name: &CStr,
+    held: FdRef,
+    link: &mut [u8; 64],
+    refs: &mut Vec<FdRef>,
+) -> Result<(), Errno> {
+    let len = rustix::fs::readlinkat_raw(dir, name, &mut *link)?.min(link.len());
+    if let Some(inode) = parse_socket_link(&link[..len]) {
+        refs.push(FdRef { inode, ..held });
+    }
+    Ok(())
 }
 
 /// An fd number as a NUL-terminated name, formatted without allocating.
