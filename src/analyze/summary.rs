@@ -42,11 +42,15 @@ pub(crate) fn by_proto_and_state<'a>(
 /// are the rule in a dump, so a million sockets cost a million lookups and
 /// a few map updates per process, not a million.
 ///
-/// At a million sockets the lookups (two cache misses each) take a tenth of
-/// a second; the sockets are split over the cores and the maps merged.
+/// At a million held sockets the lookups (two cache misses each) take a
+/// tenth of a second; the sockets are split over the cores and the maps
+/// merged.
 pub(crate) fn states_by_owner(snapshot: &Snapshot, sockets: &[&Socket]) -> BTreeMap<u32, StateCounts> {
     const PER_THREAD: usize = 50_000;
-    let threads = std::thread::available_parallelism().map_or(1, |n| n.get()).min(sockets.len() / PER_THREAD);
+    // Sockets without an inode (TIME-WAIT, SYN-RECV) cost no lookup: a host
+    // with a hundred thousand of them is no reason to start threads.
+    let held = sockets.iter().filter(|s| s.inode != 0).count();
+    let threads = std::thread::available_parallelism().map_or(1, |n| n.get()).min(held / PER_THREAD);
     if threads <= 1 {
         return states_by_owner_here(snapshot, sockets);
     }
