@@ -88,6 +88,15 @@ impl SnapshotBuilder {
         self
     }
 
+    /// Sets a kernel counter of the namespace added last (all-namespace snapshots).
+    pub(crate) fn netns_counter(mut self, section: &str, name: &str, value: i64) -> SnapshotBuilder {
+        let inode = self.netns;
+        if let Some(ns) = self.snapshot.namespaces.iter_mut().find(|n| n.inode == inode) {
+            ns.counters.snmp.entry(section.to_string()).or_default().insert(name.to_string(), value);
+        }
+        self
+    }
+
     /// Adds a collected namespace with these labels and the builder's sysctls,
     /// and puts the sockets and processes added next in it (all-namespace
     /// snapshots).

@@ -109,16 +109,19 @@ impl Printer<'_> {
             writeln!(self.out, "{t}  {}{}", self.listener_line(l), Self::tag(l.netns.as_ref()))?;
             printed = true;
         }
-        let moved: Vec<String> = changes
-            .counters
-            .values()
-            .flat_map(|c| c.iter())
-            .filter(|(_, c)| c.delta != 0)
-            .map(|(name, c)| format!("{name} {}", signed(c.delta)))
-            .collect();
-        if !moved.is_empty() {
-            writeln!(self.out, "{t}  kernel  {}", moved.join("  "))?;
-            printed = true;
+        let own = std::iter::once((&changes.counters, None));
+        let others = changes.netns_counters.iter().map(|n| (&n.counters, Some(&n.netns)));
+        for (counters, netns) in own.chain(others) {
+            let moved: Vec<String> = counters
+                .values()
+                .flat_map(|c| c.iter())
+                .filter(|(_, c)| c.delta != 0)
+                .map(|(name, c)| format!("{name} {}", signed(c.delta)))
+                .collect();
+            if !moved.is_empty() {
+                writeln!(self.out, "{t}  kernel  {}{}", moved.join("  "), Self::tag(netns))?;
+                printed = true;
+            }
         }
         if !printed && heartbeat {
             writeln!(self.out, "{t}  {}", self.style.paint(Paint::Dim, "no change"))?;

@@ -387,6 +387,40 @@ fn syn_cookie_counters_move_in_the_kernel_line() {
     assert!(run.text.contains("kernel  SyncookiesSent +40"), "{}", run.text);
 }
 
+/// `--all-netns`: a listen overflow in a pod's namespace moves that
+/// namespace's counters, and the kernel line names the pod; namespaces whose
+/// counters stay put say nothing.
+#[test]
+fn other_namespaces_counters_move_in_their_own_kernel_line() {
+    use crate::model::{NetnsLabels, Pod};
+    let pod = Pod { namespace: Some("shop".into()), name: Some("cart-7f9".into()), uid: "0c3e".into() };
+    let snaps = (0..3).map(|i| {
+        SnapshotBuilder::new()
+            .at(f64::from(i))
+            .namespace(4026531840, NetnsLabels::default())
+            .netns_counter("TcpExt", "ListenOverflows", 5)
+            .namespace(4026532300, NetnsLabels { pod: Some(pod.clone()), ..NetnsLabels::default() })
+            .netns_counter("TcpExt", "ListenOverflows", 10 + 3 * i64::from(i))
+            .namespace(4026532400, NetnsLabels { name: Some("blue".into()), ..NetnsLabels::default() })
+            .netns_counter("TcpExt", "ListenOverflows", 7)
+            .build()
+    });
+    let text = watch_with(Replay::new(snaps.clone()), settings(false), false).text;
+    let lines: Vec<&str> = text.lines().filter(|l| l.contains("kernel")).collect();
+    assert_eq!(lines.len(), 2, "one line per sample after the first: {text}");
+    assert!(lines.iter().all(|l| l.contains("ListenOverflows +3") && l.contains("cart-7f9")), "{text}");
+    assert!(!text.contains("blue"), "a namespace whose counters did not move: {text}");
+
+    let run = watch_with(Replay::new(snaps), settings(true), false);
+    let samples = run.of("sample");
+    assert!(samples[0].get("netns_counters").is_none(), "nothing moved at the first sample");
+    let moved = samples[1]["netns_counters"].as_array().expect("netns_counters");
+    assert_eq!(moved.len(), 1);
+    assert_eq!(moved[0]["netns"]["inode"], 4026532300u64);
+    assert_eq!(moved[0]["counters"]["TcpExt"]["ListenOverflows"]["delta"], 3);
+    assert_eq!(moved[0]["counters"]["TcpExt"]["ListenOverflows"]["value"], 13);
+}
+
 #[test]
 fn trends_name_only_processes_of_the_inspected_namespace() {
     const WATCHED: u64 = 4_026_532_999;

@@ -11,7 +11,7 @@ use crate::analyze::Report;
 use crate::analyze::history::SAMPLED_COUNTERS;
 use crate::analyze::summary::{self, ProcessSummary};
 use crate::analyze::{Finding, Listener, Severity, SubjectKey};
-use crate::model::{FdLimit, RunState, Snapshot};
+use crate::model::{Counters, FdLimit, Namespace, NetnsStatus, RunState, Snapshot};
 use crate::output::json::{self, NetnsJson};
 
 /// One tracked process at one sample, with changes since the previous one.
@@ -56,19 +56,38 @@ pub(crate) struct CounterChange {
     pub delta: i64,
 }
 
+/// Sampled kernel counters by section, with their change since the previous sample.
+pub(crate) type CounterChanges = BTreeMap<String, BTreeMap<&'static str, CounterChange>>;
+
+/// The counters of one other namespace (`--all-netns`) that moved.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub(crate) struct NetnsCounterChange {
+    pub netns: NetnsJson<'static>,
+    pub counters: CounterChanges,
+}
+
 /// Everything one interval shows.
 #[derive(Clone, Debug, Default, PartialEq, Serialize)]
 pub(crate) struct Changes {
     pub processes: Vec<ProcessChange>,
     pub listeners: Vec<ListenerChange>,
-    pub counters: BTreeMap<String, BTreeMap<&'static str, CounterChange>>,
+    /// Sockscope's own namespace's (or the `--netns` target's).
+    pub counters: CounterChanges,
+    /// With `--all-netns`: every other namespace whose counters moved.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub netns_counters: Vec<NetnsCounterChange>,
+}
+
+fn moved(counters: &CounterChanges) -> bool {
+    counters.values().flat_map(|c| c.values()).any(|c| c.delta != 0)
 }
 
 impl Changes {
     pub(crate) fn any(&self) -> bool {
         self.processes.iter().any(|p| p.changed)
             || self.listeners.iter().any(|l| l.changed)
-            || self.counters.values().flat_map(|c| c.values()).any(|c| c.delta != 0)
+            || moved(&self.counters)
+            || !self.netns_counters.is_empty()
     }
 }
 
@@ -77,7 +96,9 @@ impl Changes {
 pub(crate) struct Tracker {
     processes: HashMap<u32, (StateMap, Option<u32>, Option<RunState>)>,
     listeners: HashMap<u64, ListenerSeen>,
-    counters: HashMap<(&'static str, &'static str), i64>,
+    /// The last value of each sampled counter, by namespace (0: the
+    /// snapshot's own), section and name.
+    counters: HashMap<(u64, &'static str, &'static str), i64>,
     started: bool,
 }
 
@@ -157,7 +178,8 @@ impl Tracker {
         }
         self.processes = seen;
         changes.listeners = self.listeners(report, first);
-        changes.counters = self.counters(snapshot);
+        changes.counters = self.counters(0, &snapshot.counters);
+        changes.netns_counters = self.netns_counters(snapshot);
         changes
     }
 
@@ -196,13 +218,31 @@ impl Tracker {
         out
     }
 
-    fn counters(&mut self, snapshot: &Snapshot) -> BTreeMap<String, BTreeMap<&'static str, CounterChange>> {
-        let mut out: BTreeMap<String, BTreeMap<&'static str, CounterChange>> = BTreeMap::new();
+    /// The sampled counters of one namespace, against their previous values
+    /// (a namespace seen for the first time moves by 0).
+    fn counters(&mut self, netns: u64, counters: &Counters) -> CounterChanges {
+        let mut out = CounterChanges::new();
         for &(section, name) in SAMPLED_COUNTERS.iter().filter(|(s, _)| *s == "TcpExt") {
-            let Some(value) = snapshot.counters.get(section, name) else { continue };
-            let delta = self.counters.get(&(section, name)).map_or(0, |b| value - b);
-            self.counters.insert((section, name), value);
+            let Some(value) = counters.get(section, name) else { continue };
+            let delta = self.counters.insert((netns, section, name), value).map_or(0, |b| value - b);
             out.entry(section.to_string()).or_default().insert(name, CounterChange { value, delta });
+        }
+        out
+    }
+
+    /// With `--all-netns`, the other namespaces' counters that moved: a
+    /// listen overflow in a pod's namespace shows in that pod's counters.
+    /// Namespaces gone since are forgotten.
+    fn netns_counters(&mut self, snapshot: &Snapshot) -> Vec<NetnsCounterChange> {
+        let others: Vec<&Namespace> =
+            snapshot.namespaces.iter().filter(|n| !n.own && n.status == NetnsStatus::Collected).collect();
+        self.counters.retain(|(netns, _, _), _| *netns == 0 || others.iter().any(|n| n.inode == *netns));
+        let mut out = Vec::new();
+        for ns in others {
+            let counters = self.counters(ns.inode, &ns.counters);
+            if let (true, Some(netns)) = (moved(&counters), owned_netns(snapshot, ns.inode)) {
+                out.push(NetnsCounterChange { netns, counters });
+            }
         }
         out
     }
