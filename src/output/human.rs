@@ -284,7 +284,7 @@ fn write_processes(out: &mut dyn Write, report: &Report, style: &Style) -> io::R
         let why = match scan.unreadable + scan.exhausted {
             0 => "none own a selected socket".to_string(),
             n => format!(
-                "none found ({n} process{} unread: see the warning above)",
+                "none found ({n} process{} unread: see the warning on stderr)",
                 if n == 1 { "" } else { "es" }
             ),
         };

@@ -387,6 +387,24 @@ fn syn_cookie_counters_move_in_the_kernel_line() {
     assert!(run.text.contains("kernel  SyncookiesSent +40"), "{}", run.text);
 }
 
+/// Watch leaves itself out: its own fd count moves with its own scans.
+#[test]
+fn watch_does_not_report_on_itself() {
+    let me = std::process::id();
+    let snaps = (0..3).map(|i| {
+        SnapshotBuilder::new()
+            .at(f64::from(i))
+            .process(me, "sockscope", 8 + i, 1024)
+            .tcp(State::Established, "127.0.0.1:5000", "127.0.0.1:6000", &[me])
+            .process(7, "api", 10 + i, 1024)
+            .tcp(State::Established, "127.0.0.1:5001", "127.0.0.1:6001", &[7])
+            .build()
+    });
+    let text = watch_with(Replay::new(snaps), settings(false), false).text;
+    assert!(text.contains("pid 7 api"), "{text}");
+    assert!(!text.contains(&format!("pid {me} ")), "{text}");
+}
+
 /// `--all-netns`: a listen overflow in a pod's namespace moves that
 /// namespace's counters, and the kernel line names the pod; namespaces whose
 /// counters stay put say nothing.

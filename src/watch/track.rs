@@ -138,12 +138,14 @@ impl Tracker {
         let snapshot = report.snapshot;
         let mut changes = Changes::default();
         let mut seen = HashMap::new();
+        // Not watch itself: its fd count moves with its own scans.
+        let me = std::process::id();
         let mut summaries = summary::by_process(snapshot, report.sockets.iter().copied());
-        summaries.retain(|p| report.processes.iter().any(|q| q.pid == p.pid));
+        summaries.retain(|p| p.pid != me && report.processes.iter().any(|q| q.pid == p.pid));
         let missing: Vec<_> = report
             .processes
             .iter()
-            .filter(|q| !summaries.iter().any(|p| p.pid == q.pid))
+            .filter(|q| q.pid != me && !summaries.iter().any(|p| p.pid == q.pid))
             .map(|q| summary::without_sockets(q))
             .collect();
         summaries.extend(missing);

@@ -61,10 +61,12 @@ fn netns_line(snap: &Snapshot, inode: u64) -> Option<Line<'static>> {
     Some(Line::from(format!("netns: {name} — {owner} (inode {inode})")))
 }
 
-fn sysctl_line(snap: &Snapshot, netns: u64, kinds: &[FindingKind]) -> Line<'static> {
+/// The sysctls behind `kinds`; `ipv4` false leaves out `net.ipv4.*` (a
+/// UNIX listener's queue answers only to `net.core.somaxconn`).
+fn sysctl_line(snap: &Snapshot, netns: u64, kinds: &[FindingKind], ipv4: bool) -> Line<'static> {
     let mut names: Vec<&str> = Vec::new();
     for name in kinds.iter().flat_map(|k| k.sysctls().iter().copied()) {
-        if !names.contains(&name) {
+        if !names.contains(&name) && (ipv4 || !name.starts_with("net.ipv4.")) {
             names.push(name);
         }
     }
@@ -89,7 +91,7 @@ fn finding_lines(snap: &Snapshot, f: &Finding, theme: Theme) -> Vec<Line<'static
         Line::from(message(f)),
         Line::from(format!("evidence: {}", text(&evidence.join(" ")))),
         Line::from(format!("hint: {}", hint(f))),
-        sysctl_line(snap, f.netns.unwrap_or(0), &[f.kind()]),
+        sysctl_line(snap, f.netns.unwrap_or(0), &[f.kind()], true),
     ];
     lines.extend(f.netns.and_then(|n| netns_line(snap, n)));
     if let Subject::Socket { inode, .. } = &f.subject {
@@ -134,14 +136,7 @@ fn draw_listener(frame: &mut Frame, area: Rect, app: &App, l: &Listener, theme: 
             format!("{} {}{mark}", l.proto.netid(), endpoint_text(&l.local)),
             theme.heading(),
         )),
-        Line::from(format!(
-            "accept queue {}/{} (full above {})  SYN-RECV {}  drops {}",
-            l.accept_queue,
-            l.backlog,
-            l.backlog,
-            l.syn_recv,
-            l.drops.map_or("-".to_string(), |d| d.to_string())
-        )),
+        Line::from(queue_text(l)),
     ];
     lines.extend(netns_line(snap, l.netns));
     lines.extend(owner_lines(app, l.inode));
@@ -159,7 +154,7 @@ fn draw_listener(frame: &mut Frame, area: Rect, app: &App, l: &Listener, theme: 
         })
         .collect();
     let kinds = if kinds.is_empty() { vec![FindingKind::AcceptQueueFull] } else { kinds };
-    lines.push(sysctl_line(snap, l.netns, &kinds));
+    lines.push(sysctl_line(snap, l.netns, &kinds, l.proto == Proto::Tcp));
     lines.extend(connection_lines(l, &app.detail_rows));
     let title = " Listener — Enter: owning process, Esc: close ";
     frame.render_widget(Paragraph::new(lines).wrap(Wrap { trim: false }).block(block(title)), top);
@@ -169,6 +164,20 @@ fn draw_listener(frame: &mut Frame, area: Rect, app: &App, l: &Listener, theme: 
     let tail = &series[series.len().saturating_sub(width)..];
     let spark = Sparkline::default().data(tail).max(u64::from(l.backlog) + 1);
     frame.render_widget(spark.block(block(" accept queue, last 5 minutes ")), chart);
+}
+
+/// The accept queue, and for TCP the SYN queue and drops (a UNIX listener
+/// has neither).
+fn queue_text(l: &Listener) -> String {
+    let queue = format!("accept queue {}/{} (full above {})", l.accept_queue, l.backlog, l.backlog);
+    match l.proto {
+        Proto::Tcp => format!(
+            "{queue}  SYN-RECV {}  drops {}",
+            l.syn_recv,
+            l.drops.map_or("-".to_string(), |d| d.to_string())
+        ),
+        _ => queue,
+    }
 }
 
 /// The connections that came through the listener: those waiting in its
@@ -246,7 +255,7 @@ fn draw_process(frame: &mut Frame, area: Rect, app: &App, pid: u32, theme: Theme
     }
     let netns = process.and_then(|p| p.netns).unwrap_or(0);
     if !kinds.is_empty() {
-        lines.push(sysctl_line(snap, netns, &kinds));
+        lines.push(sysctl_line(snap, netns, &kinds, true));
     }
     lines.extend(netns_line(snap, netns));
     let rows = &app.detail_rows;
@@ -311,4 +320,31 @@ fn socket_lines(snap: &Snapshot, s: &Socket) -> Vec<Line<'static>> {
         None => {}
     }
     lines
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::analyze::{Thresholds, analyze};
+    use crate::fixture::SnapshotBuilder;
+
+    /// A UNIX listener has an accept queue but no SYN queue and no drop
+    /// counter: its pane shows neither.
+    #[test]
+    fn a_unix_listener_shows_only_its_accept_queue() {
+        let snap = SnapshotBuilder::new()
+            .process(7, "app", 10, 1024)
+            .unix_listener("/run/app.sock", 2, 8, &[7])
+            .listener("127.0.0.1:80", 1, 8, 3, &[7])
+            .build();
+        let listeners = analyze(&snap, &Thresholds::DEFAULT).listeners;
+        let unix = listeners.iter().find(|l| l.proto != Proto::Tcp).expect("unix listener");
+        assert_eq!(queue_text(unix), "accept queue 2/8 (full above 8)");
+        let tcp = listeners.iter().find(|l| l.proto == Proto::Tcp).expect("tcp listener");
+        assert!(queue_text(tcp).contains("SYN-RECV 0  drops 3"), "{}", queue_text(tcp));
+        let kinds = [FindingKind::AcceptQueueFull];
+        let unix_sysctls = sysctl_line(&snap, 0, &kinds, false).to_string();
+        assert!(unix_sysctls.contains("somaxconn") && !unix_sysctls.contains("net.ipv4"), "{unix_sysctls}");
+        assert!(sysctl_line(&snap, 0, &kinds, true).to_string().contains("net.ipv4"));
+    }
 }

@@ -180,8 +180,12 @@ fn draw_status(frame: &mut Frame, area: Rect, app: &App, theme: Theme) {
         spans.push(Span::styled(format!(" collection failed: {e} ·"), theme.critical()));
     }
     spans.push(Span::raw(format!(" {} ", parts.join(" · "))));
-    spans.push(Span::styled("· ? help  q quit", theme.dim()));
-    frame.render_widget(Paragraph::new(Line::from(spans)), area);
+    // The way out stays visible however much the status has to say.
+    const HINT: &str = " ? help  q quit";
+    let [left, right] =
+        Layout::horizontal([Constraint::Min(0), Constraint::Length(HINT.len() as u16)]).areas(area);
+    frame.render_widget(Paragraph::new(Line::from(spans)), left);
+    frame.render_widget(Paragraph::new(Span::styled(HINT, theme.dim())), right);
 }
 
 /// The refresh interval and what the last refresh cost: `every 1s · collect
@@ -203,13 +207,18 @@ fn pace_text(app: &App) -> String {
     }
 }
 
+/// `1 process`, `3 processes`.
+fn processes(n: u32) -> String {
+    format!("{n} process{}", if n == 1 { "" } else { "es" })
+}
+
 /// A warning in a few words, for the one-line status bar.
 fn short_warning(snap: &crate::model::Snapshot, w: &crate::model::Warning) -> String {
     use crate::model::WarningKind;
     match w.kind {
         WarningKind::ProcessesUnreadable => match w.message.starts_with("not root") {
-            true => format!("not root: owners of {} processes hidden", snap.scan.unreadable),
-            false => format!("owners of {} processes unreadable", snap.scan.unreadable),
+            true => format!("not root: owners of {} hidden", processes(snap.scan.unreadable)),
+            false => format!("owners of {} unreadable", processes(snap.scan.unreadable)),
         },
         WarningKind::DecodeErrors => "some netlink messages undecodable".to_string(),
         WarningKind::DumpInterrupted => "dump interrupted".to_string(),
@@ -218,7 +227,7 @@ fn short_warning(snap: &crate::model::Snapshot, w: &crate::model::Warning) -> St
         WarningKind::NetnsUnavailable => first_clause(&w.message),
         WarningKind::NetnsChanged => "namespace re-created: following the new one".to_string(),
         WarningKind::ResourceExhausted => {
-            format!("out of fds: owners of {} processes unread", snap.scan.exhausted)
+            format!("out of fds: owners of {} unread", processes(snap.scan.exhausted))
         }
     }
 }
