@@ -1,6 +1,7 @@
 //! The worst each tracked thing got during a watch: the deepest accept queue
-//! of each listener and the most fds of each process. A summary that shows
-//! only the last value hides the moment a queue overflowed and drained.
+//! of each listener, the connections each listener dropped, and the most fds
+//! of each process. A summary that shows only the last value hides the
+//! moment a queue overflowed and drained.
 
 use std::collections::BTreeMap;
 
@@ -34,10 +35,23 @@ pub(super) struct FdPeak {
     pub fd_limit: Option<u64>,
 }
 
+/// A listener's drop counter at its first and its last sample.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub(super) struct Dropped {
+    pub proto: Proto,
+    #[serde(serialize_with = "crate::output::json::endpoint")]
+    pub local: Endpoint,
+    pub from: u32,
+    pub to: u32,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub netns: Option<NetnsJson<'static>>,
+}
+
 /// Peaks so far, keyed by listener inode and by pid.
 #[derive(Clone, Debug, Default)]
 pub(super) struct Peaks {
     queues: BTreeMap<u64, QueuePeak>,
+    drops: BTreeMap<u64, Dropped>,
     fds: BTreeMap<u32, FdPeak>,
 }
 
@@ -57,6 +71,16 @@ impl Peaks {
             let entry = self.queues.entry(x.inode).or_insert_with(|| peak.clone());
             if peak.accept_queue > entry.accept_queue {
                 *entry = peak;
+            }
+            if let Some(drops) = x.drops {
+                let first = || Dropped {
+                    proto: x.proto,
+                    local: x.local.clone(),
+                    from: drops,
+                    to: drops,
+                    netns: l.netns.clone(),
+                };
+                self.drops.entry(x.inode).or_insert_with(first).to = drops;
             }
         }
         for p in &changes.processes {
@@ -78,6 +102,13 @@ impl Peaks {
     pub(super) fn queues(&self) -> Vec<QueuePeak> {
         let mut v: Vec<QueuePeak> = self.queues.values().filter(|q| q.accept_queue > 0).cloned().collect();
         v.sort_by(|a, b| fill(b).total_cmp(&fill(a)));
+        v
+    }
+
+    /// Listeners that dropped connections during the watch, most first.
+    pub(super) fn dropped(&self) -> Vec<Dropped> {
+        let mut v: Vec<Dropped> = self.drops.values().filter(|d| d.to > d.from).cloned().collect();
+        v.sort_by_key(|d| std::cmp::Reverse(d.to - d.from));
         v
     }
 

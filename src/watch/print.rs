@@ -270,6 +270,17 @@ impl Printer<'_> {
         if s.grew.is_empty() {
             writeln!(self.out, "grew    nothing tracked grew")?;
         }
+        for d in &s.dropped {
+            let (proto, local, where_) =
+                (d.proto.netid(), endpoint_text(&d.local), Self::tag(d.netns.as_ref()));
+            writeln!(
+                self.out,
+                "dropped {proto} {local}{where_}  drops {} → {} (+{})",
+                d.from,
+                d.to,
+                d.to - d.from
+            )?;
+        }
         for f in &s.leaks {
             writeln!(self.out, "leak    {}", finding_line(f, &Self::tag(self.netns_of(f))))?;
         }

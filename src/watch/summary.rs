@@ -4,7 +4,7 @@ use std::collections::HashMap;
 
 use serde::Serialize;
 
-use super::peaks::{FdPeak, Peaks, QueuePeak};
+use super::peaks::{Dropped, FdPeak, Peaks, QueuePeak};
 use super::track::ProcessChange;
 use crate::analyze::Finding;
 use crate::analyze::leaks::is_leak;
@@ -41,6 +41,8 @@ pub(super) struct Summary {
     pub duration_s: f64,
     pub samples: u64,
     pub grew: Vec<Growth>,
+    /// Listeners whose drop counter rose during the watch.
+    pub dropped: Vec<Dropped>,
     /// Leak findings that fired (first occurrence each).
     #[serde(serialize_with = "crate::output::json::findings")]
     pub leaks: Vec<Finding>,
@@ -96,6 +98,7 @@ pub(super) fn summarize(
         duration_s,
         samples,
         grew,
+        dropped: peaks.dropped(),
         leaks,
         findings: fired.to_vec(),
         worst,

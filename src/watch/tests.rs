@@ -347,6 +347,28 @@ fn the_summary_reports_what_grew_from_first_to_last_sample() {
     assert_eq!((cw["from"].clone(), cw["to"].clone()), (Value::from(10), Value::from(20)));
 }
 
+/// Connections a listener dropped during the watch are in the summary,
+/// even when no process grew.
+#[test]
+fn the_summary_names_listeners_that_dropped_connections() {
+    let drops = [21, 21, 23, 24];
+    let snaps = drops.iter().enumerate().map(|(i, &d)| {
+        SnapshotBuilder::new()
+            .at(i as f64)
+            .process(7, "api", 20, 1024)
+            .listener("127.0.0.1:8080", 0, 4, d, &[7])
+            .listener("127.0.0.1:9090", 0, 4, 5, &[7])
+            .build()
+    });
+    let text = watch_with(Replay::new(snaps.clone()), settings(false), false).text;
+    assert!(text.contains("dropped tcp 127.0.0.1:8080  drops 21 → 24 (+3)"), "{text}");
+    assert!(!text.contains("dropped tcp 127.0.0.1:9090"), "{text}");
+    let run = watch_with(Replay::new(snaps), settings(true), false);
+    let dropped = run.summary()["dropped"].as_array().expect("dropped").clone();
+    assert_eq!(dropped.len(), 1);
+    assert_eq!((dropped[0]["from"].clone(), dropped[0]["to"].clone()), (Value::from(21), Value::from(24)));
+}
+
 #[test]
 fn quiet_intervals_print_a_heartbeat_for_humans() {
     let mut s = settings(false);
