@@ -341,7 +341,8 @@ fn fixed_hint(evidence: &Evidence) -> &'static str {
         Evidence::ListenerDrops(_) => {
             "a listener drops SYNs and handshakes when its accept queue overflows (TcpExt.ListenOverflows), \
              and with net.ipv4.tcp_syncookies=0 when its SYN queue is full (TcpExt.TCPReqQFullDrop); \
-             `sockscope watch` shows whether the count still grows"
+             the count covers the listener's whole life: over time (watch, the dashboard) a listen_overflow \
+             finding says whether it still grows"
         }
         Evidence::BacklogCappedBySomaxconn(_) => {
             "to get a deeper queue, raise net.core.somaxconn, then restart the listener (the cap applies at listen() time)"
