@@ -187,6 +187,33 @@ pub(crate) fn connections_of<'a>(snapshot: &'a Snapshot, listener: &Listener) ->
         .collect()
 }
 
+/// Local clients still in SYN-SENT towards a TCP listener of this
+/// namespace: when its queue is full their SYNs are dropped, and they
+/// retry until they time out.
+pub(crate) fn syn_sent_towards(snapshot: &Snapshot, listener: &Listener) -> usize {
+    let Some(key) = (listener.proto == Proto::Tcp).then(|| listener.local.ip()).flatten() else {
+        return 0;
+    };
+    // A wildcard listener covers this host's addresses: loopback, or the
+    // address the client itself sends from (a connection to a local address
+    // leaves from that address).
+    let covers = |s: &Socket| {
+        let (Some(remote), local) = (s.remote.ip(), s.local.ip()) else { return false };
+        let to_here = remote.ip().is_loopback() || local.is_some_and(|l| l.ip() == remote.ip());
+        remote.port() == key.port()
+            && ((key.ip().is_unspecified() && to_here)
+                || remote.ip() == key.ip()
+                || mapped_equal(remote.ip(), key.ip()))
+    };
+    snapshot
+        .sockets
+        .iter()
+        .filter(|s| s.proto == Proto::Tcp && s.state == State::SynSent)
+        .filter(|s| snapshot.netns_of_socket(s) == listener.netns)
+        .filter(|s| covers(s))
+        .count()
+}
+
 fn best_listener(local: SocketAddr, candidates: &[SocketAddr]) -> Option<SocketAddr> {
     let same_family = |l: &SocketAddr| l.is_ipv4() == local.is_ipv4();
     let wildcard = |l: &SocketAddr| l.ip().is_unspecified();
@@ -383,6 +410,27 @@ mod tests {
 
     fn find<'a>(ls: &'a [Listener], local: &str) -> &'a Listener {
         ls.iter().find(|l| crate::output::escape::endpoint_text(&l.local) == local).expect(local)
+    }
+
+    #[test]
+    fn local_clients_in_syn_sent_are_counted_towards_the_listener_they_call() {
+        let snap = SnapshotBuilder::new()
+            .process(7, "api", 20, 1024)
+            .listener("127.0.0.1:8080", 3, 2, 9, &[7])
+            .listener("0.0.0.0:9090", 0, 128, 0, &[7])
+            .many(3, State::SynSent, "127.0.0.1", "127.0.0.1:8080", &[8])
+            .many(2, State::SynSent, "10.0.0.5", "10.0.0.5:9090", &[8])
+            .tcp(State::SynSent, "127.0.0.1:40000", "10.9.9.9:8080", &[8])
+            .tcp(State::SynSent, "10.0.0.5:40002", "10.0.0.7:9090", &[8])
+            .tcp(State::Established, "127.0.0.1:40001", "127.0.0.1:8080", &[8])
+            .build();
+        let ls = super::super::analyze(&snap, &crate::analyze::Thresholds::DEFAULT).listeners;
+        assert_eq!(syn_sent_towards(&snap, find(&ls, "127.0.0.1:8080")), 3, "not another host's :8080");
+        assert_eq!(
+            syn_sent_towards(&snap, find(&ls, "0.0.0.0:9090")),
+            2,
+            "a wildcard covers this host's addresses, not 10.0.0.7"
+        );
     }
 
     #[test]

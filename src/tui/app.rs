@@ -99,6 +99,8 @@ pub(crate) struct DetailRows {
     /// of those the client already closed.
     pub waiting: usize,
     pub gave_up: usize,
+    /// A listener's local clients still in SYN-SENT towards it.
+    pub syn_sent: usize,
     /// The first few, to show (copies: a dozen records at most).
     pub first: Vec<Socket>,
 }
@@ -116,6 +118,7 @@ fn listener_rows(snap: &Snapshot, l: &crate::analyze::Listener) -> DetailRows {
         count: accepted.len(),
         waiting: waiting.len(),
         gave_up,
+        syn_sent: crate::analyze::listeners::syn_sent_towards(snap, l),
         first: waiting
             .iter()
             .chain(accepted.iter())

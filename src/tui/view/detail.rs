@@ -188,8 +188,12 @@ fn connection_lines(l: &Listener, rows: &DetailRows) -> Vec<Line<'static>> {
     if l.proto != Proto::Tcp {
         return Vec::new();
     }
+    let stuck = match rows.syn_sent {
+        0 => String::new(),
+        n => format!("; {n} local client{} in SYN-SENT towards it", if n == 1 { "" } else { "s" }),
+    };
     let mut lines = vec![Line::from(format!(
-        "connections on this port: {} accepted, {} waiting for accept() ({} closed by the client), {} half-open",
+        "connections on this port: {} accepted, {} waiting for accept() ({} closed by the client), {} half-open{stuck}",
         rows.count, rows.waiting, rows.gave_up, l.syn_recv
     ))];
     for s in rows.first.iter().take(MAX_CONNECTIONS) {
