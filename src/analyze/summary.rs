@@ -59,7 +59,10 @@ pub(crate) fn states_by_owner(snapshot: &Snapshot, sockets: &[&Socket]) -> BTree
             .chunks(sockets.len().div_ceil(threads))
             .map(|part| scope.spawn(move || states_by_owner_here(snapshot, part)))
             .collect();
-        handles.into_iter().map(|h| h.join().unwrap_or_default()).collect()
+        handles
+            .into_iter()
+            .map(|h| h.join().unwrap_or_else(|panic| std::panic::resume_unwind(panic)))
+            .collect()
     });
     let mut map: BTreeMap<u32, StateCounts> = BTreeMap::new();
     for (pid, counts) in parts.into_iter().flatten() {

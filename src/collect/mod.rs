@@ -335,11 +335,17 @@ impl Source for Collector {
 fn fresh_tcp_inodes(diag: &mut DiagSocket) -> Option<DumpedInodes> {
     let mut sockets = Vec::new();
     let mut stats = DumpStats::default();
-    let mut unavailable = Vec::new();
+    // This runs outside the target namespace: the socket is never reopened
+    // here (a new one would belong to this thread's namespace), and a
+    // partial answer is none (held sockets would look like ghosts).
     let query = Query::TcpBoth { states: StateSet::ALL, extras: Extras::default() };
-    dump_one(diag, &query, &mut sockets, &mut stats, &mut unavailable).ok()?;
-    // A partial dump would make held sockets look like ghosts.
-    unavailable.is_empty().then(|| DumpedInodes::new(sockets.iter().map(|s| s.inode)))
+    if diag.dump(&query, &mut sockets, &mut stats).is_err() {
+        sockets.clear();
+        for each in query.split() {
+            diag.dump(&each, &mut sockets, &mut stats).ok()?;
+        }
+    }
+    Some(DumpedInodes::new(sockets.iter().map(|s| s.inode)))
 }
 
 fn timed<T, E>(work: impl FnOnce() -> Result<T, E>) -> Result<(T, Duration), E> {
@@ -417,11 +423,13 @@ fn dump_one(
     stats: &mut DumpStats,
     unavailable: &mut Vec<String>,
 ) -> Result<(), CollectError> {
-    let from = sockets.len();
+    let (from, counted) = (sockets.len(), stats.clone());
     match diag.dump(query, sockets, stats) {
         Ok(()) => keep_families_apart(sockets, from),
         Err(CollectError::Kernel { query: label, source }) => {
+            // Nothing of a refused dump is kept, not even what it counted.
             sockets.truncate(from);
+            *stats = counted;
             *diag = DiagSocket::open()?;
             match query {
                 Query::TcpBoth { .. } => {

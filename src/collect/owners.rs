@@ -131,10 +131,10 @@ pub fn read_process_into(
 ) -> Option<(Process, FdAccess)> {
     let before = refs.len();
     let (fd_count, access) = match socket_fds(pid, refs) {
-        Ok(Listing { count, complete: true }) => {
+        Ok(Listing { count, complete: true, .. }) => {
             (Some(kernel_fd_count(pid).unwrap_or(count)), FdAccess::Read)
         }
-        Ok(Listing { count, complete: false }) => {
+        Ok(Listing { count, complete: false, .. }) => {
             (Some(kernel_fd_count(pid).unwrap_or(count)), FdAccess::Partial)
         }
         Err(ReadError::Denied) => (None, FdAccess::Denied),
@@ -190,56 +190,78 @@ fn cmdline(pid: u32) -> Option<String> {
 }
 
 /// What reading `/proc/PID/fd` found.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 struct Listing {
     /// Open fds seen.
     count: u32,
+    /// Of those, fds whose link was refused (EACCES, EPERM).
+    refused: u32,
     /// False when the listing stopped on an error.
     complete: bool,
 }
 
+impl Listing {
+    /// One fd seen, and how reading its link went.
+    fn note(&mut self, read: Result<(), Errno>) {
+        self.count += 1;
+        self.refused += u32::from(matches!(read, Err(Errno::ACCESS | Errno::PERM)));
+    }
+}
+
 /// Appends the socket fds of `pid` to `refs`. The directory fd is the only
-/// one held, and only during this call.
+/// one held, and only during this call. A table whose every link is refused
+/// (a process shielded even from root) is denied, not empty.
 ///
 /// Where the kernel reports how many fds are open (the directory's size,
-/// Linux >= 6.2), fd numbers are probed upwards from 0 until that many were
-/// found: fd tables are dense, and this skips the directory listing, which
-/// costs the kernel as much again as the links (a dentry lookup per fd).
-/// A table with gaps, or one that shrinks while we probe, falls back to the
-/// listing for the fds above those probed.
+/// Linux >= 6.2), fd numbers are read upwards from 0 until that many were
+/// found: fd tables are dense, and this skips the listing of the directory,
+/// which costs the kernel a dentry lookup per fd. The probe is no snapshot
+/// (fds opened meanwhile count towards the total), so the directory is then
+/// listed from just past the last number probed: one `getdents` that finds
+/// nothing in a table that did not change, and whatever lies above in one
+/// that did, or beyond a gap the probe gave up on.
 fn socket_fds(pid: u32, refs: &mut Vec<FdRef>) -> Result<Listing, ReadError> {
     let dir = open_fd_dir(pid)?;
     let open = rustix::fs::fstat(&dir).ok().and_then(|st| u32::try_from(st.st_size).ok()).filter(|&n| n > 0);
-    match open {
-        Some(open) => probe_fds(pid, dir, open, refs),
-        None => list_fds(pid, dir, FdsAbove::All, refs),
+    let (probed, above) = match open {
+        Some(open) => probe_fds(pid, &dir, open, refs)?,
+        None => (Listing::default(), FdsAbove::All),
+    };
+    let rest = list_fds(pid, dir, above, refs)?;
+    let listing = Listing {
+        count: probed.count + rest.count,
+        refused: probed.refused + rest.refused,
+        complete: rest.complete,
+    };
+    match listing.refused > 0 && listing.refused == listing.count {
+        true => Err(ReadError::Denied),
+        false => Ok(listing),
     }
 }
 
 /// Reads `/proc/PID/fd/N` for N = 0, 1, 2... until `open` fds were found,
-/// or until more numbers missed than a dense table would (then lists the rest).
-fn probe_fds(pid: u32, dir: OwnedFd, open: u32, refs: &mut Vec<FdRef>) -> Result<Listing, ReadError> {
+/// or until more numbers missed than a dense table would; returns what it
+/// saw and where a listing must take over.
+fn probe_fds(
+    pid: u32,
+    dir: &OwnedFd,
+    open: u32,
+    refs: &mut Vec<FdRef>,
+) -> Result<(Listing, FdsAbove), ReadError> {
     let allowed_misses = open / 8 + 64;
-    let (mut found, mut misses) = (0, 0);
+    let (mut seen, mut misses) = (Listing::default(), 0);
     let mut name = FdName::default();
     let mut link = [0u8; 64];
-    for fd in 0..=u32::MAX {
-        if found == open {
-            break;
-        }
-        match note_link(&dir, name.of(fd), FdRef { inode: 0, pid, fd }, &mut link, refs) {
-            Ok(()) => found += 1,
-            Err(Errno::NOENT) if misses < allowed_misses => misses += 1,
-            Err(Errno::NOENT) => {
-                let rest = list_fds(pid, dir, FdsAbove::Number(fd), refs)?;
-                return Ok(Listing { count: found + rest.count, complete: rest.complete });
-            }
+    let mut fd = 0;
+    while seen.count < open && misses <= allowed_misses && fd < u32::MAX {
+        match note_link(dir, name.of(fd), FdRef { inode: 0, pid, fd }, &mut link, refs) {
+            Err(Errno::NOENT) => misses += 1,
             Err(Errno::SRCH) => return Err(ReadError::Vanished),
-            Err(errno) if found == 0 => return Err(ReadError::from_errno(errno)),
-            Err(_) => return Ok(Listing { count: found, complete: false }),
+            read => seen.note(read),
         }
+        fd += 1;
     }
-    Ok(Listing { count: found, complete: true })
+    Ok((seen, fd.checked_sub(1).map_or(FdsAbove::All, FdsAbove::Number)))
 }
 
 /// Which entries of a listing to read.
@@ -250,33 +272,33 @@ enum FdsAbove {
     Number(u32),
 }
 
-/// Lists `/proc/PID/fd` and reads the link of every entry `above` selects.
-/// A table whose every link is refused (a process shielded even from root)
-/// is denied, not empty.
+/// Lists `/proc/PID/fd` and reads the link of every entry `above` selects,
+/// starting the listing past the probed fds (a directory position is the fd
+/// number plus 2, after `.` and `..`).
 fn list_fds(pid: u32, dir: OwnedFd, above: FdsAbove, refs: &mut Vec<FdRef>) -> Result<Listing, ReadError> {
     let mut dir = Dir::new(dir).map_err(ReadError::from_errno)?;
-    let (mut count, mut refused) = (0, 0);
+    if let FdsAbove::Number(n) = above {
+        // Unseekable: the listing starts at 0 and the filter below skips.
+        let _ = dir.seek(i64::from(n) + 3);
+    }
+    let mut seen = Listing::default();
     let mut link = [0u8; 64];
     while let Some(entry) = dir.read() {
-        let Ok(entry) = entry else { return Ok(Listing { count, complete: false }) };
+        let Ok(entry) = entry else { return Ok(seen) };
         let Some(fd) = parse_fd_name(entry.file_name().to_bytes()) else {
             continue;
         };
         if matches!(above, FdsAbove::Number(n) if fd <= n) {
             continue;
         }
-        count += 1;
         let Ok(dirfd) = dir.fd() else { break };
-        // Other errors: the fd was closed between readdir and readlink.
-        let read = note_link(dirfd, entry.file_name(), FdRef { inode: 0, pid, fd }, &mut link, refs);
-        if let Err(Errno::ACCESS | Errno::PERM) = read {
-            refused += 1;
+        match note_link(dirfd, entry.file_name(), FdRef { inode: 0, pid, fd }, &mut link, refs) {
+            Err(Errno::NOENT) => {} // closed between readdir and readlink
+            read => seen.note(read),
         }
     }
-    match refused > 0 && refused == count {
-        true => Err(ReadError::Denied),
-        false => Ok(Listing { count, complete: true }),
-    }
+    seen.complete = true;
+    Ok(seen)
 }
 
 /// Reads the link `name` of an fd directory; a socket's is kept in `refs`
@@ -442,19 +464,37 @@ mod tests {
         let held =
             |refs: &[FdRef]| wanted.iter().all(|&(i, fd)| refs.iter().any(|r| r.inode == i && r.fd == fd));
 
-        let mut probed = Vec::new();
-        let open = rustix::fs::fstat(open_fd_dir(me).unwrap()).unwrap().st_size as u32;
-        if open > 0 {
-            let listing = probe_fds(me, open_fd_dir(me).unwrap(), open, &mut probed).unwrap();
-            assert!(listing.complete);
-            assert!(held(&probed), "probing: {probed:?}");
-        }
+        let mut all = Vec::new();
+        let listing = socket_fds(me, &mut all).unwrap();
+        assert!(listing.complete && listing.count >= 2);
+        assert!(held(&all), "probing then listing: {all:?}");
         let mut listed = Vec::new();
         list_fds(me, open_fd_dir(me).unwrap(), FdsAbove::All, &mut listed).unwrap();
         assert!(held(&listed), "listing: {listed:?}");
         let mut above = Vec::new();
         list_fds(me, open_fd_dir(me).unwrap(), FdsAbove::Number(899), &mut above).unwrap();
         assert!(above.iter().all(|r| r.fd > 899) && above.iter().any(|r| r.inode == inode));
+    }
+
+    /// The probe is no snapshot: fds opened while it runs count towards the
+    /// total, so it can reach the count before the highest fds. The listing
+    /// that follows it starts where it stopped and finds them. (Here the
+    /// count is given three: the probe stops after fd 2.)
+    #[test]
+    fn fds_past_a_count_reached_early_come_from_the_listing() {
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let (inode, me) = (inode_of(&listener), std::process::id());
+        let dir = open_fd_dir(me).unwrap();
+        let mut refs = Vec::new();
+        let (probed, above) = probe_fds(me, &dir, 3, &mut refs).unwrap();
+        assert_eq!((probed.count, above), (3, FdsAbove::Number(2)));
+        let rest = list_fds(me, dir, above, &mut refs).unwrap();
+        assert!(rest.complete && rest.count >= 1);
+        assert!(refs.iter().any(|r| r.inode == inode && r.fd == listener.as_raw_fd() as u32), "{refs:?}");
+        let mut fds: Vec<u32> = refs.iter().map(|r| r.fd).collect();
+        fds.sort_unstable();
+        fds.dedup();
+        assert_eq!(fds.len(), refs.len(), "no fd read twice: {refs:?}");
     }
 
     #[test]
