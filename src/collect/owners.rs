@@ -257,6 +257,9 @@ fn probe_fds(
         match note_link(dir, name.of(fd), FdRef { inode: 0, pid, fd }, &mut link, refs) {
             Err(Errno::NOENT) => misses += 1,
             Err(Errno::SRCH) => return Err(ReadError::Vanished),
+            // Access is decided per process: one refusal is all of them, and
+            // each costs the kernel a ptrace check (and maybe an audit record).
+            Err(Errno::ACCESS | Errno::PERM) if seen.count == 0 => return Err(ReadError::Denied),
             read => seen.note(read),
         }
         fd += 1;
@@ -294,6 +297,9 @@ fn list_fds(pid: u32, dir: OwnedFd, above: FdsAbove, refs: &mut Vec<FdRef>) -> R
         let Ok(dirfd) = dir.fd() else { break };
         match note_link(dirfd, entry.file_name(), FdRef { inode: 0, pid, fd }, &mut link, refs) {
             Err(Errno::NOENT) => {} // closed between readdir and readlink
+            Err(Errno::ACCESS | Errno::PERM) if seen.count == 0 && above == FdsAbove::All => {
+                return Err(ReadError::Denied);
+            }
             read => seen.note(read),
         }
     }
