@@ -10,6 +10,7 @@
 //! receivers, and the workers stop at their next send.
 
 use std::collections::HashMap;
+use std::collections::hash_map::Entry;
 use std::io::Write;
 use std::sync::mpsc;
 
@@ -96,21 +97,22 @@ impl Parts {
 
     /// `{"pid":P,"comm":C` and `,"state":S}` (or `}`) of a holder.
     fn holder(&mut self, pid: u32, snap: &Snapshot) -> serde_json::Result<&(Vec<u8>, Vec<u8>)> {
-        if !self.holders.contains_key(&pid) {
-            let process = snap.processes.get(&pid);
-            let mut head = b"{\"pid\":".to_vec();
-            head.extend_from_slice(itoa::Buffer::new().format(pid).as_bytes());
-            head.extend_from_slice(b",\"comm\":");
-            serde_json::to_writer(&mut head, process.map_or("?", |p| p.comm.as_str()))?;
-            let mut tail = Vec::new();
-            if let Some(state) = process.and_then(|p| p.state) {
-                tail.extend_from_slice(b",\"state\":");
-                serde_json::to_writer(&mut tail, &state)?;
-            }
-            tail.push(b'}');
-            self.holders.insert(pid, (head, tail));
+        let vacant = match self.holders.entry(pid) {
+            Entry::Occupied(known) => return Ok(known.into_mut()),
+            Entry::Vacant(vacant) => vacant,
+        };
+        let process = snap.processes.get(&pid);
+        let mut head = b"{\"pid\":".to_vec();
+        head.extend_from_slice(itoa::Buffer::new().format(pid).as_bytes());
+        head.extend_from_slice(b",\"comm\":");
+        serde_json::to_writer(&mut head, process.map_or("?", |p| p.comm.as_str()))?;
+        let mut tail = Vec::new();
+        if let Some(state) = process.and_then(|p| p.state) {
+            tail.extend_from_slice(b",\"state\":");
+            serde_json::to_writer(&mut tail, &state)?;
         }
-        Ok(&self.holders[&pid])
+        tail.push(b'}');
+        Ok(vacant.insert((head, tail)))
     }
 }
 
