@@ -65,7 +65,7 @@ pub struct ExportArgs {
     #[arg(long, conflicts_with = "listen")]
     pub once: bool,
     /// Inspect another network namespace: a name from `ip netns`, a pid (its namespace), or a path
-    #[arg(long, value_name = "NAME|PID|PATH")]
+    #[arg(long, value_name = "NAME|PID|PATH", allow_negative_numbers = true)]
     pub netns: Option<String>,
     /// Export every network namespace on the host, each labelled with its name, pod and container (needs root)
     #[arg(short = 'A', long, conflicts_with = "netns")]
@@ -448,6 +448,9 @@ mod tests {
         let parsed = Cli::try_parse_from(["sockscope", "dump", "--netns", "-5"]).unwrap();
         let Some(Command::Dump(dump)) = parsed.command else { panic!("dump") };
         assert_eq!(dump.select.netns.as_deref(), Some("-5"), "reaches the --netns check");
+        let parsed = Cli::try_parse_from(["sockscope", "export", "--netns", "-1"]).unwrap();
+        let Some(Command::Export(export)) = parsed.command else { panic!("export") };
+        assert_eq!(export.netns.as_deref(), Some("-1"), "export's --netns reaches the same check");
     }
 
     #[test]

@@ -107,24 +107,37 @@ impl GhostFinder {
         netns: &[u64],
     ) -> Vec<FdRef> {
         let in_scope = |n: Option<u64>| n.is_none_or(|n| netns.is_empty() || netns.contains(&n));
-        let mut pidfds = Pidfds::default();
-        let mut seen = HashMap::new();
-        let mut candidates = Vec::new();
-        for r in owners.iter().filter(|r| !dumped.contains(r.inode)) {
-            let cached = self.kinds.get(&r.inode).copied();
-            let Some(kind) = cached.or_else(|| classify(r, &mut pidfds)) else { continue };
-            seen.insert(r.inode, kind);
-            let here = match kind {
-                Kind::NotTcp => false,
-                Kind::Tcp(Some(socket_netns)) => in_scope(Some(socket_netns)),
-                Kind::Tcp(None) => processes.get(&r.pid).is_some_and(|p| in_scope(p.netns)),
-            };
-            if here {
-                candidates.push(*r);
+        let absent: Vec<FdRef> = owners.iter().filter(|r| !dumped.contains(r.inode)).copied().collect();
+        self.kinds = self.classified(&absent);
+        let here = |r: &&FdRef| match self.kinds.get(&r.inode) {
+            None | Some(Kind::NotTcp) => false,
+            Some(Kind::Tcp(Some(socket_netns))) => in_scope(Some(*socket_netns)),
+            Some(Kind::Tcp(None)) => processes.get(&r.pid).is_some_and(|p| in_scope(p.netns)),
+        };
+        absent.iter().filter(here).copied().collect()
+    }
+
+    /// The kinds of the absent sockets: cached ones kept, new ones read in
+    /// process order, so that one pidfd at a time serves a process's fds.
+    fn classified(&self, absent: &[FdRef]) -> HashMap<u64, Kind> {
+        let mut kinds = HashMap::new();
+        let mut new = Vec::new();
+        for r in absent {
+            match self.kinds.get(&r.inode) {
+                Some(kind) => drop(kinds.insert(r.inode, *kind)),
+                None => new.push(*r),
             }
         }
-        self.kinds = seen;
-        candidates
+        new.sort_unstable_by_key(|r| (r.pid, r.fd));
+        let mut pidfd = CurrentPidfd::default();
+        for r in &new {
+            if let std::collections::hash_map::Entry::Vacant(slot) = kinds.entry(r.inode)
+                && let Some(kind) = classify(r, &mut pidfd)
+            {
+                slot.insert(kind);
+            }
+        }
+        kinds
     }
 }
 
@@ -201,22 +214,27 @@ pub(super) fn judge_tcp_info(info: &[u8]) -> Held {
     }
 }
 
-/// pidfds opened once per process for one round of classification (a
-/// process holding thousands of new sockets costs one `pidfd_open`).
+/// The pidfd of the process being classified: one `pidfd_open` per process
+/// (one holding thousands of new sockets costs one), and never more than one
+/// held at a time, whatever the number of processes and the fd limit.
 #[derive(Default)]
-struct Pidfds(HashMap<u32, Option<OwnedFd>>);
+struct CurrentPidfd(Option<(u32, Option<OwnedFd>)>);
 
-impl Pidfds {
+impl CurrentPidfd {
     fn copy(&mut self, pid: u32, fd: u32) -> Option<OwnedFd> {
-        let pidfd = self.0.entry(pid).or_insert_with(|| pidfd_of(pid)).as_ref()?;
+        if self.0.as_ref().is_none_or(|(held, _)| *held != pid) {
+            self.0 = None;
+            self.0 = Some((pid, pidfd_of(pid)));
+        }
+        let pidfd = self.0.as_ref()?.1.as_ref()?;
         rustix::process::pidfd_getfd(pidfd, fd as i32, PidfdGetfdFlags::empty()).ok()
     }
 }
 
-fn classify(r: &FdRef, pidfds: &mut Pidfds) -> Option<Kind> {
+fn classify(r: &FdRef, pidfd: &mut CurrentPidfd) -> Option<Kind> {
     match protocol_is_tcp(r.pid, r.fd)? {
         false => Some(Kind::NotTcp),
-        true => Some(Kind::Tcp(pidfds.copy(r.pid, r.fd).as_ref().and_then(socket_netns))),
+        true => Some(Kind::Tcp(pidfd.copy(r.pid, r.fd).as_ref().and_then(socket_netns))),
     }
 }
 
