@@ -236,6 +236,13 @@ impl Snapshot {
         }
     }
 
+    /// The sockets of the namespace `inode` (none in a single-namespace
+    /// snapshot, whose sockets carry no namespace).
+    pub fn sockets_in(&self, inode: u64) -> impl Iterator<Item = &Socket> + '_ {
+        let runs = self.socket_netns.runs(self.sockets.len()).filter(move |(_, n)| *n == inode);
+        runs.flat_map(move |(range, _)| self.sockets.get(range).unwrap_or_default())
+    }
+
     /// The sysctls governing sockets of the namespace `inode`: its own in
     /// an all-namespace snapshot, the snapshot's otherwise.
     pub fn sysctls_of(&self, inode: u64) -> &Sysctls {

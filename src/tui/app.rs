@@ -128,13 +128,16 @@ fn listener_rows(snap: &Snapshot, l: &crate::analyze::Listener) -> DetailRows {
     }
 }
 
+/// Socket counts per protocol, per state.
+pub(crate) type StatesByProto = std::collections::BTreeMap<crate::model::Proto, summary::StateCounts>;
+
 /// One collection as the UI received it.
 pub(crate) struct Data {
     pub snapshot: Box<Snapshot>,
     pub analysis: Analysis,
     pub processes: Vec<ProcessSummary>,
     /// Sockets by protocol and state (the overview), counted once per snapshot.
-    pub by_state: std::collections::BTreeMap<crate::model::Proto, summary::StateCounts>,
+    pub by_state: StatesByProto,
     /// `--all-netns`: every namespace, worst trouble first (the order `n` cycles through).
     pub namespaces: Vec<NetnsTrouble>,
 }
@@ -182,6 +185,9 @@ pub(crate) struct App {
     /// Indices into `snapshot.sockets`, filtered and sorted.
     pub connection_rows: Vec<usize>,
     pub groups: Vec<(String, u32)>,
+    /// Sockets by protocol and state in the namespace chosen with `n`
+    /// (without one, `Data::by_state` counts them all).
+    pub netns_states: Option<StatesByProto>,
     /// Rows a table shows at the current terminal size.
     pub page: usize,
     /// The terminal's width.
@@ -220,6 +226,7 @@ impl App {
             group: GroupBy::None,
             connection_rows: Vec::new(),
             groups: Vec::new(),
+            netns_states: None,
             page: 10,
             width: 80,
             color,
@@ -304,6 +311,7 @@ impl App {
         self.connection_rows =
             rows::connection_rows(&data.snapshot, (&self.filter, self.netns), self.connection_sort);
         self.groups = rows::groups(&data.snapshot, &self.connection_rows, self.group);
+        self.netns_states = self.netns.map(|n| summary::by_proto_and_state(data.snapshot.sockets_in(n)));
         self.refresh_detail();
         for tab in TABS {
             let (len, page) = (self.row_count(tab), self.page_of(tab));
@@ -389,6 +397,12 @@ impl App {
     }
 
     /// The sysctls to show: the chosen namespace's, else the snapshot's.
+    /// Sockets by protocol and state as the overview shows them: in the
+    /// chosen namespace, or all of them.
+    pub(crate) fn states(&self) -> Option<&StatesByProto> {
+        self.netns_states.as_ref().or(self.data.as_ref().map(|d| &d.by_state))
+    }
+
     pub(crate) fn sysctls(&self) -> Option<&Sysctls> {
         let data = self.data.as_ref()?;
         Some(match self.netns {

@@ -443,6 +443,16 @@ fn n_shows_one_namespace_at_a_time_worst_first_and_esc_all_again() {
     key(&mut app, KeyCode::Char('3'));
     assert_eq!(app.row_count(Tab::Connections), 4, "the pod's listener and its 3 connections");
     key(&mut app, KeyCode::Char('1'));
+    let overview = screen(&app, 100, 24);
+    let states = |text: &str, state: &str| {
+        text.lines()
+            .find(|l| l.contains(state))
+            .map(|l| l.split_whitespace().rev().nth(1).unwrap().to_string())
+    };
+    assert!(overview.contains("Sockets by state in cart-7f9"), "{overview}");
+    assert_eq!(states(&overview, "LISTEN").as_deref(), Some("1"), "the pod's own listener only: {overview}");
+    assert_eq!(states(&overview, "ESTAB").as_deref(), Some("3"), "{overview}");
+    assert!(overview.contains("host CLOSE-WAIT"), "the trends are the whole host's: {overview}");
     assert!(
         app.finding_rows()
             .iter()

@@ -125,8 +125,7 @@ fn draw_sysctls(frame: &mut Frame, area: Rect, app: &App, theme: Theme) {
 }
 
 fn draw_states(frame: &mut Frame, area: Rect, app: &App) {
-    let Some(data) = &app.data else { return };
-    let by_proto = &data.by_state;
+    let Some(by_proto) = app.states() else { return };
     let mut lines = Vec::new();
     for (proto, counts) in by_proto {
         for state in ALL_STATES.iter().filter(|s| counts.get(**s) > 0) {
@@ -134,7 +133,8 @@ fn draw_states(frame: &mut Frame, area: Rect, app: &App) {
             lines.push(Line::from(line));
         }
     }
-    frame.render_widget(Paragraph::new(lines).block(block(" Sockets by state ")), area);
+    let title = format!(" Sockets by state{} ", netns_title(app));
+    frame.render_widget(Paragraph::new(lines).block(block(title)), area);
 }
 
 fn draw_trends(frame: &mut Frame, area: Rect, app: &App) {
@@ -142,13 +142,15 @@ fn draw_trends(frame: &mut Frame, area: Rect, app: &App) {
     let overflows = h.rate_series(|s| s.counters.get(&("TcpExt", "ListenOverflows")).map(|v| *v as f64));
     let time_wait = h.series(|s| Some(u64::from(s.tcp(State::TimeWait))));
     let close_wait = h.series(|s| Some(u64::from(s.tcp(State::CloseWait))));
+    // The history is the whole snapshot's: with one namespace chosen, say so.
+    let scope = if app.netns.is_some() { "host " } else { "" };
     let areas: [Rect; 3] = Layout::horizontal([Constraint::Ratio(1, 3); 3]).areas(area);
     let charts = [("ListenOverflows/s", overflows), ("TIME-WAIT", time_wait), ("CLOSE-WAIT", close_wait)];
     for (rect, (name, series)) in areas.into_iter().zip(charts) {
         let now = series.last().copied().unwrap_or(0);
         let width = rect.width.saturating_sub(2) as usize;
         let tail = &series[series.len().saturating_sub(width)..];
-        let chart = Sparkline::default().data(tail).block(block(format!(" {name} {now} ")));
+        let chart = Sparkline::default().data(tail).block(block(format!(" {scope}{name} {now} ")));
         frame.render_widget(chart, rect);
     }
 }
