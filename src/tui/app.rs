@@ -101,7 +101,8 @@ pub(crate) struct DetailRows {
     pub gave_up: usize,
     /// A listener's local clients still in SYN-SENT towards it.
     pub syn_sent: usize,
-    /// The first few, to show (copies: a dozen records at most).
+    /// The ones the pane can scroll through (copies, at most
+    /// [`MAX_LISTED`](super::view::MAX_LISTED) records).
     pub first: Vec<Socket>,
 }
 
@@ -122,7 +123,7 @@ fn listener_rows(snap: &Snapshot, l: &crate::analyze::Listener) -> DetailRows {
         first: waiting
             .iter()
             .chain(accepted.iter())
-            .take(super::view::MAX_CONNECTIONS)
+            .take(super::view::MAX_LISTED)
             .map(|s| (*s).clone())
             .collect(),
     }
@@ -173,6 +174,11 @@ pub(crate) struct App {
     pub detail: Option<Detail>,
     /// What the open detail pane lists ([`App::refresh_detail`]).
     pub detail_rows: DetailRows,
+    /// The first line the detail pane shows (j/k scroll it).
+    pub detail_scroll: usize,
+    /// The last line the open pane can scroll to, as last drawn (its
+    /// height depends on the terminal's size and on wrapping).
+    pub detail_scroll_max: std::cell::Cell<usize>,
     pub filter: String,
     pub editing_filter: bool,
     /// `n`: show only this network namespace (`--all-netns`).
@@ -216,6 +222,8 @@ impl App {
             help_scroll: 0,
             detail: None,
             detail_rows: DetailRows::default(),
+            detail_scroll: 0,
+            detail_scroll_max: std::cell::Cell::new(0),
             filter: String::new(),
             editing_filter: false,
             netns: None,
@@ -478,6 +486,7 @@ impl App {
             return self.show_process(pid);
         }
         self.detail = next.or(self.detail.take());
+        self.detail_scroll = 0;
         self.refresh_detail();
     }
 
@@ -499,7 +508,7 @@ impl App {
                     snap.sockets.iter().filter(|s| s.inode != 0 && held.contains(&s.inode)).collect();
                 DetailRows {
                     count: mine.len(),
-                    first: mine.into_iter().take(super::view::MAX_SOCKETS).cloned().collect(),
+                    first: mine.into_iter().take(super::view::MAX_LISTED).cloned().collect(),
                     ..DetailRows::default()
                 }
             }
@@ -519,6 +528,7 @@ impl App {
                 self.refresh_rows();
                 self.restore_selection(Some(inode));
                 self.detail = Some(Detail::Listener(inode));
+                self.detail_scroll = 0;
                 self.refresh_detail();
             }
             Subject::Process { pid, .. } => self.show_process(*pid),
@@ -532,6 +542,7 @@ impl App {
         self.refresh_rows();
         self.restore_selection(Some(u64::from(pid)));
         self.detail = Some(Detail::Process(pid));
+        self.detail_scroll = 0;
         self.refresh_detail();
     }
 }

@@ -20,6 +20,9 @@ pub(crate) fn handle_key(app: &mut App, key: KeyEvent) {
     if app.help {
         return help_key(app, key.code);
     }
+    if app.detail.is_some() && detail_key(app, key.code) {
+        return;
+    }
     match key.code {
         KeyCode::Char('q') => app.quit = true,
         KeyCode::Char('?') => app.help = true,
@@ -63,6 +66,24 @@ fn help_key(app: &mut App, code: KeyCode) {
     }
 }
 
+/// Moving keys while a detail pane is open scroll it; false for any other
+/// key.
+fn detail_key(app: &mut App, code: KeyCode) -> bool {
+    let page = app.page.max(1) as isize;
+    let delta = match code {
+        KeyCode::Char('j') | KeyCode::Down => 1,
+        KeyCode::Char('k') | KeyCode::Up => -1,
+        KeyCode::PageDown => page,
+        KeyCode::PageUp => -page,
+        KeyCode::Home => isize::MIN / 2,
+        KeyCode::End => isize::MAX / 2,
+        _ => return false,
+    };
+    let last = app.detail_scroll_max.get();
+    app.detail_scroll = app.detail_scroll.min(last).saturating_add_signed(delta).min(last);
+    true
+}
+
 fn edit_filter(app: &mut App, code: KeyCode) {
     match code {
         KeyCode::Enter => app.editing_filter = false,
@@ -104,10 +125,6 @@ fn step(app: &mut App, delta: isize) {
     let len = app.row_count(app.tab);
     let page = app.page_of(app.tab);
     app.cursor_mut().step(delta, len, page);
-    if app.detail.is_some() {
-        app.detail = None;
-        app.open_detail();
-    }
 }
 
 fn cycle_sort(app: &mut App) {

@@ -113,6 +113,43 @@ fn detail_panes_and_help_at_80x24_and_200x50() {
     snapshots(&mut app, "process_detail");
 }
 
+/// A process holding more sockets than its pane has room for: j/k and End
+/// scroll the pane (not the table behind it), every socket can be reached,
+/// and past the copies kept a line says how many are not listed and where.
+#[test]
+fn a_process_pane_scrolls_to_its_last_socket() {
+    let mut app = App::new(Duration::from_secs(1), Thresholds::default(), false);
+    app.resize(80, 24);
+    let listed = super::view::MAX_LISTED as u32;
+    let snap = SnapshotBuilder::new()
+        .process(SERVER, "server", 2000, 4096)
+        .process(77, "other", 10, 1024)
+        .many(listed + 5, State::Established, "10.0.0.1", "10.0.0.8:443", &[SERVER])
+        .many(1, State::Established, "10.0.0.2", "10.0.0.9:80", &[77])
+        .build();
+    app.apply(Update::of(snap));
+    key(&mut app, KeyCode::Char('4'));
+    key(&mut app, KeyCode::Home);
+    key(&mut app, KeyCode::Enter);
+    assert_eq!(app.detail, Some(Detail::Process(SERVER)));
+    let first = screen(&app, 80, 24);
+    assert!(first.contains(&format!("its sockets ({}):", listed + 5)), "{first}");
+    assert!(first.contains("j/k: lines 1-"), "the title says it scrolls: {first}");
+    key(&mut app, KeyCode::Char('j'));
+    assert_eq!(app.detail_scroll, 1);
+    assert_eq!(app.detail, Some(Detail::Process(SERVER)), "j scrolls, the pane stays");
+    key(&mut app, KeyCode::End);
+    let last = screen(&app, 80, 24);
+    assert!(last.contains("… 5 more not listed here: sockscope dump --pid 4242 --sockets"), "{last}");
+    let rows = last.lines().filter(|l| l.contains("10.0.0.8:443")).count();
+    assert!(rows > 5, "the end of the list fills the pane: {last}");
+    key(&mut app, KeyCode::Home);
+    assert_eq!(app.detail_scroll, 0);
+    key(&mut app, KeyCode::Esc);
+    assert_eq!(app.detail, None);
+    assert_eq!(app.cursor().selected, 0, "the table behind did not move");
+}
+
 /// A busy host: long process names, a full queue of a deep backlog on an
 /// IPv6 address, a process listening on many ports.
 fn crowded() -> App {

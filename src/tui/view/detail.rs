@@ -16,8 +16,9 @@ use crate::output::wording::{hint, message, subject_text};
 use crate::output::{evidence, owners_text};
 use crate::tui::app::{App, Detail, DetailRows};
 
-pub(crate) const MAX_CONNECTIONS: usize = 8;
-pub(crate) const MAX_SOCKETS: usize = 12;
+/// The most sockets a detail pane copies to scroll through (a record is
+/// ~100 bytes); beyond them it names the command that lists them all.
+pub(crate) const MAX_LISTED: usize = 1000;
 
 pub(super) fn draw(frame: &mut Frame, body: Rect, app: &App, theme: Theme) {
     let (Some(detail), Some(data)) = (&app.detail, &app.data) else { return };
@@ -156,8 +157,17 @@ fn draw_listener(frame: &mut Frame, area: Rect, app: &App, l: &Listener, theme: 
     let kinds = if kinds.is_empty() { vec![FindingKind::AcceptQueueFull] } else { kinds };
     lines.push(sysctl_line(snap, l.netns, &kinds, l.proto == Proto::Tcp));
     lines.extend(connection_lines(l, &app.detail_rows));
-    let title = " Listener — Enter: owning process, Esc: close ";
-    frame.render_widget(Paragraph::new(lines).wrap(Wrap { trim: false }).block(block(title)), top);
+    let rows = &app.detail_rows;
+    let pane = Pane {
+        title: " Listener — Enter: owning process, Esc: close ",
+        head: lines,
+        heading: if l.proto == Proto::Tcp { "its connections".to_string() } else { String::new() },
+        rows: &rows.first,
+        total: rows.count + rows.waiting,
+        row: connection_row,
+        more: format!("sockscope dump --port {} --sockets", l.local.port().unwrap_or(0)),
+    };
+    draw_pane(frame, top, app, pane);
     let id = ListenerId::new(l.proto, &l.local, l.inode);
     let series = app.history.series(|s| s.listeners.get(&id).map(|x| u64::from(x.accept_queue)));
     let width = chart.width.saturating_sub(2) as usize;
@@ -192,33 +202,99 @@ fn connection_lines(l: &Listener, rows: &DetailRows) -> Vec<Line<'static>> {
         0 => String::new(),
         n => format!("; {n} local client{} in SYN-SENT towards it", if n == 1 { "" } else { "s" }),
     };
-    let mut lines = vec![Line::from(format!(
+    vec![Line::from(format!(
         "connections on this port: {} accepted, {} waiting for accept() ({} closed by the client), {} half-open{stuck}",
         rows.count, rows.waiting, rows.gave_up, l.syn_recv
-    ))];
-    for s in rows.first.iter().take(MAX_CONNECTIONS) {
-        let info = match (s.tcp_info(), s.waits_for_accept()) {
-            (_, true) if s.state == State::CloseWait => {
-                "waiting for accept(); the client gave up".to_string()
-            }
-            (_, true) => "waiting for accept()".to_string(),
-            (Some(i), false) => format!(
-                "rtt {}us cwnd {} retrans {} acked {}B recv {}B",
-                opt(i.rtt_us),
-                opt(i.cwnd),
-                opt(i.total_retrans),
-                opt(i.bytes_acked),
-                opt(i.bytes_received)
-            ),
-            (None, false) => "tcp_info arrives with the next refresh".to_string(),
-        };
-        lines.push(Line::from(format!(
-            "  {:<10} {:<22} {info}",
-            s.state.ss_name(),
-            endpoint_text(&s.remote)
-        )));
+    ))]
+}
+
+fn connection_row(s: &Socket) -> Line<'static> {
+    let info = match (s.tcp_info(), s.waits_for_accept()) {
+        (_, true) if s.state == State::CloseWait => "waiting for accept(); the client gave up".to_string(),
+        (_, true) => "waiting for accept()".to_string(),
+        (Some(i), false) => format!(
+            "rtt {}us cwnd {} retrans {} acked {}B recv {}B",
+            opt(i.rtt_us),
+            opt(i.cwnd),
+            opt(i.total_retrans),
+            opt(i.bytes_acked),
+            opt(i.bytes_received)
+        ),
+        (None, false) => "tcp_info arrives with the next refresh".to_string(),
+    };
+    Line::from(format!("  {:<10} {:<22} {info}", s.state.ss_name(), endpoint_text(&s.remote)))
+}
+
+fn socket_row(s: &Socket) -> Line<'static> {
+    Line::from(format!(
+        "  {:<5} {:<10} {:>6} {:>6}  {} -> {}",
+        s.proto.netid(),
+        s.state.ss_name(),
+        s.recv_q,
+        s.send_q,
+        endpoint_text(&s.local),
+        endpoint_text(&s.remote)
+    ))
+}
+
+/// A detail pane: `head`, then the list of sockets (`heading`, one row
+/// each, and `more` when the list holds fewer than `total`), scrolled as
+/// one text by j/k when it is taller than the pane.
+struct Pane<'a> {
+    title: &'static str,
+    head: Vec<Line<'static>>,
+    heading: String,
+    rows: &'a [Socket],
+    total: usize,
+    row: fn(&Socket) -> Line<'static>,
+    more: String,
+}
+
+fn draw_pane(frame: &mut Frame, area: Rect, app: &App, pane: Pane) {
+    let mut lines = pane.head;
+    if !pane.heading.is_empty() {
+        lines.push(Line::from(format!("{} ({}):", pane.heading, pane.total)));
+        lines.extend(pane.rows.iter().map(pane.row));
+        let unlisted = pane.total.saturating_sub(pane.rows.len());
+        if unlisted > 0 {
+            lines.push(Line::from(format!("  … {unlisted} more not listed here: {}", pane.more)));
+        }
     }
-    lines
+    let inner = block("").inner(area);
+    let height: usize = lines.iter().map(|l| usize::from(wrapped_height(l, inner.width))).sum();
+    let room = usize::from(inner.height);
+    let last = height.saturating_sub(room);
+    app.detail_scroll_max.set(last);
+    let top = app.detail_scroll.min(last);
+    let title = match last {
+        0 => pane.title.to_string(),
+        _ => format!("{}· j/k: lines {}-{} of {height} ", pane.title, top + 1, (top + room).min(height)),
+    };
+    let text =
+        Paragraph::new(lines).wrap(Wrap { trim: false }).scroll((u16::try_from(top).unwrap_or(u16::MAX), 0));
+    frame.render_widget(text.block(block(title)), area);
+}
+
+/// Rows `line` takes once wrapped at word boundaries to `width` columns.
+fn wrapped_height(line: &Line, width: u16) -> u16 {
+    let width = usize::from(width.max(1));
+    let (mut rows, mut column) = (1usize, 0usize);
+    for word in line.to_string().split(' ') {
+        let w = unicode_width::UnicodeWidthStr::width(word);
+        column = match column {
+            0 => w,
+            c if c + 1 + w <= width => c + 1 + w,
+            _ => {
+                rows += 1;
+                w
+            }
+        };
+        while column > width {
+            rows += 1;
+            column -= width;
+        }
+    }
+    u16::try_from(rows).unwrap_or(u16::MAX)
 }
 
 fn opt<T: ToString>(v: Option<T>) -> String {
@@ -263,22 +339,16 @@ fn draw_process(frame: &mut Frame, area: Rect, app: &App, pid: u32, theme: Theme
     }
     lines.extend(netns_line(snap, netns));
     let rows = &app.detail_rows;
-    lines.push(Line::from(format!("its sockets ({}):", rows.count)));
-    for s in rows.first.iter().take(MAX_SOCKETS) {
-        lines.push(Line::from(format!(
-            "  {:<5} {:<10} {:>6} {:>6}  {} -> {}",
-            s.proto.netid(),
-            s.state.ss_name(),
-            s.recv_q,
-            s.send_q,
-            endpoint_text(&s.local),
-            endpoint_text(&s.remote)
-        )));
-    }
-    frame.render_widget(
-        Paragraph::new(lines).wrap(Wrap { trim: false }).block(block(" Process — Esc: close ")),
-        top,
-    );
+    let pane = Pane {
+        title: " Process — Esc: close ",
+        head: lines,
+        heading: "its sockets".to_string(),
+        rows: &rows.first,
+        total: rows.count,
+        row: socket_row,
+        more: format!("sockscope dump --pid {pid} --sockets"),
+    };
+    draw_pane(frame, top, app, pane);
     let series = app.history.series(|s| s.processes.get(&pid).map(|p| u64::from(p.close_wait)));
     let width = chart.width.saturating_sub(2) as usize;
     let tail = &series[series.len().saturating_sub(width)..];

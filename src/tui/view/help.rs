@@ -10,7 +10,7 @@ use super::{Theme, block, clear};
 
 pub(crate) const KEYS: &[(&str, &str)] = &[
     ("1-5, Tab, Shift-Tab", "switch screen"),
-    ("j k, Up Down", "move"),
+    ("j k, Up Down", "move; in details: scroll them"),
     ("PgUp PgDn, Home End", "page, first, last"),
     ("Enter", "details; again: go to the owning process"),
     ("Esc", "close details, clear the filter"),

@@ -84,7 +84,7 @@ pub(crate) fn severity_tag(s: Severity) -> &'static str {
     }
 }
 
-pub(crate) use detail::{MAX_CONNECTIONS, MAX_SOCKETS};
+pub(crate) use detail::MAX_LISTED;
 pub(crate) use sysctls::row_height as sysctl_row_height;
 
 /// Draws the whole screen.
