@@ -31,6 +31,10 @@ pub enum CollectError {
     #[error("{0}")]
     NetnsGone(String),
 
+    /// The process `--pid` follows has exited (after the first snapshot).
+    #[error("--pid {pid}: process {why}; there is nothing more to follow")]
+    ProcessGone { pid: u32, why: &'static str },
+
     #[error("cannot list processes in /proc{}", out_of_fds(.0))]
     Proc(#[source] io::Error),
 
@@ -55,7 +59,7 @@ impl CollectError {
 
     /// Whether a repeated collection cannot succeed any more (watch ends).
     pub fn is_final(&self) -> bool {
-        matches!(self, CollectError::NetnsGone(_))
+        matches!(self, CollectError::NetnsGone(_) | CollectError::ProcessGone { .. })
     }
 }
 

@@ -198,6 +198,9 @@ pub struct Collector {
     /// as many at once, instead of doubling its way there (5 % spare, not up to 100 %).
     last_count: usize,
     ghosts: ghosts::GhostFinder,
+    /// `--pid`: the followed process's start time, once seen (a pid that
+    /// names another process later is not the one asked for).
+    pid_started: Option<u64>,
 }
 
 impl Collector {
@@ -210,6 +213,7 @@ impl Collector {
             previous: DumpedInodes::default(),
             last_count: 0,
             ghosts: ghosts::GhostFinder::default(),
+            pid_started: None,
         }
     }
 
@@ -235,6 +239,7 @@ impl Collector {
         }
         let started = Instant::now();
         let target = self.request.netns.open()?;
+        self.check_pid_target()?;
         let changed = self.follow(target.as_ref().map(|t| t.id));
         let Collector { request, cache, diag, previous, ghosts, last_count, .. } = self;
         let room = *last_count + *last_count / 20;
@@ -286,6 +291,25 @@ impl Collector {
             snapshot.never_connected = Some(absent.never_connected);
         }
         Ok(snapshot)
+    }
+
+    /// `--pid`: fails for good once the followed process has exited.
+    fn check_pid_target(&mut self) -> Result<(), CollectError> {
+        let Some(ScanOptions { scope: ScanScope::Pids(pids), .. }) = &self.request.owners else {
+            return Ok(());
+        };
+        let &[pid] = pids.as_slice() else { return Ok(()) };
+        let started = match self.pid_started {
+            Some(started) => started,
+            None => match owners::read_stat(pid) {
+                Ok(stat) => *self.pid_started.insert(stat.start_time),
+                Err(_) => return Ok(()),
+            },
+        };
+        match owners::exit_of(pid, started) {
+            Some(why) => Err(CollectError::ProcessGone { pid, why }),
+            None => Ok(()),
+        }
     }
 
     /// Notes the target's identity; when it changed, drops the netlink socket

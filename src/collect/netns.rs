@@ -176,12 +176,7 @@ pub(super) fn run_in<T: Send>(
 
 /// The error when a pinned process exited or its pid now names another one.
 fn process_gone(label: &str, p: PinnedProcess) -> Option<CollectError> {
-    let why = match owners::read_stat(p.pid) {
-        Ok(stat) if stat.start_time == p.start_time => return None,
-        Ok(_) => "exited, and its pid now belongs to another process",
-        Err(owners::ReadError::Vanished) => "exited",
-        Err(_) => return None,
-    };
+    let why = owners::exit_of(p.pid, p.start_time)?;
     Some(CollectError::NetnsGone(format!(
         "--netns {label}: process {} {why}; its network namespace can no longer be followed",
         p.pid

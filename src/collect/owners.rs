@@ -104,6 +104,21 @@ pub fn process_exists(pid: u32) -> bool {
     }
 }
 
+/// How the process `pid` that started at `start_time` ended, or `None`
+/// while it runs (or cannot be read: then it is not known to have ended).
+/// A zombie has exited: only its parent's `wait()` is missing.
+pub fn exit_of(pid: u32, start_time: u64) -> Option<&'static str> {
+    match read_stat(pid) {
+        Ok(stat) if stat.start_time != start_time => {
+            Some("exited, and its pid now belongs to another process")
+        }
+        Ok(stat) if stat.state == 'Z' => Some("exited (a zombie its parent has not reaped)"),
+        Ok(_) => None,
+        Err(ReadError::Vanished) => Some("exited"),
+        Err(_) => None,
+    }
+}
+
 /// `/proc/PID/stat`: the process's name and start time.
 pub fn read_stat(pid: u32) -> Result<PidStat, ReadError> {
     let text = std::fs::read(format!("/proc/{pid}/stat")).map_err(|e| ReadError::from_io(&e))?;

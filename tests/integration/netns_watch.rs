@@ -2,7 +2,8 @@
 //! re-created under the same name (an event, then the new namespace's
 //! sockets only), deleted for good (repeated failures said once, `--count`
 //! still ends the run), and a `--netns PID` whose process exits (the run
-//! ends with a clear error instead of following whoever gets the pid).
+//! ends with a clear error instead of following whoever gets the pid), as
+//! does a `--pid` whose process exits.
 
 use std::io::{BufRead, BufReader};
 use std::process::{Child, Command, ExitStatus, Stdio};
@@ -216,4 +217,29 @@ fn watch_of_a_process_namespace_ends_when_the_process_exits() {
     );
     assert_eq!(events.last().unwrap()["type"], "summary", "the summary is still printed");
     assert!(events.iter().filter(|e| e["type"] == "sample").count() < 1000);
+}
+
+/// `watch --pid` follows one process: once it exits, the run ends with a
+/// line saying so (and the summary), rather than sampling nothing on. A
+/// zombie has exited too: its parent's `wait()` is all that is missing.
+#[test]
+fn watch_of_a_process_ends_when_it_exits_or_is_a_zombie() {
+    for reap in [true, false] {
+        let mut sleeper = Sleeper(Command::new("sleep").arg("1000").spawn().unwrap());
+        let pid = sleeper.0.id().to_string();
+        let mut watch = Watching::start(&["--interval", "200ms", "--count", "1000", "--pid", &pid]);
+        watch.event("the first sample", |e| e["type"] == "sample");
+        sleeper.0.kill().unwrap();
+        if reap {
+            sleeper.0.wait().unwrap();
+        }
+        let (status, events, said) = watch.finish();
+        assert_eq!(status.code(), Some(1), "{said:?}");
+        let why = if reap { "exited" } else { "exited (a zombie its parent has not reaped)" };
+        assert_eq!(
+            said.last().expect("an error line"),
+            &format!("sockscope: error: --pid {pid}: process {why}; there is nothing more to follow")
+        );
+        assert_eq!(events.last().unwrap()["type"], "summary", "the summary is still printed");
+    }
 }
