@@ -18,12 +18,18 @@ use crate::model::{Endpoint, Proto, Snapshot};
 
 /// Owners of a socket as `comm(pid)`, comma-separated and escaped; `-` if none.
 pub fn owners_text(snapshot: &Snapshot, inode: u64) -> String {
+    escape::text(&owners_raw(snapshot, inode)).into_owned()
+}
+
+/// The holders of a socket as `comm(pid),...` with the names as the kernel
+/// has them, for JSON (which escapes them its own way); `-` for none.
+pub fn owners_raw(snapshot: &Snapshot, inode: u64) -> String {
     let mut text = String::new();
     for pid in snapshot.owner_pids(inode) {
         if !text.is_empty() {
             text.push(',');
         }
-        text.push_str(&escape::text(snapshot.comm(pid)));
+        text.push_str(snapshot.comm(pid));
         text.push('(');
         text.push_str(&pid.to_string());
         text.push(')');

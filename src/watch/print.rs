@@ -153,7 +153,7 @@ impl Printer<'_> {
             endpoint_text(&x.local),
             x.accept_queue,
             x.backlog,
-            l.owners
+            crate::output::escape::text(&l.owners)
         )
     }
 

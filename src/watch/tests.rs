@@ -513,3 +513,25 @@ fn a_stretched_interval_is_a_line_for_humans() {
     assert!(run.text.contains("interval stretched to 200ms: a refresh costs"), "{}", run.text);
     assert!(run.text.contains("interval back to 10ms"), "{}", run.text);
 }
+
+/// A process name with a terminal escape: the JSON carries it as the kernel
+/// has it (JSON escapes it), the same in `owners` and in `comm`, so the two
+/// can be joined; the text lines escape it for the terminal.
+#[test]
+fn names_are_raw_in_json_and_escaped_in_text() {
+    let evil = "\u{1b}[31mevil";
+    let snap = |secs| {
+        SnapshotBuilder::new()
+            .at(secs)
+            .process(7, evil, 10, 1024)
+            .listener("0.0.0.0:80", 0, 128, 0, &[7])
+            .build()
+    };
+    let run = watch(vec![snap(0.0), snap(1.0)]);
+    let sample = run.of("sample")[0];
+    assert_eq!(sample["listeners"][0]["owners"], format!("{evil}(7)"), "{sample}");
+    assert_eq!(sample["processes"][0]["comm"], evil, "{sample}");
+    let text = watch_with(Replay::new(vec![snap(0.0), snap(1.0)]), settings(false), false).text;
+    assert!(!text.contains('\u{1b}'), "{text}");
+    assert!(text.contains("\\x1b[31mevil(7)"), "{text}");
+}

@@ -41,6 +41,7 @@ pub(crate) struct ListenerChange {
     pub listener: Listener,
     pub accept_queue_delta: Option<i64>,
     pub drops_delta: Option<i64>,
+    /// `comm(pid),...`, names unescaped (the text printer escapes them).
     pub owners: String,
     /// Its namespace (`--all-netns`).
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -210,7 +211,7 @@ impl Tracker {
                     listener: l.clone(),
                     accept_queue_delta,
                     drops_delta,
-                    owners: crate::output::owners_text(report.snapshot, l.inode),
+                    owners: crate::output::owners_raw(report.snapshot, l.inode),
                     netns: owned_netns(report.snapshot, l.netns),
                     changed,
                 }
