@@ -112,7 +112,7 @@ pub struct WatchArgs {
     #[arg(long, value_name = "N", default_value_t = defaults::HEARTBEAT)]
     pub heartbeat: u32,
     /// Exit with status 3 if a leak (close_wait_leak, fd_leak, ghost_sockets), or a finding of this severity, fired
-    #[arg(long, value_name = "leak|warning|critical", value_parser = FailOn::parse)]
+    #[arg(long, value_name = "LEVEL", value_parser = fail_on_levels(), ignore_case = true)]
     pub fail_on: Option<FailOn>,
     /// Colour: auto (only on a terminal), always, never. NO_COLOR always wins
     #[arg(long, value_name = "WHEN", default_value = "auto")]
@@ -198,7 +198,7 @@ pub struct SelectArgs {
     #[arg(long, value_name = "LIST", value_parser = StateSet::parse_list)]
     pub state: Option<StateSet>,
     /// Only sockets with this port at either end
-    #[arg(long, value_name = "PORT")]
+    #[arg(long, value_name = "PORT", value_parser = port_number, allow_negative_numbers = true)]
     pub port: Option<u16>,
     /// Only sockets held by this process id
     #[arg(long, value_name = "PID", value_parser = process_id, allow_negative_numbers = true)]
@@ -263,7 +263,7 @@ pub struct DumpArgs {
     #[arg(short = 'i', long)]
     pub info: bool,
     /// Exit with status 3 if a finding of this severity or worse exists
-    #[arg(long, value_name = "SEVERITY", value_parser = Severity::parse)]
+    #[arg(long, value_name = "SEVERITY", value_parser = severities(), ignore_case = true)]
     pub fail_on: Option<Severity>,
     /// Read each process's command line (JSON `processes[].cmdline`)
     #[arg(long)]
@@ -301,6 +301,37 @@ pub fn process_id(text: &str) -> Result<u32, String> {
         Ok(pid) if pid > 0 => Ok(pid),
         _ => Err("not a process id (a whole number from 1)".to_string()),
     }
+}
+
+/// `--port`: a port a socket can have at either end (0 is no port: an
+/// unbound end, which every filter on a port would mismatch).
+pub fn port_number(text: &str) -> Result<u16, String> {
+    match text.trim().parse::<u16>() {
+        Ok(port) if port > 0 => Ok(port),
+        _ => Err("not a port number (a whole number from 1 to 65535)".to_string()),
+    }
+}
+
+/// `dump --fail-on`: a severity, its values listed for `--help` and completions.
+fn severities() -> impl clap::builder::TypedValueParser<Value = Severity> {
+    use clap::builder::{PossibleValue, PossibleValuesParser, TypedValueParser};
+    PossibleValuesParser::new([
+        PossibleValue::new("info"),
+        PossibleValue::new("warning").alias("warn"),
+        PossibleValue::new("critical").alias("crit"),
+    ])
+    .try_map(|text| Severity::parse(&text))
+}
+
+/// `watch --fail-on`: a leak, or a severity worth failing a run for.
+fn fail_on_levels() -> impl clap::builder::TypedValueParser<Value = FailOn> {
+    use clap::builder::{PossibleValue, PossibleValuesParser, TypedValueParser};
+    PossibleValuesParser::new([
+        PossibleValue::new("leak").alias("leaks"),
+        PossibleValue::new("warning").alias("warn"),
+        PossibleValue::new("critical").alias("crit"),
+    ])
+    .try_map(|text| FailOn::parse(&text))
 }
 
 /// `--count`: how many samples to take, at least one.
@@ -399,16 +430,28 @@ impl From<ColorArg> for ColorChoice {
 /// One line for a clap error: the `error:` line plus any `tip:`.
 pub fn one_line_error(err: &clap::Error) -> String {
     let text = err.render().to_string();
-    let mut parts = text
-        .lines()
-        .map(str::trim)
-        .filter(|l| l.starts_with("error:") || l.starts_with("tip:"))
-        .map(|l| l.trim_start_matches("error: "));
-    let first = parts.next().unwrap_or("invalid arguments").to_string();
-    let rest: Vec<&str> = parts.collect();
-    match rest.is_empty() {
-        true => format!("{first} (see --help)"),
-        false => format!("{first}; {} (see --help)", rest.join("; ")),
+    let mut said: Vec<String> = Vec::new();
+    let mut in_error = false;
+    for line in text.lines() {
+        let trimmed = line.trim();
+        if let Some(first) = trimmed.strip_prefix("error: ") {
+            said.push(first.to_string());
+            in_error = true;
+        } else if trimmed.starts_with("tip:") {
+            said.push(trimmed.to_string());
+            in_error = false;
+        } else if trimmed.is_empty() || trimmed.starts_with("Usage:") {
+            in_error = false;
+        } else if in_error && let Some(last) = said.last_mut() {
+            // What clap indents under the error: the missing argument, the
+            // accepted values.
+            last.push(' ');
+            last.push_str(trimmed);
+        }
+    }
+    match said.is_empty() {
+        true => "invalid arguments (see --help)".to_string(),
+        false => format!("{} (see --help)", said.join("; ")),
     }
 }
 
@@ -430,6 +473,15 @@ mod tests {
         assert!(!line.contains('\n'));
         let err = Cli::try_parse_from(["sockscope", "dump", "--stat", "listen"]).unwrap_err();
         assert!(one_line_error(&err).contains("tip:"));
+        for (args, expect) in [
+            (&["sockscope", "completions"][..], "not provided: <SHELL>"),
+            (&["sockscope", "completions", "powershell"][..], "[possible values: bash, zsh, fish]"),
+            (&["sockscope", "dump", "--color", "sometimes"][..], "[possible values: auto, always, never]"),
+            (&["sockscope", "dump", "--color"][..], "[possible values: auto, always, never]"),
+        ] {
+            let line = one_line_error(&Cli::try_parse_from(args).unwrap_err());
+            assert!(line.contains(expect) && !line.contains("Usage"), "{args:?}: {line}");
+        }
     }
 
     #[test]
@@ -438,6 +490,11 @@ mod tests {
             (&["sockscope", "dump", "--pid", "-1"][..], "'-1' for '--pid <PID>': not a process id"),
             (&["sockscope", "dump", "--pid", "0"][..], "not a process id (a whole number from 1)"),
             (&["sockscope", "watch", "--count", "0"][..], "take at least 1 sample"),
+            (&["sockscope", "watch", "--fail-on", "info"][..], "[possible values: leak, warning, critical]"),
+            (&["sockscope", "dump", "--fail-on", "bad"][..], "[possible values: info, warning, critical]"),
+            (&["sockscope", "dump", "--port", "0"][..], "not a port number (a whole number from 1 to 65535)"),
+            (&["sockscope", "dump", "--port", "70000"][..], "not a port number"),
+            (&["sockscope", "watch", "--port", "-80"][..], "not a port number"),
             (&["sockscope", "watch", "--count", "-2"][..], "not a number of samples"),
             (&["sockscope", "watch", "--cw-growth", "0"][..], "must be a whole number from 1"),
         ] {

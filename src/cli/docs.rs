@@ -78,6 +78,14 @@ fn write_subcommand(out: &mut dyn Write, sub: &clap::Command) -> io::Result<()> 
 pub fn write_completions(out: &mut dyn Write, shell: CompletionShell) -> io::Result<()> {
     let mut command = Cli::command();
     clap_complete::generate(Shell::from(shell), &mut command, "sockscope", out);
+    if shell == CompletionShell::Fish {
+        // clap_complete's fish script offers files for a subcommand's
+        // positional argument; the shell names are what it takes.
+        writeln!(
+            out,
+            "complete -c sockscope -n \"__fish_sockscope_using_subcommand completions\" -f -a \"bash zsh fish\""
+        )?;
+    }
     Ok(())
 }
 
@@ -127,9 +135,18 @@ mod tests {
             let mut out = Vec::new();
             write_completions(&mut out, shell).unwrap();
             let text = String::from_utf8(out).unwrap();
-            for word in ["dump", "watch", "tui", "interval", "fail-on"] {
+            for word in ["dump", "watch", "tui", "interval", "fail-on", "critical"] {
                 assert!(text.contains(word), "{shell:?} completion lacks {word}");
             }
         }
+    }
+
+    #[test]
+    fn fish_completes_the_shell_names_of_completions() {
+        let mut out = Vec::new();
+        write_completions(&mut out, CompletionShell::Fish).unwrap();
+        let text = String::from_utf8(out).unwrap();
+        let line = text.lines().find(|l| l.contains("using_subcommand completions\" -f -a"));
+        assert!(line.is_some_and(|l| l.contains("bash zsh fish")), "{text}");
     }
 }
