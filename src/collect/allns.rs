@@ -310,10 +310,14 @@ pub(super) fn netns_warnings(namespaces: &[Namespace], unseen: u32) -> Vec<Warni
         ));
     }
     if unseen > 0 {
+        let why = match rustix::process::geteuid().is_root() {
+            true => "refused even to root, by a security module or ptrace protection",
+            false => "needs root or CAP_SYS_PTRACE",
+        };
         out.push(Warning::new(
             WarningKind::NetnsUnavailable,
             format!(
-                "could not tell which network namespace {unseen} {} in (needs root or CAP_SYS_PTRACE): \
+                "could not tell which network namespace {unseen} {} in ({why}): \
                  a namespace only they use is missing",
                 plural(unseen as usize, "process is", "processes are")
             ),

@@ -53,10 +53,11 @@ pub(crate) fn handle_key(app: &mut App, key: KeyEvent) {
 /// Keys while the help box is open: scroll it, or close it.
 fn help_key(app: &mut App, code: KeyCode) {
     match code {
-        KeyCode::Char('?') | KeyCode::Esc | KeyCode::Char('q') => {
+        KeyCode::Char('?') | KeyCode::Esc => {
             app.help = false;
             app.help_scroll = 0;
         }
+        KeyCode::Char('q') => app.quit = true,
         KeyCode::Char('j') | KeyCode::Down => app.help_scroll += 1,
         KeyCode::Char('k') | KeyCode::Up => app.help_scroll = app.help_scroll.saturating_sub(1),
         KeyCode::PageDown => app.help_scroll += app.page,

@@ -343,8 +343,9 @@ fn sort_group_pause_help_and_quit() {
     assert!(app.help, "other keys do not close help");
     key(&mut app, KeyCode::Esc);
     assert!(!app.help);
+    key(&mut app, KeyCode::Char('?'));
     key(&mut app, KeyCode::Char('q'));
-    assert!(app.quit);
+    assert!(app.quit, "q quits from the help box too, as the box says");
     let mut app2 = self::app();
     handle_key(&mut app2, KeyEvent::new(KeyCode::Char('c'), KeyModifiers::CONTROL));
     assert!(app2.quit);
