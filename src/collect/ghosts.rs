@@ -1,8 +1,10 @@
 //! Ghost sockets: TCP sockets a process still holds that no dump shows.
 //!
-//! A TCP socket reset by its peer (or whose connect failed) is unhashed: it
-//! is in no sock_diag dump and not in `/proc/net/tcp`, yet the application's
-//! fd keeps it alive; only `/proc/PID/fd` still points at its inode. A TCP
+//! A TCP socket reset by its peer (or whose connect failed, or closed by
+//! both ends while its fd stays open: its TIME-WAIT successor is dumped
+//! without an inode) is unhashed: it is in no sock_diag dump and not in
+//! `/proc/net/tcp`, yet the application's fd keeps it alive; only
+//! `/proc/PID/fd` still points at its inode. A TCP
 //! socket that was never connected (created and not bound, or left fresh by
 //! a blocking `connect()` that failed: the kernel then zeroes its counters)
 //! is in no table either, but it is no dead connection: a pool's spare, a

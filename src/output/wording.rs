@@ -84,8 +84,9 @@ pub fn message(f: &Finding) -> String {
         Evidence::CloseWaitLeak(e) => close_wait_leak_message(e),
         Evidence::FdLeak(e) => fd_leak_message(e),
         Evidence::GhostSockets(e) => format!(
-            "holds {} dead TCP connection{} (reset by the peer, or a failed connect): the kernel no \
-             longer tracks them and no dump shows them, yet each keeps an fd",
+            "holds {} dead TCP connection{} (reset by the peer, a failed connect, or closed by both \
+             ends without close()): the kernel no longer tracks them and no dump shows them, yet each \
+             keeps an fd",
             e.ghost_sockets,
             plural(u64::from(e.ghost_sockets))
         ),
@@ -391,8 +392,8 @@ fn fixed_hint(evidence: &Evidence) -> &'static str {
              (sockets, files, pipes), and CLOSE-WAIT or ghost findings name socket leaks"
         }
         Evidence::GhostSockets(_) => {
-            "the application ignores the error (ECONNRESET) on these sockets and keeps the fds; \
-             `ls -l /proc/PID/fd | grep INODE` finds them"
+            "the application keeps the fds of connections that ended (an ignored ECONNRESET, or no \
+             close() after shutdown() and the peer's FIN); `ls -l /proc/PID/fd | grep INODE` finds them"
         }
         Evidence::NeverConnectedSockets(_) => {
             "usually harmless (a pool's spare sockets, a socket between socket() and connect()); \
