@@ -9,8 +9,8 @@ use proptest::prelude::*;
 use super::decode::{frames, inet, raw, unix};
 use super::netlink::{DumpStats, consume_datagram};
 use super::query::{Extras, Query};
-use super::{ghosts, netns, owners, proc_text};
-use crate::model::{Family, FdLimit, Proto, StateSet};
+use super::{containers, ghosts, netns, owners, proc_text};
+use crate::model::{Family, FdLimit, Proto, Runtime, StateSet};
 
 /// The fields of a kernel 6.x stat line after the state, with `start` as
 /// field 22 (starttime).
@@ -230,6 +230,41 @@ proptest! {
         let _ = proc_text::parse_fd_limit(&table[..cut.min(table.len())]);
         let _ = proc_text::parse_fd_limit(&table.replace("files", ""));
         prop_assert_eq!(owners::parse_socket_link(format!("socket:[{n}]").as_bytes()), Some(n));
+    }
+
+    #[test]
+    fn any_cgroup_text_yields_only_well_formed_ids(text in "\\PC{0,300}|([0-9]{1,2}:[a-z,=_]{0,12}:[/a-z0-9_.-]{0,120}\n){0,5}") {
+        let found = containers::parse_cgroup_file(&text);
+        if let Some(id) = &found.id {
+            prop_assert!((12..=64).contains(&id.len()) && id.bytes().all(|b| b.is_ascii_hexdigit()), "{id}");
+            prop_assert!(text.contains(id.as_str()));
+        }
+        if let Some(uid) = &found.pod_uid {
+            prop_assert!((32..=36).contains(&uid.len()), "{uid}");
+            prop_assert!(uid.bytes().all(|b| b.is_ascii_hexdigit() || b == b'-'), "{uid}");
+        }
+        let _ = containers::parse_pod_dir(&text);
+    }
+
+    #[test]
+    fn kubernetes_cgroup_paths_read_back_their_pod_and_container(
+        id in "[0-9a-f]{64}", uid in "[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}",
+        qos in prop_oneof![Just("burstable"), Just("besteffort")], noise in "[a-z0-9.-]{0,20}",
+    ) {
+        let systemd_uid = uid.replace('-', "_");
+        let v2 = format!(
+            "0::/kubepods.slice/kubepods-{qos}.slice/kubepods-{qos}-pod{systemd_uid}.slice/cri-containerd-{id}.scope\n"
+        );
+        let v1 = format!("12:pids:/kubepods/{qos}/pod{uid}/{id}\n1:name=systemd:/{noise}\n");
+        for text in [v2, v1] {
+            let found = containers::parse_cgroup_file(&text);
+            prop_assert_eq!(found.id.as_deref(), Some(id.as_str()));
+            prop_assert_eq!(found.pod_uid.as_deref(), Some(uid.as_str()));
+        }
+        let found = containers::parse_cgroup_file(&format!("0::/system.slice/docker-{id}.scope\n"));
+        prop_assert_eq!(found.runtime, Some(Runtime::Docker));
+        let pod = containers::parse_pod_dir(&format!("shop_cart-{noise}x_{uid}"));
+        prop_assert_eq!(pod.map(|p| p.uid), Some(uid));
     }
 
     #[test]
