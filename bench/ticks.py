@@ -129,6 +129,12 @@ def tui_tick(binary, warmup, seconds):
             data = json.load(f)
     finally:
         subprocess.run(["tmux", "-L", sock, "kill-server"], stderr=subprocess.DEVNULL)
+        shutil.rmtree(work, ignore_errors=True)
+        tmux_dir = os.path.join(os.environ.get("TMUX_TMPDIR", "/tmp"), f"tmux-{os.getuid()}")
+        try:
+            os.remove(os.path.join(tmux_dir, sock))
+        except OSError:
+            pass
     steady = data["ticks"][1:] or data["ticks"]
     ticks = max(1, sum(1 for _ in steady))
     return dict(cpu_tick=(c1 - c0) / max(1, min(ticks, round(t1 - t0))), share=(c1 - c0) / (t1 - t0), rss=rss,

@@ -65,6 +65,32 @@ impl Tmux {
 impl Drop for Tmux {
     fn drop(&mut self) {
         self.run(&["kill-server"]);
+        // tmux leaves its socket file behind.
+        let dir = std::env::var_os("TMUX_TMPDIR").unwrap_or_else(|| "/tmp".into());
+        let uid = rustix::process::getuid().as_raw();
+        let _ =
+            std::fs::remove_file(std::path::Path::new(&dir).join(format!("tmux-{uid}")).join(&self.socket));
+    }
+}
+
+/// Where a dashboard's shell records the terminal mode after it (and the
+/// dashboard's pid, in `PATH.pid`); both removed when dropped.
+struct SttyFile(std::path::PathBuf);
+
+impl SttyFile {
+    fn new(name: &str) -> SttyFile {
+        SttyFile(std::env::temp_dir().join(format!("sockscope-stty-{name}-{}", std::process::id())))
+    }
+
+    fn pid_file(&self) -> String {
+        format!("{}.pid", self.0.display())
+    }
+}
+
+impl Drop for SttyFile {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_file(&self.0);
+        let _ = std::fs::remove_file(self.pid_file());
     }
 }
 
@@ -104,9 +130,9 @@ fn dashboard_shows_the_full_queue_and_quits_cleanly() {
         (l, clients)
     });
     let port = local_addr(&listener).port();
-    let stty = std::env::temp_dir().join(format!("sockscope-stty-q-{}", std::process::id()));
+    let stty = SttyFile::new("q");
     let tmux = Tmux::new("e2e");
-    tmux.start(&dashboard(&lab, &stty));
+    tmux.start(&dashboard(&lab, &stty.0));
     let overview = tmux.wait_for("the overview", |s| s.contains("accept_queue_full"));
     assert!(overview.contains(&format!("127.0.0.1:{port}")), "{overview}");
     tmux.keys(&["2"]);
@@ -115,8 +141,7 @@ fn dashboard_shows_the_full_queue_and_quits_cleanly() {
     assert!(row.contains("FULL") && row.contains("5/4"), "{row}");
     tmux.keys(&["q"]);
     tmux.wait_for("the shell after quitting", |s| s.contains("FINISHED"));
-    assert!(restored(&stty), "terminal left in raw mode after q");
-    let _ = std::fs::remove_file(stty);
+    assert!(restored(&stty.0), "terminal left in raw mode after q");
 }
 
 #[test]
@@ -126,30 +151,26 @@ fn ctrl_c_sigterm_and_panic_restore_the_terminal() {
     }
     let lab = Lab::new("tui_signals");
     for (how, name) in [("ctrl-c", "C-c"), ("sigterm", "TERM"), ("panic", "")] {
-        let stty = std::env::temp_dir().join(format!("sockscope-stty-{how}-{}", std::process::id()));
+        let stty = SttyFile::new(how);
         let tmux = Tmux::new(how);
         let env = if how == "panic" { "SOCKSCOPE_TEST_PANIC=1 RUST_BACKTRACE=0 " } else { "" };
-        tmux.start(&format!("{env}{}", dashboard(&lab, &stty)));
+        tmux.start(&format!("{env}{}", dashboard(&lab, &stty.0)));
         if how == "panic" {
             let after = tmux.wait_for("the shell after the panic", |s| s.contains("FINISHED"));
             assert!(after.contains("injected collector panic"), "the panic message is shown: {after}");
-            assert!(restored(&stty), "terminal left in raw mode after a panic");
-            let _ = std::fs::remove_file(format!("{}.pid", stty.display()));
-            let _ = std::fs::remove_file(&stty);
+            assert!(restored(&stty.0), "terminal left in raw mode after a panic");
             continue;
         }
         tmux.wait_for("the dashboard", |s| s.contains("Overview"));
         match how {
             "ctrl-c" => tmux.keys(&[name]),
             _ => {
-                let pid = std::fs::read_to_string(format!("{}.pid", stty.display())).expect("pid file");
+                let pid = std::fs::read_to_string(stty.pid_file()).expect("pid file");
                 Command::new("kill").args(["-TERM", pid.trim()]).status().expect("kill");
             }
         }
         tmux.wait_for(&format!("the shell after {how}"), |s| s.contains("FINISHED"));
-        assert!(restored(&stty), "terminal left in raw mode after {how}");
-        let _ = std::fs::remove_file(format!("{}.pid", stty.display()));
-        let _ = std::fs::remove_file(stty);
+        assert!(restored(&stty.0), "terminal left in raw mode after {how}");
     }
 }
 
@@ -166,9 +187,9 @@ fn at_80x24_every_number_that_matters_is_whole() {
     });
     let port = local_addr(&listener).port();
     let me = format!("({})", std::process::id());
-    let stty = std::env::temp_dir().join(format!("sockscope-stty-80-{}", std::process::id()));
+    let stty = SttyFile::new("80");
     let tmux = Tmux::new("e2e80");
-    tmux.start_sized(&dashboard(&lab, &stty), 80, 24);
+    tmux.start_sized(&dashboard(&lab, &stty.0), 80, 24);
     tmux.wait_for("the overview", |s| s.contains("accept_queue_full"));
     tmux.keys(&["2"]);
     let screen = tmux.wait_for("the listeners screen", |s| s.contains("Listeners ("));
@@ -193,6 +214,4 @@ fn at_80x24_every_number_that_matters_is_whole() {
     tmux.keys(&["Escape"]);
     tmux.keys(&["q"]);
     tmux.wait_for("the shell after quitting", |s| s.contains("FINISHED"));
-    let _ = std::fs::remove_file(format!("{}.pid", stty.display()));
-    let _ = std::fs::remove_file(stty);
 }
