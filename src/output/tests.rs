@@ -156,3 +156,11 @@ fn times_to_a_limit_read_in_planning_units() {
     assert_eq!(wording::eta_text(174.8), "~3 min");
     assert_eq!(wording::eta_text(7200.0), "~2.0 h");
 }
+
+#[test]
+fn slow_rates_keep_a_digit_in_a_longer_unit() {
+    assert_eq!(wording::rate_text(42.4), "42/s");
+    assert_eq!(wording::rate_text(0.5), "0.5/s");
+    assert_eq!(wording::rate_text(0.02), "1.2/min", "not 0.0/s");
+    assert_eq!(wording::rate_text(0.0003), "1.1/h");
+}

@@ -55,7 +55,11 @@ pub fn message(f: &Finding) -> String {
         Evidence::AcceptStalled(e) => stalled_message(e),
         Evidence::SynQueuePressure(e) => syn_queue_message(e),
         Evidence::ListenerDrops(q) => {
-            format!("listener has dropped {} connection attempts since it was opened", q.drops.unwrap_or(0))
+            let drops = q.drops.unwrap_or(0);
+            format!(
+                "listener has dropped {drops} connection attempt{} since it was opened",
+                plural(u64::from(drops))
+            )
         }
         Evidence::BacklogCappedBySomaxconn(e) => format!(
             "backlog {} equals net.core.somaxconn: the application likely asked for more and was capped",
@@ -270,9 +274,24 @@ fn churn_message(e: &ChurnEvidence, dest: &str) -> String {
 
 fn listen_overflow_message(e: &ListenOverflowEvidence) -> String {
     format!(
-        "dropped {} connection attempts in {:.0} s ({:.1}/s): its accept queue overflows ({}/{})",
-        e.new_drops, e.window_s, e.rate_per_s, e.accept_queue, e.backlog
+        "dropped {} connection attempt{} in {:.0} s ({}): its accept queue overflows ({}/{})",
+        e.new_drops,
+        plural(u64::from(e.new_drops)),
+        e.window_s,
+        rate_text(e.rate_per_s),
+        e.accept_queue,
+        e.backlog
     )
+}
+
+/// An event rate in the unit that keeps a digit: `12/s`, `0.5/s`, `1.2/min`.
+pub fn rate_text(per_s: f64) -> String {
+    match per_s {
+        r if r >= 9.95 => format!("{r:.0}/s"),
+        r if r >= 0.095 => format!("{r:.1}/s"),
+        r if r * 60.0 >= 0.095 => format!("{:.1}/min", r * 60.0),
+        r => format!("{:.1}/h", r * 3600.0),
+    }
 }
 
 /// What to do about it.

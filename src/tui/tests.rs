@@ -210,6 +210,16 @@ fn at_80x24_listeners_show_whole_queues_marks_and_shortened_owners() {
     }
 }
 
+/// A finding whose subject alone is wider than the row (a long IPv6
+/// address, its queue, its owners) ends in an ellipsis, never cut bare.
+#[test]
+fn a_finding_too_long_for_its_row_ends_in_an_ellipsis() {
+    let app = crowded();
+    let text = screen(&app, 70, 24);
+    let v6 = line_with(&text, "2001:db8");
+    assert!(v6.trim_end_matches('│').trim_end().ends_with('…'), "{v6}");
+}
+
 #[test]
 fn at_80x24_processes_show_the_listening_column() {
     let mut app = crowded();
@@ -398,6 +408,36 @@ fn tiny_terminals_do_not_break_any_screen() {
     }
 }
 
+/// More states than the overview's panel has rows (a short terminal, or
+/// many findings above it): the last row says how many are not shown and
+/// where they are.
+#[test]
+fn the_state_panel_says_what_it_leaves_out() {
+    let mut builder = SnapshotBuilder::new().process(SERVER, "server", 40, 1024);
+    for (i, state) in [
+        State::Established,
+        State::SynSent,
+        State::FinWait1,
+        State::FinWait2,
+        State::TimeWait,
+        State::CloseWait,
+        State::LastAck,
+        State::Closing,
+        State::SynRecv,
+    ]
+    .into_iter()
+    .enumerate()
+    {
+        builder = builder.many(1, state, &format!("10.0.0.{}", i + 1), "10.0.1.1:443", &[SERVER]);
+    }
+    let mut app = App::new(Duration::from_secs(1), Thresholds::default(), false);
+    app.apply(Update::of(builder.listener("0.0.0.0:80", 0, 128, 0, &[SERVER]).build()));
+    let text = screen(&app, 80, 18);
+    assert!(text.contains("… 4 more: screen 3, g"), "{text}");
+    assert!(!screen(&app, 80, 24).contains("more: screen 3"), "no note when all fit");
+    assert!(screen(&app, 200, 50).contains("CLOSING"), "a big terminal shows them all");
+}
+
 #[test]
 fn status_line_names_hidden_owners_first() {
     let mut app = App::new(Duration::from_secs(1), Thresholds::default(), false);
@@ -411,6 +451,12 @@ fn status_line_names_hidden_owners_first() {
     let text = screen(&app, 80, 24);
     let status = text.lines().last().unwrap();
     assert!(status.starts_with(" not root: owners of 12 processes hidden"), "{status}");
+    let narrow = screen(&app, 60, 24);
+    let status = narrow.lines().last().unwrap();
+    assert!(
+        status.ends_with("… ? help  q quit"),
+        "too long: cut with an ellipsis, the way out kept: {status}"
+    );
 }
 
 #[test]

@@ -115,7 +115,11 @@ fn draw_groups(frame: &mut Frame, area: Rect, app: &App, theme: Theme) {
         .collect();
     let header = Row::new(["Group", "Sockets", "Share"]).style(theme.heading());
     let widths = [Constraint::Min(20), Constraint::Length(8), Constraint::Length(20)];
-    let title =
-        format!(" Connections by {} ({} groups) — g: next grouping ", app.group.label(), app.groups.len());
+    let title = format!(
+        " Connections by {} ({} group{}) — g: next grouping ",
+        app.group.label(),
+        app.groups.len(),
+        if app.groups.len() == 1 { "" } else { "s" }
+    );
     frame.render_widget(Table::new(body, widths).header(header).block(block(title)), area);
 }

@@ -53,7 +53,8 @@ fn cells(app: &App, l: &Listener, wide: bool, theme: Theme) -> Cells {
         _ => ("", Style::default()),
     };
     let drops = match (l.drops, app.history.listener_drop_rate(&id)) {
-        (Some(d), Some(r)) if r > 0.0 => format!("{d} +{r:.1}/s"),
+        (Some(d), Some(r)) if r >= 0.05 => format!("{d} +{r:.1}/s"),
+        (Some(d), Some(r)) if r > 0.0 => format!("{d} +<0.1/s"),
         (Some(d), _) => d.to_string(),
         (None, _) => "-".to_string(),
     };

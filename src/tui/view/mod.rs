@@ -184,8 +184,27 @@ fn draw_status(frame: &mut Frame, area: Rect, app: &App, theme: Theme) {
     const HINT: &str = " ? help  q quit";
     let [left, right] =
         Layout::horizontal([Constraint::Min(0), Constraint::Length(HINT.len() as u16)]).areas(area);
-    frame.render_widget(Paragraph::new(Line::from(spans)), left);
+    frame.render_widget(Paragraph::new(Line::from(fit_spans(spans, usize::from(left.width)))), left);
     frame.render_widget(Paragraph::new(Span::styled(HINT, theme.dim())), right);
+}
+
+/// `spans` cut to `width` columns with an ellipsis, never mid-word unmarked.
+fn fit_spans(spans: Vec<Span<'static>>, width: usize) -> Vec<Span<'static>> {
+    use unicode_width::UnicodeWidthStr;
+    let mut room = width;
+    let mut out = Vec::with_capacity(spans.len());
+    for span in spans {
+        let w = span.content.width();
+        if w <= room {
+            room -= w;
+            out.push(span);
+            continue;
+        }
+        let cut = fit::end(span.content.trim_end(), room);
+        out.push(Span::styled(cut, span.style));
+        break;
+    }
+    out
 }
 
 /// The refresh interval and what the last refresh cost: `every 1s · collect

@@ -53,7 +53,12 @@ fn draw_findings(frame: &mut Frame, area: Rect, app: &App, theme: Theme) {
                 _ => String::new(),
             };
             let head = format!("{}{}{owners}  ", subject_text(&f.subject), netns_tag(app, f.netns));
-            let room = inner.saturating_sub(5 + kind_width + 1 + head.width());
+            let avail = inner.saturating_sub(5 + kind_width + 1);
+            let head = match head.width() <= avail {
+                true => head,
+                false => super::fit::end(head.trim_end(), avail),
+            };
+            let room = avail.saturating_sub(head.width());
             let line = Line::from(vec![
                 Span::styled(
                     format!("{:<4}{}", severity_tag(f.severity), if app.is_escalated(f) { "▲" } else { " " }),
@@ -132,6 +137,12 @@ fn draw_states(frame: &mut Frame, area: Rect, app: &App) {
             let line = format!("{:<6}{:<11}{:>8}", proto.netid(), state.ss_name(), counts.get(*state));
             lines.push(Line::from(line));
         }
+    }
+    let room = usize::from(area.height.saturating_sub(2));
+    if lines.len() > room && room > 0 {
+        let hidden = lines.len() - (room - 1);
+        lines.truncate(room - 1);
+        lines.push(Line::from(format!("… {hidden} more: screen 3, g")));
     }
     let title = format!(" Sockets by state{} ", netns_title(app));
     frame.render_widget(Paragraph::new(lines).block(block(title)), area);
