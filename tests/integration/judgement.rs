@@ -464,9 +464,11 @@ fn time_wait_severity_follows_tcp_tw_reuse() {
         return;
     }
     let lab = Lab::new("tw_reuse");
-    // Bound before the range shrinks, so the listener takes none of its 100 ports.
+    // Bound before the range shrinks, to a port outside the 100 of the range.
     let listener = lab.run(|| std::net::TcpListener::bind("0.0.0.0:0").unwrap());
-    lab.sysctl("net.ipv4.ip_local_port_range", "40000 40099");
+    let taken = listener.local_addr().unwrap().port();
+    let first = if (40000..40100).contains(&taken) { 50000 } else { 40000 };
+    lab.sysctl("net.ipv4.ip_local_port_range", &format!("{first} {}", first + 99));
     lab.sysctl("net.ipv4.tcp_tw_reuse", "0");
     let ok = lab.run(|| Command::new("ip").args(["addr", "add", "10.200.0.1/32", "dev", "lo"]).status());
     assert!(ok.is_ok_and(|s| s.success()), "ip addr add");
