@@ -51,6 +51,15 @@ pub(crate) fn states_by_owner(snapshot: &Snapshot, sockets: &[&Socket]) -> BTree
     // with a hundred thousand of them is no reason to start threads.
     let held = sockets.iter().filter(|s| s.inode != 0).count();
     let threads = std::thread::available_parallelism().map_or(1, |n| n.get()).min(held / PER_THREAD);
+    states_by_owner_on(snapshot, sockets, threads)
+}
+
+/// [`states_by_owner`] over `threads` threads (one: here).
+fn states_by_owner_on(
+    snapshot: &Snapshot,
+    sockets: &[&Socket],
+    threads: usize,
+) -> BTreeMap<u32, StateCounts> {
     if threads <= 1 {
         return states_by_owner_here(snapshot, sockets);
     }
@@ -210,6 +219,9 @@ mod tests {
         let sockets: Vec<&Socket> = snap.sockets.iter().collect();
         let counted = states_by_owner(&snap, &sockets);
         assert_eq!(counted, states_by_owner_here(&snap, &sockets));
+        for threads in [2, 3] {
+            assert_eq!(states_by_owner_on(&snap, &sockets, threads), counted, "{threads} threads");
+        }
         assert_eq!(counted[&10].get(State::Established), 70_000);
         assert_eq!(counted[&10].get(State::CloseWait), 40_000);
         assert_eq!(counted[&20].total(), 40_000);

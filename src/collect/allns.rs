@@ -48,6 +48,7 @@ struct NetnsDump {
 impl Collector {
     /// An all-namespace snapshot (`Request::all_netns`).
     pub(super) fn snapshot_all(&mut self) -> Result<Snapshot, CollectError> {
+        self.check_pid_target()?;
         let discovery = namespaces::discover().map_err(CollectError::Proc)?;
         self.snapshot_discovered(discovery)
     }

@@ -31,8 +31,8 @@ pub enum CollectError {
     #[error("{0}")]
     NetnsGone(String),
 
-    /// The process `--pid` follows has exited (after the first snapshot).
-    #[error("--pid {pid}: process {why}; there is nothing more to follow")]
+    /// The process `--pid` follows has exited.
+    #[error("--pid {pid}: the process {why}")]
     ProcessGone { pid: u32, why: &'static str },
 
     #[error("cannot list processes in /proc{}", out_of_fds(.0))]

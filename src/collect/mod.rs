@@ -293,18 +293,24 @@ impl Collector {
         Ok(snapshot)
     }
 
-    /// `--pid`: fails for good once the followed process has exited.
-    fn check_pid_target(&mut self) -> Result<(), CollectError> {
+    /// `--pid`: fails for good once the followed process has exited. The
+    /// first snapshot only notes which process the pid names (a zombie's
+    /// empty fd table is still a valid one-shot answer); one that vanished
+    /// before it was ever seen has exited too.
+    pub(super) fn check_pid_target(&mut self) -> Result<(), CollectError> {
         let Some(ScanOptions { scope: ScanScope::Pids(pids), .. }) = &self.request.owners else {
             return Ok(());
         };
         let &[pid] = pids.as_slice() else { return Ok(()) };
-        let started = match self.pid_started {
-            Some(started) => started,
-            None => match owners::read_stat(pid) {
-                Ok(stat) => *self.pid_started.insert(stat.start_time),
-                Err(_) => return Ok(()),
-            },
+        let Some(started) = self.pid_started else {
+            return match owners::read_stat(pid) {
+                Ok(stat) => {
+                    self.pid_started = Some(stat.start_time);
+                    Ok(())
+                }
+                Err(owners::ReadError::Vanished) => Err(CollectError::ProcessGone { pid, why: "exited" }),
+                Err(_) => Ok(()),
+            };
         };
         match owners::exit_of(pid, started) {
             Some(why) => Err(CollectError::ProcessGone { pid, why }),

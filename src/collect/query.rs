@@ -93,29 +93,23 @@ impl Query {
 
     /// The request as a netlink message, ready to send.
     pub fn to_bytes(&self, sequence: u32) -> Vec<u8> {
-        if let Query::TcpBoth { states, extras } = *self {
-            return tcp_both_request(states, extras, sequence);
-        }
+        let request = match *self {
+            // The original request type: one walk for both families, which
+            // the sock_diag message types cannot express.
+            Query::TcpBoth { states, extras } => return tcp_both_request(states, extras, sequence),
+            Query::Inet { proto, family, states, extras } => {
+                SockDiagMessage::InetRequest(inet_request(proto, family, states, extras))
+            }
+            Query::Unix { states } => SockDiagMessage::UnixRequest(unix_request(states)),
+        };
         let mut header = NetlinkHeader::default();
         header.flags = NLM_F_REQUEST | NLM_F_DUMP;
         header.sequence_number = sequence;
-        let mut message = NetlinkMessage::new(header, self.message().into());
+        let mut message = NetlinkMessage::new(header, request.into());
         message.finalize();
         let mut bytes = vec![0; message.buffer_len()];
         message.serialize(&mut bytes);
         bytes
-    }
-
-    fn message(&self) -> SockDiagMessage {
-        match *self {
-            Query::Inet { proto, family, states, extras } => {
-                SockDiagMessage::InetRequest(inet_request(proto, family, states, extras))
-            }
-            Query::TcpBoth { states, extras } => {
-                SockDiagMessage::InetRequest(inet_request(Proto::Tcp, Family::Inet, states, extras))
-            }
-            Query::Unix { states } => SockDiagMessage::UnixRequest(unix_request(states)),
-        }
     }
 }
 

@@ -21,9 +21,19 @@ use crate::model::{Endpoint, Family, Proto, Snapshot, Socket, State};
 /// hand-off negligible.
 const CHUNK: usize = 4096;
 
-/// Writes `[socket, socket, ...]`.
+/// Writes `[socket, socket, ...]`, serialized on up to four cores.
 pub(super) fn write(out: &mut dyn Write, sockets: &[&Socket], snap: &Snapshot) -> serde_json::Result<()> {
     let workers = std::thread::available_parallelism().map_or(1, |n| n.get()).clamp(1, 4);
+    write_with(out, sockets, snap, workers)
+}
+
+/// [`write`] with `workers` threads serializing chunks in turn.
+fn write_with(
+    out: &mut dyn Write,
+    sockets: &[&Socket],
+    snap: &Snapshot,
+    workers: usize,
+) -> serde_json::Result<()> {
     let chunks: Vec<&[&Socket]> = sockets.chunks(CHUNK).collect();
     if workers == 1 || chunks.len() <= 1 {
         return serde_json::to_writer(&mut *out, &Array(sockets, snap));
@@ -219,14 +229,16 @@ mod tests {
         for count in [0, 1, CHUNK, CHUNK + 1, 3 * CHUNK + 17] {
             let snap = established(count as u32);
             let sockets: Vec<&Socket> = snap.sockets.iter().collect();
-            let mut parallel = Vec::new();
-            write(&mut parallel, &sockets, &snap).unwrap();
             let single = serde_json::to_vec(&Array(&sockets, &snap)).unwrap();
-            assert_eq!(
-                String::from_utf8(parallel).unwrap(),
-                String::from_utf8(single).unwrap(),
-                "{count} sockets"
-            );
+            for workers in [1, 2, 3] {
+                let mut parallel = Vec::new();
+                write_with(&mut parallel, &sockets, &snap, workers).unwrap();
+                assert_eq!(
+                    String::from_utf8(parallel).unwrap(),
+                    String::from_utf8(single.clone()).unwrap(),
+                    "{count} sockets, {workers} workers"
+                );
+            }
         }
     }
 

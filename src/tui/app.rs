@@ -404,13 +404,13 @@ impl App {
         self.refresh_rows();
     }
 
-    /// The sysctls to show: the chosen namespace's, else the snapshot's.
     /// Sockets by protocol and state as the overview shows them: in the
     /// chosen namespace, or all of them.
     pub(crate) fn states(&self) -> Option<&StatesByProto> {
         self.netns_states.as_ref().or(self.data.as_ref().map(|d| &d.by_state))
     }
 
+    /// The sysctls to show: the chosen namespace's, else the snapshot's.
     pub(crate) fn sysctls(&self) -> Option<&Sysctls> {
         let data = self.data.as_ref()?;
         Some(match self.netns {

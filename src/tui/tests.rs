@@ -118,13 +118,23 @@ fn detail_panes_and_help_at_80x24_and_200x50() {
 /// and past the copies kept a line says how many are not listed and where.
 #[test]
 fn a_process_pane_scrolls_to_its_last_socket() {
+    for (local, remote) in [
+        ("10.0.0.1", "10.0.0.8:443"),
+        // Rows that wrap on an 80-column terminal: the scroll still reaches the end.
+        ("[2001:db8:aaaa:bbbb:cccc:dddd:eeee:1]", "[2001:db8:aaaa:bbbb:cccc:dddd:eeee:2]:443"),
+    ] {
+        scroll_to_the_last_socket(local, remote);
+    }
+}
+
+fn scroll_to_the_last_socket(local: &str, remote: &str) {
     let mut app = App::new(Duration::from_secs(1), Thresholds::default(), false);
     app.resize(80, 24);
     let listed = super::view::MAX_LISTED as u32;
     let snap = SnapshotBuilder::new()
         .process(SERVER, "server", 2000, 4096)
         .process(77, "other", 10, 1024)
-        .many(listed + 5, State::Established, "10.0.0.1", "10.0.0.8:443", &[SERVER])
+        .many(listed + 5, State::Established, local, remote, &[SERVER])
         .many(1, State::Established, "10.0.0.2", "10.0.0.9:80", &[77])
         .build();
     app.apply(Update::of(snap));
@@ -141,8 +151,8 @@ fn a_process_pane_scrolls_to_its_last_socket() {
     key(&mut app, KeyCode::End);
     let last = screen(&app, 80, 24);
     assert!(last.contains("… 5 more not listed here: sockscope dump --pid 4242 --sockets"), "{last}");
-    let rows = last.lines().filter(|l| l.contains("10.0.0.8:443")).count();
-    assert!(rows > 5, "the end of the list fills the pane: {last}");
+    let rows = last.lines().filter(|l| l.contains("ESTAB")).count();
+    assert!(rows > 2, "the end of the list fills the pane: {last}");
     key(&mut app, KeyCode::Home);
     assert_eq!(app.detail_scroll, 0);
     key(&mut app, KeyCode::Esc);

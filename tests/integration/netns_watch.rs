@@ -238,7 +238,7 @@ fn watch_of_a_process_ends_when_it_exits_or_is_a_zombie() {
         let why = if reap { "exited" } else { "exited (a zombie its parent has not reaped)" };
         assert_eq!(
             said.last().expect("an error line"),
-            &format!("sockscope: error: --pid {pid}: process {why}; there is nothing more to follow")
+            &format!("sockscope: error: --pid {pid}: the process {why}")
         );
         assert_eq!(events.last().unwrap()["type"], "summary", "the summary is still printed");
     }

@@ -261,7 +261,9 @@ fn draw_pane(frame: &mut Frame, area: Rect, app: &App, pane: Pane) {
         }
     }
     let inner = block("").inner(area);
-    let height: usize = lines.iter().map(|l| usize::from(wrapped_height(l, inner.width))).sum();
+    let text = Paragraph::new(lines).wrap(Wrap { trim: false });
+    // Rows as ratatui wraps them: what the scroll can reach, exactly.
+    let height = text.line_count(inner.width);
     let room = usize::from(inner.height);
     let last = height.saturating_sub(room);
     app.detail_scroll_max.set(last);
@@ -270,31 +272,8 @@ fn draw_pane(frame: &mut Frame, area: Rect, app: &App, pane: Pane) {
         0 => pane.title.to_string(),
         _ => format!("{}· j/k: lines {}-{} of {height} ", pane.title, top + 1, (top + room).min(height)),
     };
-    let text =
-        Paragraph::new(lines).wrap(Wrap { trim: false }).scroll((u16::try_from(top).unwrap_or(u16::MAX), 0));
+    let text = text.scroll((u16::try_from(top).unwrap_or(u16::MAX), 0));
     frame.render_widget(text.block(block(title)), area);
-}
-
-/// Rows `line` takes once wrapped at word boundaries to `width` columns.
-fn wrapped_height(line: &Line, width: u16) -> u16 {
-    let width = usize::from(width.max(1));
-    let (mut rows, mut column) = (1usize, 0usize);
-    for word in line.to_string().split(' ') {
-        let w = unicode_width::UnicodeWidthStr::width(word);
-        column = match column {
-            0 => w,
-            c if c + 1 + w <= width => c + 1 + w,
-            _ => {
-                rows += 1;
-                w
-            }
-        };
-        while column > width {
-            rows += 1;
-            column -= width;
-        }
-    }
-    u16::try_from(rows).unwrap_or(u16::MAX)
 }
 
 fn opt<T: ToString>(v: Option<T>) -> String {
