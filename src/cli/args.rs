@@ -200,7 +200,7 @@ pub struct SelectArgs {
     /// Only sockets with this port at either end
     #[arg(long, value_name = "PORT", value_parser = port_number, allow_negative_numbers = true)]
     pub port: Option<u16>,
-    /// Only sockets held by this process id
+    /// Only sockets held by this process id (in its own network namespace, e.g. a container's)
     #[arg(long, value_name = "PID", value_parser = process_id, allow_negative_numbers = true)]
     pub pid: Option<u32>,
     /// Only sockets held by processes whose name (comm) contains NAME

@@ -89,16 +89,35 @@ pub struct Io<'a> {
 }
 
 /// The kernel collection a command's selection asks for, in the namespace
-/// `--netns` names (resolved and checked here, before anything runs).
-fn request(select: &SelectArgs) -> Result<Request, CollectError> {
+/// `--netns` names (resolved and checked here, before anything runs). A
+/// `--pid` living in another network namespace (a container's) is followed
+/// there, as `--netns PID` would: its sockets are in no table of this one.
+fn request(select: &SelectArgs, err: &mut dyn Write) -> Result<Request, AppError> {
     if let Some(pid) = select.pid.filter(|&pid| !collect::owners::process_exists(pid)) {
-        return Err(CollectError::NoSuchProcess(pid));
+        return Err(CollectError::NoSuchProcess(pid).into());
     }
-    let netns = match &select.netns {
-        Some(spec) => NetnsTarget::parse(spec)?,
-        None => NetnsTarget::Current,
+    let netns = match (&select.netns, pid_elsewhere(select)) {
+        (Some(spec), _) => NetnsTarget::parse(spec)?,
+        (None, Some(pid)) => {
+            writeln!(
+                err,
+                "sockscope: --pid {pid} lives in another network namespace: following it there (as --netns {pid})"
+            )?;
+            NetnsTarget::parse(&pid.to_string())?
+        }
+        (None, None) => NetnsTarget::Current,
     };
     Ok(Request::for_selection(&select.selection(), netns).with_all_netns(select.all_netns))
+}
+
+/// The `--pid` (without `--netns` or `-A`) whose network namespace is not
+/// sockscope's own; `None` when it is, or when it cannot be told (another
+/// user's process, without root).
+fn pid_elsewhere(select: &SelectArgs) -> Option<u32> {
+    let pid = select.pid.filter(|_| select.netns.is_none() && !select.all_netns)?;
+    let own = collect::namespaces::identity("/proc/self/ns/net").ok()?;
+    let theirs = collect::namespaces::identity(&format!("/proc/{pid}/ns/net")).ok()?;
+    (own != theirs).then_some(pid)
 }
 
 /// A channel that receives one message per SIGTERM, SIGHUP or SIGINT, so a
@@ -122,7 +141,7 @@ pub fn dump(args: &DumpArgs, io: Io) -> Result<Outcome, AppError> {
     let thresholds = Thresholds::from(&args.thresholds);
     // Ghost sockets are judged over two samples (watch, dashboard), not in one dump.
     let request =
-        request(&args.select)?.with_tcp_info(args.info).with_cmdline(args.cmdline).with_ghosts(false);
+        request(&args.select, io.err)?.with_tcp_info(args.info).with_cmdline(args.cmdline).with_ghosts(false);
     let snapshot = collect::collect(&request)?;
     let build = || Report::build(&snapshot, &selection, analyze::analyze(&snapshot, &thresholds));
     let report = match args.json {
@@ -154,7 +173,7 @@ pub fn tui(args: &TuiArgs, out_is_terminal: bool) -> Result<Outcome, AppError> {
     if !out_is_terminal || !io::stdin().is_terminal() {
         return Err(AppError::NotATerminal);
     }
-    let source = Box::new(Collector::new(request(&args.select)?));
+    let source = Box::new(Collector::new(request(&args.select, &mut io::stderr())?));
     let settings = tui::Settings {
         thresholds: Thresholds::from(&args.thresholds),
         interval: args.interval,
@@ -167,7 +186,7 @@ pub fn tui(args: &TuiArgs, out_is_terminal: bool) -> Result<Outcome, AppError> {
 
 /// `sockscope watch`.
 pub fn watch(args: &WatchArgs, io: Io) -> Result<Outcome, AppError> {
-    let mut source = Collector::new(request(&args.select)?);
+    let mut source = Collector::new(request(&args.select, io.err)?);
     let settings = watch::Settings {
         selection: args.select.selection(),
         thresholds: Thresholds::from(&args.thresholds),

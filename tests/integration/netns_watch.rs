@@ -243,3 +243,43 @@ fn watch_of_a_process_ends_when_it_exits_or_is_a_zombie() {
         assert_eq!(events.last().unwrap()["type"], "summary", "the summary is still printed");
     }
 }
+
+/// `--pid` of a process in another network namespace (a container's app)
+/// follows it there: its sockets are in no table of sockscope's own
+/// namespace, so without this `dump --pid` showed none and `watch --pid
+/// --fail-on leak` passed whatever the process leaked.
+#[test]
+fn a_pid_in_another_namespace_is_followed_there() {
+    let lab = Lab::new("pid_elsewhere");
+    if !lab.is_private() {
+        support::loud("SKIPPED a_pid_in_another_namespace_is_followed_there: needs root");
+        return;
+    }
+    let script = "import socket, sys\nl = socket.socket(); l.bind(('127.0.0.1', 0)); l.listen(3)\n\
+                  print(l.getsockname()[1], flush=True); sys.stdin.read()";
+    let mut child = lab.run(|| {
+        Command::new("python3")
+            .args(["-c", script])
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .spawn()
+            .unwrap()
+    });
+    let mut port = String::new();
+    BufReader::new(child.stdout.take().unwrap()).read_line(&mut port).unwrap();
+    let app = Sleeper(child);
+    let pid = app.0.id().to_string();
+    let out = Command::new(BIN).args(["dump", "--json", "--pid", &pid]).output().unwrap();
+    assert!(out.status.success(), "{out:?}");
+    let said = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        said.contains(&format!("--pid {pid} lives in another network namespace: following it there")),
+        "{said}"
+    );
+    let doc: Value = serde_json::from_slice(&out.stdout).unwrap();
+    let listening = doc["sockets"].as_array().unwrap().iter().any(|s| {
+        s["state"] == "LISTEN"
+            && s["local"].as_str().is_some_and(|l| l.ends_with(&format!(":{}", port.trim())))
+    });
+    assert!(listening, "its listener, found in its namespace: {doc}");
+}
