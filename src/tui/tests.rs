@@ -12,7 +12,7 @@ use ratatui::style::Color;
 use super::app::{App, Detail, Tab, Update};
 use super::keys::handle_key;
 use super::view;
-use crate::analyze::Thresholds;
+use crate::analyze::{Subject, Thresholds};
 use crate::fixture::SnapshotBuilder;
 use crate::model::{Snapshot, State};
 
@@ -416,6 +416,34 @@ fn tiny_terminals_do_not_break_any_screen() {
         screen(&app, w, h);
         key(&mut app, KeyCode::Esc);
     }
+}
+
+/// More findings than the overview's panel has rows: moving down scrolls
+/// the panel, so the selected finding is always on screen.
+#[test]
+fn the_findings_panel_follows_the_cursor() {
+    let mut builder = SnapshotBuilder::new();
+    for i in 0..20u32 {
+        let pid = 100 + i;
+        builder = builder.process(pid, &format!("leaky{i}"), 40, 1024).many(
+            12,
+            State::CloseWait,
+            &format!("10.0.{i}.1"),
+            "10.0.9.9:5432",
+            &[pid],
+        );
+    }
+    let mut app = App::new(Duration::from_secs(1), Thresholds::default(), false);
+    app.apply(Update::of(builder.build()));
+    for _ in 0..19 {
+        key(&mut app, KeyCode::Char('j'));
+    }
+    let text = screen(&app, 80, 24);
+    let selected = app.finding_rows()[app.cursor().selected];
+    let Subject::Process { pid, .. } = &app.data.as_ref().unwrap().analysis.findings[selected].subject else {
+        panic!("a process finding")
+    };
+    assert!(text.contains(&format!("pid {pid} ")), "the 20th finding is on screen: {text}");
 }
 
 /// More states than the overview's panel has rows (a short terminal, or

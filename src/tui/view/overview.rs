@@ -40,7 +40,9 @@ fn draw_findings(frame: &mut Frame, area: Rect, app: &App, theme: Theme) {
     let title = format!(" Findings ({}){} — Enter: go to subject ", rows.len(), netns_title(app));
     let cursor = app.cursor();
     let height = area.height.saturating_sub(2) as usize;
-    let shown = visible(rows.len(), cursor.offset, height);
+    // This panel is shorter than a table's page: keep the cursor inside it.
+    let offset = cursor.offset.min(cursor.selected).max((cursor.selected + 1).saturating_sub(height));
+    let shown = visible(rows.len(), offset, height);
     let kind_width = shown.clone().map(|i| findings[rows[i]].kind().name().len()).max().unwrap_or(0);
     let inner = usize::from(area.width.saturating_sub(2));
     let mut lines: Vec<Line> = shown
