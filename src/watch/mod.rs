@@ -223,8 +223,9 @@ struct Watch<'s> {
     histories: HashMap<u64, History>,
     tracker: Tracker,
     findings: FindingTracker,
-    first: HashMap<u32, ProcessChange>,
-    last: HashMap<u32, ProcessChange>,
+    /// Each tracked process as first and last seen, and when.
+    first: HashMap<u32, (SystemTime, ProcessChange)>,
+    last: HashMap<u32, (SystemTime, ProcessChange)>,
     peaks: peaks::Peaks,
     samples: u64,
     quiet: u32,
@@ -269,8 +270,8 @@ impl<'s> Watch<'s> {
         self.samples += 1;
         self.peaks.update(&changes);
         for p in &changes.processes {
-            self.first.entry(p.pid).or_insert_with(|| p.clone());
-            self.last.insert(p.pid, p.clone());
+            self.first.entry(p.pid).or_insert_with(|| (snapshot.taken_at, p.clone()));
+            self.last.insert(p.pid, (snapshot.taken_at, p.clone()));
         }
         self.quiet = if changes.any() { 0 } else { self.quiet + 1 };
         let heartbeat = self.settings.heartbeat > 0

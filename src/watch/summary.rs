@@ -1,6 +1,7 @@
 //! The end-of-watch summary: what grew, what leaked, the worst offenders.
 
 use std::collections::HashMap;
+use std::time::SystemTime;
 
 use serde::Serialize;
 
@@ -67,19 +68,22 @@ fn measures(p: &ProcessChange) -> [(&'static str, u64); 3] {
 
 /// Builds the summary from the first and last view of each process.
 pub(super) fn summarize(
-    first: &HashMap<u32, ProcessChange>,
-    last: &HashMap<u32, ProcessChange>,
+    first: &HashMap<u32, (SystemTime, ProcessChange)>,
+    last: &HashMap<u32, (SystemTime, ProcessChange)>,
     fired: &[Finding],
     peaks: &Peaks,
     duration_s: f64,
     samples: u64,
 ) -> Summary {
     let mut grew = Vec::new();
-    for (pid, now) in last {
-        let Some(then) = first.get(pid) else { continue };
+    for (pid, (seen_last, now)) in last {
+        let Some((seen_first, then)) = first.get(pid) else { continue };
+        // Growth over the time between its first and last sample: not the
+        // whole watch (a process that exited, or the wait after the last sample).
+        let span = seen_last.duration_since(*seen_first).map_or(0.0, |d| d.as_secs_f64());
         for ((what, from), (_, to)) in measures(then).into_iter().zip(measures(now)) {
             if to > from {
-                let rate = if duration_s > 0.0 { (to - from) as f64 / duration_s } else { 0.0 };
+                let rate = if span > 0.0 { (to - from) as f64 / span } else { 0.0 };
                 grew.push(Growth {
                     pid: *pid,
                     comm: now.comm.clone(),

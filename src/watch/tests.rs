@@ -345,6 +345,7 @@ fn the_summary_reports_what_grew_from_first_to_last_sample() {
     let grew = run.summary()["grew"].as_array().expect("grew").clone();
     let cw = grew.iter().find(|g| g["what"] == "CLOSE-WAIT").expect("CLOSE-WAIT grew");
     assert_eq!((cw["from"].clone(), cw["to"].clone()), (Value::from(10), Value::from(20)));
+    assert_eq!(number(&cw["rate_per_s"]), 1.0, "10 more over the 10 s between its first and last sample");
 }
 
 /// Connections a listener dropped during the watch are in the summary,
