@@ -74,7 +74,7 @@ pub(crate) fn keeps_finding(
             port_ok(local.port()) && selection.keeps_owners(*inode, snapshot)
         }
         Subject::Process { pid, .. } => {
-            selection.keeps_pid(*pid, snapshot) && (selection.port.is_none() || owning_pids(*pid))
+            selection.keeps_pid(*pid, snapshot) && (!selection.narrows_sockets() || owning_pids(*pid))
         }
         Subject::Destination(addr) => {
             port_ok(Some(addr.port()))

@@ -54,6 +54,12 @@ impl Selection {
         self.pid.is_some() || self.process.is_some()
     }
 
+    /// Whether only some sockets are selected (a protocol, states, `-l`, a
+    /// port): then a process is concerned only while it holds one of them.
+    pub fn narrows_sockets(&self) -> bool {
+        self.port.is_some() || self.listening || self.states.is_some() || !(self.tcp && self.udp && self.unix)
+    }
+
     /// Whether the process `pid` passes `--pid` and `--process`.
     pub fn keeps_pid(&self, pid: u32, snapshot: &Snapshot) -> bool {
         self.pid.is_none_or(|p| p == pid)

@@ -536,3 +536,26 @@ fn names_are_raw_in_json_and_escaped_in_text() {
     assert!(!text.contains('\u{1b}'), "{text}");
     assert!(text.contains("\\x1b[31mevil(7)"), "{text}");
 }
+
+/// `watch -l` follows listeners: a process that leaks fds but holds no
+/// listener is outside the selection, and so are its trend findings.
+#[test]
+fn trends_of_processes_outside_the_selection_are_left_out() {
+    let snaps: Vec<Snapshot> = (0..7)
+        .map(|i| {
+            SnapshotBuilder::new()
+                .at(f64::from(i) * 10.0)
+                .process(7, "api", 20, 1024)
+                .listener("0.0.0.0:80", 0, 128, 0, &[7])
+                .process(9, "client", 900 + 10 * i, 1024)
+                .many(3, State::Established, "10.0.0.1", "10.0.0.2:443", &[9])
+                .build()
+        })
+        .collect();
+    let everything = watch(snaps.clone());
+    assert!(!everything.announcements("fd_leak").is_empty(), "without a selection the leak is reported");
+    let mut listening = settings(true);
+    listening.selection = Selection { listening: true, ..Selection::all() };
+    let run = watch_with(Replay::new(snaps), listening, false);
+    assert!(run.announcements("fd_leak").is_empty(), "{:?}", run.events);
+}
