@@ -239,7 +239,17 @@ fn assemble_all(
         Vec::with_capacity(dumps.iter().map(|d| d.namespace.sockets as usize).sum());
     let mut namespaces = Vec::with_capacity(dumps.len());
     let mut socket_netns = SocketNetns::default();
-    for NetnsDump { namespace, net } in dumps {
+    // Host-wide sysctls: as sockscope sees them, or from the host's own
+    // namespace among those collected (the only one that shows them).
+    let mut host_wide = host::host_wide_sysctls();
+    for dump in &dumps {
+        host::complete_host_wide(&mut host_wide, &dump.namespace.sysctls);
+    }
+    let mut unknown = Vec::new();
+    for NetnsDump { mut namespace, net } in dumps {
+        if namespace.status.is_collected() {
+            unknown.extend(host::complete_host_wide(&mut namespace.sysctls, &host_wide));
+        }
         if let Some(net) = net {
             merge_stats(&mut stats, &net.stats);
             unavailable.extend(net.unavailable);
@@ -255,6 +265,9 @@ fn assemble_all(
     fact_warnings.dedup();
     let own = namespaces.iter().find(|n| n.own);
     let mut warnings = fact_warnings;
+    unknown.sort_unstable();
+    unknown.dedup();
+    warnings.extend(host::host_wide_warning(&unknown));
     warnings.extend(dump_warnings(&stats, &unavailable));
     warnings.extend(netns_warnings(&namespaces, discovery.unreadable));
     warnings.extend(unreadable_warning(scan.stats.unreadable));

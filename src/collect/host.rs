@@ -56,6 +56,55 @@ fn read_sysctls(missing: &mut Vec<String>) -> Sysctls {
     sysctls
 }
 
+/// Sysctls that exist only in the host's (initial) network namespace,
+/// though they govern every namespace's sockets: a child namespace's
+/// `/proc/sys/net` lacks them.
+const HOST_WIDE: &[&str] = &["net.ipv4.tcp_max_orphans"];
+
+/// The host-wide sysctls as the calling thread sees them: the host's values
+/// when sockscope runs in the host's namespace, none when it runs inside a
+/// child one (`ip netns exec`, a container).
+pub(super) fn host_wide_sysctls() -> Sysctls {
+    let mut sysctls = Sysctls::default();
+    for name in HOST_WIDE {
+        if let Ok(text) = fs::read_to_string(sysctl_path(name)) {
+            sysctls.0.insert(name.to_string(), SysctlValue::parse(&text));
+        }
+    }
+    sysctls
+}
+
+/// Adds to `sysctls`, read inside a namespace, the host-wide ones it could
+/// not see, from `host`; names those known nowhere.
+pub(super) fn complete_host_wide(sysctls: &mut Sysctls, host: &Sysctls) -> Vec<&'static str> {
+    let mut unknown = Vec::new();
+    for name in HOST_WIDE {
+        if sysctls.0.contains_key(*name) {
+            continue;
+        }
+        match host.0.get(*name) {
+            Some(value) => drop(sysctls.0.insert(name.to_string(), value.clone())),
+            None => unknown.push(*name),
+        }
+    }
+    unknown
+}
+
+/// The warning for host-wide sysctls that stayed unknown (sockscope itself
+/// runs inside a child namespace).
+pub(super) fn host_wide_warning(unknown: &[&str]) -> Option<Warning> {
+    (!unknown.is_empty()).then(|| {
+        Warning::new(
+            WarningKind::HostFactsIncomplete,
+            format!(
+                "could not read {}: host-wide, visible only from the host's network namespace \
+                 (sockscope runs inside another one)",
+                unknown.join(", ")
+            ),
+        )
+    })
+}
+
 pub fn sysctl_path(name: &str) -> String {
     format!("/proc/sys/{}", name.replace('.', "/"))
 }
@@ -88,5 +137,35 @@ pub(super) fn host_info() -> HostInfo {
         hostname: uname.nodename().to_string_lossy().into_owned(),
         kernel: uname.release().to_string_lossy().into_owned(),
         euid: rustix::process::geteuid().as_raw(),
+    }
+}
+
+#[cfg(test)]
+mod host_wide_tests {
+    use super::*;
+
+    fn with(pairs: &[(&str, &str)]) -> Sysctls {
+        let mut sysctls = Sysctls::default();
+        for (name, value) in pairs {
+            sysctls.0.insert(name.to_string(), SysctlValue::parse(value));
+        }
+        sysctls
+    }
+
+    /// A child namespace lacks `tcp_max_orphans`: the host's value fills it
+    /// in; without one (sockscope inside a child namespace) it is named as
+    /// unknown, with a warning, instead of silently absent.
+    #[test]
+    fn host_wide_sysctls_come_from_the_host_or_are_said_unknown() {
+        let host = with(&[("net.ipv4.tcp_max_orphans", "131072")]);
+        let mut child = with(&[("net.core.somaxconn", "4096")]);
+        assert!(complete_host_wide(&mut child, &host).is_empty());
+        assert_eq!(child, with(&[("net.core.somaxconn", "4096"), ("net.ipv4.tcp_max_orphans", "131072")]));
+        let mut blind = with(&[]);
+        let unknown = complete_host_wide(&mut blind, &Sysctls::default());
+        assert_eq!(unknown, ["net.ipv4.tcp_max_orphans"]);
+        let warning = host_wide_warning(&unknown).expect("a warning");
+        assert_eq!(warning.kind, WarningKind::HostFactsIncomplete);
+        assert!(host_wide_warning(&[]).is_none());
     }
 }
