@@ -40,9 +40,15 @@ pub fn eta_text(secs: f64) -> String {
 pub fn message(f: &Finding) -> String {
     match &f.evidence {
         Evidence::AcceptQueueFull(q) => format!(
-            "accept queue full: {} connections wait for accept(), backlog {} — new connections are being dropped{}",
+            "accept queue full: {} connections wait for accept(), backlog {} — {}{}",
             q.accept_queue,
             q.backlog,
+            match f.subject {
+                // A UNIX listener drops nothing: connect() blocks, or fails with EAGAIN.
+                Subject::Socket { proto: crate::model::Proto::UnixStream, .. } =>
+                    "new connects block or fail (EAGAIN)",
+                _ => "new connections are being dropped",
+            },
             gave_up(q.queued_close_wait)
         ),
         Evidence::AcceptQueueNearFull(e) => format!(
