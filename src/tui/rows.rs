@@ -191,8 +191,16 @@ pub(crate) fn process_rows(
         .filter(|&i| lives_in(processes[i].pid))
         .filter(|&i| {
             let p = &processes[i];
+            // A state matches the processes holding sockets in it (`/close-wait`).
+            let states: Vec<&str> = p.states.0.keys().map(|s| s.ss_name()).collect();
             matches(
-                &format!("{} {} {}", p.pid, p.comm, crate::output::listening_labels(&p.listening).join(" ")),
+                &format!(
+                    "{} {} {} {}",
+                    p.pid,
+                    p.comm,
+                    crate::output::listening_labels(&p.listening).join(" "),
+                    states.join(" ")
+                ),
                 &needle,
             )
         })

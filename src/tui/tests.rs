@@ -160,6 +160,21 @@ fn scroll_to_the_last_socket(local: &str, remote: &str) {
     assert_eq!(app.cursor().selected, 0, "the table behind did not move");
 }
 
+/// The process of an open pane exits: the pane says so instead of showing
+/// an unnamed process with no sockets.
+#[test]
+fn a_process_that_exits_under_its_pane_is_said_gone() {
+    let mut app = app();
+    key(&mut app, KeyCode::Char('4'));
+    key(&mut app, KeyCode::Home);
+    key(&mut app, KeyCode::Enter);
+    assert_eq!(app.detail, Some(Detail::Process(SERVER)));
+    let after = SnapshotBuilder::new().process(77, "php-fpm", 12, 1024).build();
+    app.apply(Update::of(after));
+    let text = screen(&app, 80, 24);
+    assert!(text.contains("not in this snapshot: it exited"), "{text}");
+}
+
 /// A busy host: long process names, a full queue of a deep backlog on an
 /// IPv6 address, a process listening on many ports.
 fn crowded() -> App {
@@ -336,6 +351,10 @@ fn filter_narrows_rows_and_esc_clears_it() {
     assert_eq!(app.row_count(Tab::Connections), 30, "the TIME-WAIT sockets towards 10.0.0.9");
     key(&mut app, KeyCode::Esc);
     assert_eq!((app.filter.as_str(), app.row_count(Tab::Connections)), ("", all));
+    key(&mut app, KeyCode::Char('4'));
+    keys(&mut app, "/close-wait");
+    key(&mut app, KeyCode::Enter);
+    assert_eq!(app.row_count(Tab::Processes), 1, "a state names the processes holding sockets in it");
 }
 
 #[test]

@@ -145,6 +145,9 @@ fn bad_arguments_are_one_line_and_exit_2() {
     let cases: &[&[&str]] = &[
         &["dump", "--port", "http"],
         &["dump", "--port", "70000"],
+        &["dump", "--port", "0"],
+        &["watch", "--fail-on", "info"],
+        &["completions"],
         &["dump", "--state", "establishd"],
         &["dump", "--pid", "0"],
         &["dump", "--netns", "no-such-namespace"],
@@ -166,6 +169,17 @@ fn bad_arguments_are_one_line_and_exit_2() {
         assert!(err.starts_with("sockscope: error: "), "{args:?}: {err}");
         assert!(out.stdout.is_empty());
     }
+}
+
+/// A trend window shorter than three samples can never judge a leak: said
+/// at once, not discovered after a silent run.
+#[test]
+fn a_window_too_short_for_the_interval_is_a_warning() {
+    let out = Command::new(BIN).args(["watch", "--interval", "10s", "--window", "1s", "--count", "1"]).output().unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{err}");
+    assert!(err.contains("--window 1s holds fewer than 3 samples at --interval 10s"), "{err}");
+    assert!(err.contains("use --window 20s or more"), "{err}");
 }
 
 #[test]

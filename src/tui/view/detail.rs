@@ -288,6 +288,9 @@ fn draw_process(frame: &mut Frame, area: Rect, app: &App, pid: u32, theme: Theme
     let process = snap.processes.get(&pid);
     let mut lines =
         vec![Line::from(Span::styled(format!("{}({pid})", text(snap.comm(pid))), theme.heading()))];
+    if process.is_none() && summary.is_none() {
+        lines.push(Line::from("not in this snapshot: it exited, or holds no socket any more (Esc: close)"));
+    }
     if let Some(p) = summary {
         let states: Vec<String> = p.states.0.iter().map(|(s, n)| format!("{s} {n}")).collect();
         lines.push(Line::from(format!("sockets: {}", states.join(", "))));
