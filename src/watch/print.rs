@@ -109,6 +109,18 @@ impl Printer<'_> {
             writeln!(self.out, "{t}  {}{}", self.listener_line(l), Self::tag(l.netns.as_ref()))?;
             printed = true;
         }
+        for g in &changes.gone_processes {
+            let why = match g.reason {
+                "exited" => "exited",
+                _ => "holds no selected socket any more",
+            };
+            writeln!(self.out, "{t}  pid {} {} {why}", g.pid, crate::output::escape::text(&g.comm))?;
+            printed = true;
+        }
+        for g in &changes.gone_listeners {
+            writeln!(self.out, "{t}  {} {} closed", g.proto, g.local)?;
+            printed = true;
+        }
         let own = std::iter::once((&changes.counters, None));
         let others = changes.netns_counters.iter().map(|n| (&n.counters, Some(&n.netns)));
         for (counters, netns) in own.chain(others) {

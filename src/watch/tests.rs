@@ -559,3 +559,41 @@ fn trends_of_processes_outside_the_selection_are_left_out() {
     let run = watch_with(Replay::new(snaps), listening, false);
     assert!(run.announcements("fd_leak").is_empty(), "{:?}", run.events);
 }
+
+/// A tracked process that exits, one that lets go of its selected sockets,
+/// and a listener that closes are each said once, in the sample where they
+/// went (text and JSON), instead of silently dropping out of the lines.
+#[test]
+fn processes_and_listeners_that_go_are_said_so() {
+    let before = SnapshotBuilder::new()
+        .at(0.0)
+        .process(7, "api", 20, 1024)
+        .listener("0.0.0.0:80", 0, 128, 0, &[7])
+        .process(9, "client", 30, 1024)
+        .many(2, State::Established, "10.0.0.1", "10.0.0.2:443", &[9])
+        .process(11, "batch", 30, 1024)
+        .many(1, State::Established, "10.0.0.3", "10.0.0.2:443", &[11])
+        .build();
+    let after = |secs| {
+        SnapshotBuilder::new()
+            .at(secs)
+            .process(7, "api", 20, 1024)
+            .process(11, "batch", 30, 1024)
+            .many(1, State::Established, "10.0.0.3", "10.0.0.9:22", &[11])
+            .build()
+    };
+    let mut by_port = settings(true);
+    by_port.selection = Selection { port: Some(443), ..Selection::all() };
+    let run = watch_with(Replay::new(vec![before.clone(), after(1.0), after(2.0)]), by_port, false);
+    let samples = run.of("sample");
+    let gone = &samples[1]["gone_processes"];
+    assert_eq!(gone[0]["pid"], 9, "{gone}");
+    assert_eq!(gone[0]["reason"], "exited");
+    assert_eq!(gone[1]["pid"], 11);
+    assert_eq!(gone[1]["reason"], "no_selected_socket");
+    assert!(samples[2].get("gone_processes").is_none(), "said once: {}", samples[2]);
+
+    let run = watch_with(Replay::new(vec![before, after(1.0)]), settings(false), false);
+    assert!(run.text.contains("pid 9 client exited"), "{}", run.text);
+    assert!(run.text.contains("tcp 0.0.0.0:80 closed"), "{}", run.text);
+}

@@ -77,6 +77,31 @@ pub(crate) struct Changes {
     /// With `--all-netns`: every other namespace whose counters moved.
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub netns_counters: Vec<NetnsCounterChange>,
+    /// Tracked processes the previous sample had and this one has not.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub gone_processes: Vec<GoneProcess>,
+    /// Tracked listeners the previous sample had and this one has not.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub gone_listeners: Vec<GoneListener>,
+}
+
+/// A process no longer tracked, and why.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub(crate) struct GoneProcess {
+    pub pid: u32,
+    pub comm: String,
+    /// `exited` (in no process table any more), or `no_selected_socket`
+    /// (running, but it holds none of the selected sockets now).
+    pub reason: &'static str,
+}
+
+/// A listener no longer in the dump: closed (or, for `-l`-less
+/// selections, no longer selected).
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub(crate) struct GoneListener {
+    pub proto: &'static str,
+    pub local: String,
+    pub inode: u64,
 }
 
 fn moved(counters: &CounterChanges) -> bool {
@@ -87,6 +112,8 @@ impl Changes {
     pub(crate) fn any(&self) -> bool {
         self.processes.iter().any(|p| p.changed)
             || self.listeners.iter().any(|l| l.changed)
+            || !self.gone_processes.is_empty()
+            || !self.gone_listeners.is_empty()
             || moved(&self.counters)
             || !self.netns_counters.is_empty()
     }
@@ -95,7 +122,7 @@ impl Changes {
 /// The previous sample's view, to compute deltas.
 #[derive(Default)]
 pub(crate) struct Tracker {
-    processes: HashMap<u32, (StateMap, Option<u32>, Option<RunState>)>,
+    processes: HashMap<u32, ProcessSeen>,
     listeners: HashMap<u64, ListenerSeen>,
     /// The last value of each sampled counter, by namespace (0: the
     /// snapshot's own), section and name.
@@ -105,13 +132,46 @@ pub(crate) struct Tracker {
 
 type StateMap = BTreeMap<&'static str, u32>;
 
+/// What a process looked like at the previous sample.
+struct ProcessSeen {
+    states: StateMap,
+    fds: Option<u32>,
+    state: Option<RunState>,
+    comm: String,
+}
+
 /// What a listener looked like at the previous sample.
-#[derive(Clone, Copy)]
+#[derive(Clone)]
 struct ListenerSeen {
     accept_queue: u32,
     drops: Option<u32>,
     full: bool,
     near_full: bool,
+    proto: &'static str,
+    local: String,
+}
+
+/// The processes of the previous sample missing from this one: exited when
+/// the process table no longer has them.
+fn gone_processes(
+    before: &HashMap<u32, ProcessSeen>,
+    now: &HashMap<u32, ProcessSeen>,
+    snapshot: &Snapshot,
+) -> Vec<GoneProcess> {
+    let mut gone: Vec<GoneProcess> = before
+        .iter()
+        .filter(|(pid, _)| !now.contains_key(*pid))
+        .map(|(pid, p)| GoneProcess {
+            pid: *pid,
+            comm: p.comm.clone(),
+            reason: match snapshot.processes.contains_key(pid) {
+                true => "no_selected_socket",
+                false => "exited",
+            },
+        })
+        .collect();
+    gone.sort_by_key(|g| g.pid);
+    gone
 }
 
 fn state_map(p: &ProcessSummary) -> StateMap {
@@ -153,15 +213,18 @@ impl Tracker {
         for p in summaries {
             let states = state_map(&p);
             let before = self.processes.get(&p.pid);
-            let deltas = before.map_or_else(BTreeMap::new, |(b, _, _)| state_deltas(&states, b));
-            let fds_delta = before.and_then(|(_, f, _)| Some(i64::from(p.fds?) - i64::from((*f)?)));
-            let run_changed = before.is_some_and(|(_, _, r)| *r != p.state);
+            let deltas = before.map_or_else(BTreeMap::new, |b| state_deltas(&states, &b.states));
+            let fds_delta = before.and_then(|b| Some(i64::from(p.fds?) - i64::from(b.fds?)));
+            let run_changed = before.is_some_and(|b| b.state != p.state);
             let changed = first
                 || before.is_none()
                 || !deltas.is_empty()
                 || fds_delta.is_some_and(|d| d != 0)
                 || run_changed;
-            seen.insert(p.pid, (states.clone(), p.fds, p.state));
+            seen.insert(
+                p.pid,
+                ProcessSeen { states: states.clone(), fds: p.fds, state: p.state, comm: p.comm.clone() },
+            );
             changes.processes.push(ProcessChange {
                 pid: p.pid,
                 comm: p.comm.clone(),
@@ -179,20 +242,26 @@ impl Tracker {
                 changed,
             });
         }
+        changes.gone_processes = gone_processes(&self.processes, &seen, snapshot);
         self.processes = seen;
-        changes.listeners = self.listeners(report, first);
+        changes.listeners = self.listeners(report, first, &mut changes.gone_listeners);
         changes.counters = self.counters(0, &snapshot.counters);
         changes.netns_counters = self.netns_counters(snapshot);
         changes
     }
 
-    fn listeners(&mut self, report: &Report, first: bool) -> Vec<ListenerChange> {
+    fn listeners(
+        &mut self,
+        report: &Report,
+        first: bool,
+        gone: &mut Vec<GoneListener>,
+    ) -> Vec<ListenerChange> {
         let mut seen = HashMap::new();
         let out = report
             .listeners
             .iter()
             .map(|l| {
-                let before = self.listeners.get(&l.inode).copied();
+                let before = self.listeners.get(&l.inode);
                 let drops_delta = before.and_then(|b| Some(i64::from(l.drops?) - i64::from(b.drops?)));
                 let accept_queue_delta =
                     before.map(|b| i64::from(l.accept_queue) - i64::from(b.accept_queue));
@@ -202,6 +271,8 @@ impl Tracker {
                     drops: l.drops,
                     full: l.full,
                     near_full: l.near_full,
+                    proto: l.proto.netid(),
+                    local: crate::output::escape::endpoint_text(&l.local),
                 };
                 seen.insert(l.inode, seen_now);
                 let moved = |d: Option<i64>| d.is_some_and(|d| d != 0);
@@ -217,6 +288,14 @@ impl Tracker {
                 }
             })
             .collect();
+        let mut closed: Vec<GoneListener> = self
+            .listeners
+            .iter()
+            .filter(|(inode, _)| !seen.contains_key(*inode))
+            .map(|(inode, l)| GoneListener { proto: l.proto, local: l.local.clone(), inode: *inode })
+            .collect();
+        closed.sort_by(|a, b| (a.proto, &a.local).cmp(&(b.proto, &b.local)));
+        *gone = closed;
         self.listeners = seen;
         out
     }

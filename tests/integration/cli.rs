@@ -175,7 +175,10 @@ fn bad_arguments_are_one_line_and_exit_2() {
 /// at once, not discovered after a silent run.
 #[test]
 fn a_window_too_short_for_the_interval_is_a_warning() {
-    let out = Command::new(BIN).args(["watch", "--interval", "10s", "--window", "1s", "--count", "1"]).output().unwrap();
+    let out = Command::new(BIN)
+        .args(["watch", "--interval", "10s", "--window", "1s", "--count", "1"])
+        .output()
+        .unwrap();
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(out.status.success(), "{err}");
     assert!(err.contains("--window 1s holds fewer than 3 samples at --interval 10s"), "{err}");
