@@ -104,7 +104,7 @@ def tui_tick(binary, warmup, seconds):
             time.sleep(0.05)
         pid = int(open(pid_file).read())
         deadline = time.time() + 600
-        while " sockets " not in subprocess.run(["tmux", "-L", sock, "capture-pane", "-p", "-t", "0"],
+        while "Findings (" not in subprocess.run(["tmux", "-L", sock, "capture-pane", "-p", "-t", "0"],
                                                 capture_output=True, text=True).stdout:
             if time.time() > deadline:
                 raise SystemExit("the dashboard showed no snapshot")

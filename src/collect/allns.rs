@@ -245,10 +245,9 @@ fn assemble_all(
     for dump in &dumps {
         host::complete_host_wide(&mut host_wide, &dump.namespace.sysctls);
     }
-    let mut unknown = Vec::new();
     for NetnsDump { mut namespace, net } in dumps {
         if namespace.status.is_collected() {
-            unknown.extend(host::complete_host_wide(&mut namespace.sysctls, &host_wide));
+            host::complete_host_wide(&mut namespace.sysctls, &host_wide);
         }
         if let Some(net) = net {
             merge_stats(&mut stats, &net.stats);
@@ -265,9 +264,6 @@ fn assemble_all(
     fact_warnings.dedup();
     let own = namespaces.iter().find(|n| n.own);
     let mut warnings = fact_warnings;
-    unknown.sort_unstable();
-    unknown.dedup();
-    warnings.extend(host::host_wide_warning(&unknown));
     warnings.extend(dump_warnings(&stats, &unavailable));
     warnings.extend(netns_warnings(&namespaces, discovery.unreadable));
     warnings.extend(unreadable_warning(scan.stats.unreadable));

@@ -75,34 +75,15 @@ pub(super) fn host_wide_sysctls() -> Sysctls {
 }
 
 /// Adds to `sysctls`, read inside a namespace, the host-wide ones it could
-/// not see, from `host`; names those known nowhere.
-pub(super) fn complete_host_wide(sysctls: &mut Sysctls, host: &Sysctls) -> Vec<&'static str> {
-    let mut unknown = Vec::new();
+/// not see, from `host`. Those known nowhere (sockscope itself runs inside
+/// a child namespace, as in every container) stay absent: a warning on
+/// every run there would say nothing the documentation does not.
+pub(super) fn complete_host_wide(sysctls: &mut Sysctls, host: &Sysctls) {
     for name in HOST_WIDE {
-        if sysctls.0.contains_key(*name) {
-            continue;
-        }
-        match host.0.get(*name) {
-            Some(value) => drop(sysctls.0.insert(name.to_string(), value.clone())),
-            None => unknown.push(*name),
+        if let (false, Some(value)) = (sysctls.0.contains_key(*name), host.0.get(*name)) {
+            sysctls.0.insert(name.to_string(), value.clone());
         }
     }
-    unknown
-}
-
-/// The warning for host-wide sysctls that stayed unknown (sockscope itself
-/// runs inside a child namespace).
-pub(super) fn host_wide_warning(unknown: &[&str]) -> Option<Warning> {
-    (!unknown.is_empty()).then(|| {
-        Warning::new(
-            WarningKind::HostFactsIncomplete,
-            format!(
-                "could not read {}: host-wide, visible only from the host's network namespace \
-                 (sockscope runs inside another one)",
-                unknown.join(", ")
-            ),
-        )
-    })
 }
 
 pub fn sysctl_path(name: &str) -> String {
@@ -152,20 +133,19 @@ mod host_wide_tests {
         sysctls
     }
 
-    /// A child namespace lacks `tcp_max_orphans`: the host's value fills it
-    /// in; without one (sockscope inside a child namespace) it is named as
-    /// unknown, with a warning, instead of silently absent.
+    /// A child namespace lacks `tcp_max_orphans`: the host's value fills
+    /// it in; a namespace's own value is never replaced.
     #[test]
-    fn host_wide_sysctls_come_from_the_host_or_are_said_unknown() {
+    fn host_wide_sysctls_come_from_the_host() {
         let host = with(&[("net.ipv4.tcp_max_orphans", "131072")]);
         let mut child = with(&[("net.core.somaxconn", "4096")]);
-        assert!(complete_host_wide(&mut child, &host).is_empty());
+        complete_host_wide(&mut child, &host);
         assert_eq!(child, with(&[("net.core.somaxconn", "4096"), ("net.ipv4.tcp_max_orphans", "131072")]));
+        let mut own = with(&[("net.ipv4.tcp_max_orphans", "65536")]);
+        complete_host_wide(&mut own, &host);
+        assert_eq!(own, with(&[("net.ipv4.tcp_max_orphans", "65536")]));
         let mut blind = with(&[]);
-        let unknown = complete_host_wide(&mut blind, &Sysctls::default());
-        assert_eq!(unknown, ["net.ipv4.tcp_max_orphans"]);
-        let warning = host_wide_warning(&unknown).expect("a warning");
-        assert_eq!(warning.kind, WarningKind::HostFactsIncomplete);
-        assert!(host_wide_warning(&[]).is_none());
+        complete_host_wide(&mut blind, &Sysctls::default());
+        assert_eq!(blind, with(&[]), "unknown stays absent");
     }
 }

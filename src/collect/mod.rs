@@ -497,9 +497,8 @@ fn assemble(
     started: Instant,
 ) -> Snapshot {
     let mut net = net;
-    let unknown = host::complete_host_wide(&mut net.facts.sysctls, &host::host_wide_sysctls());
+    host::complete_host_wide(&mut net.facts.sysctls, &host::host_wide_sysctls());
     let mut warnings = net.facts.warnings;
-    warnings.extend(host::host_wide_warning(&unknown));
     warnings.extend(dump_warnings(&net.stats, &net.unavailable));
     let (scan, scan_time) = scan.unwrap_or_default();
     warnings.extend(unreadable_warning(scan.stats.unreadable));

@@ -500,6 +500,7 @@ fn status_line_names_hidden_owners_first() {
     let mut app = App::new(Duration::from_secs(1), Thresholds::default(), false);
     let mut snap = outage(0, 3, 0);
     snap.scan.unreadable = 12;
+    snap.host.euid = 1000;
     snap.warnings.push(crate::model::Warning::new(
         crate::model::WarningKind::ProcessesUnreadable,
         "not root: could not read the fds of 12 processes, so their sockets show no owner",

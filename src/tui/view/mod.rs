@@ -235,7 +235,7 @@ fn processes(n: u32) -> String {
 fn short_warning(snap: &crate::model::Snapshot, w: &crate::model::Warning) -> String {
     use crate::model::WarningKind;
     match w.kind {
-        WarningKind::ProcessesUnreadable => match w.message.starts_with("not root") {
+        WarningKind::ProcessesUnreadable => match snap.host.euid != 0 {
             true => format!("not root: owners of {} hidden", processes(snap.scan.unreadable)),
             false => format!("owners of {} unreadable", processes(snap.scan.unreadable)),
         },

@@ -24,7 +24,9 @@ pub(super) fn meaning(name: &str) -> &'static str {
         "net.ipv4.tcp_timestamps" => "TCP timestamps; tcp_tw_reuse needs them",
         "net.ipv4.ip_local_port_range" => "ephemeral ports per destination: TIME-WAIT pins them",
         "net.ipv4.ip_local_reserved_ports" => "ports taken out of the ephemeral range",
-        "net.ipv4.tcp_max_orphans" => "cap on sockets no process holds (closing)",
+        "net.ipv4.tcp_max_orphans" => {
+            "cap on sockets no process holds (closing); host-wide: ? inside a container"
+        }
         "net.ipv4.tcp_syn_retries" => "SYN retransmits before connect() gives up",
         "net.ipv4.tcp_synack_retries" => "SYN-ACK retransmits before a half-open connection is dropped",
         "net.ipv4.tcp_keepalive_time" => "idle seconds before keepalive probes start",
