@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
-# Regenerates the README's captures (assets/dump.txt, assets/tui-*.txt) from
-# a real run: assets/demo/scenario.py holds its sockets in a private network
-# namespace, `sockscope dump` and the dashboard (in tmux, 100x30) look at it.
+# Regenerates the README's captures (assets/dump.txt, assets/tui-*.txt,
+# assets/watch.txt) from real runs: assets/demo/scenario.py holds its sockets
+# in a private network namespace, `sockscope dump` and the dashboard (in
+# tmux, 100x30) look at it; then `sockscope watch` follows the steady
+# CLOSE-WAIT leak of assets/demo/leaky.py.
 #
 # Run as root from the repository: sudo assets/demo/capture.sh
 # (SOCKSCOPE=path picks the binary; default target/release/sockscope).
@@ -52,4 +54,13 @@ keys 4; wait_for "Processes ("; screen > assets/tui-processes.txt
 keys Home Enter; wait_for "Process —"; screen > assets/tui-process-detail.txt
 keys Escape 5; wait_for "Sysctl"; screen > assets/tui-sysctls.txt
 keys q
-echo "captured: assets/dump.txt assets/tui-*.txt"
+
+# watch on a steady CLOSE-WAIT leak (5/s), eight samples.
+mkfifo "$work/leaky"
+ip netns exec "$ns" python3 assets/demo/leaky.py > "$work/leaky" &
+leaky=$!
+read -r line < "$work/leaky"
+[ "$line" = ready ] || { echo "leaky server did not start: $line" >&2; exit 1; }
+ip netns exec "$ns" "$bin" watch --port 18090 --interval 1s --count 8 --color never > assets/watch.txt || true
+kill "$leaky"; wait "$leaky" 2>/dev/null || true
+echo "captured: assets/dump.txt assets/tui-*.txt assets/watch.txt"
