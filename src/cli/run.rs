@@ -187,17 +187,8 @@ pub fn tui(args: &TuiArgs, out_is_terminal: bool) -> Result<Outcome, AppError> {
 /// `sockscope watch`.
 pub fn watch(args: &WatchArgs, io: Io) -> Result<Outcome, AppError> {
     let mut source = Collector::new(request(&args.select, io.err)?);
-    let needed = args.interval * (args.leak_thresholds().min_samples.max(1) as u32 - 1);
-    if args.window < needed {
-        writeln!(
-            io.err,
-            "sockscope: warning: --window {} holds fewer than {} samples at --interval {}: no leak or rate \
-             can be judged; use --window {} or more",
-            seconds(args.window),
-            args.leak_thresholds().min_samples,
-            seconds(args.interval),
-            seconds(needed)
-        )?;
+    if let Some(warning) = watch::window_warning(args.interval, &args.leak_thresholds()) {
+        writeln!(io.err, "sockscope: warning: {warning}")?;
     }
     let settings = watch::Settings {
         selection: args.select.selection(),
@@ -216,11 +207,6 @@ pub fn watch(args: &WatchArgs, io: Io) -> Result<Outcome, AppError> {
         watch::Ending::Clean => Ok(Outcome::Ok),
         watch::Ending::FailOn => Ok(Outcome::FailOn),
     }
-}
-
-/// `1.5s`, `30s`: a duration as given on the command line.
-fn seconds(d: std::time::Duration) -> String {
-    format!("{}s", (d.as_secs_f64() * 1000.0).round() / 1000.0)
 }
 
 fn fail_on(level: Option<Severity>, report: &Report) -> Outcome {

@@ -23,7 +23,7 @@ pub fn subject_text(subject: &Subject) -> String {
     }
 }
 
-fn plural(n: u64) -> &'static str {
+pub(crate) fn plural(n: u64) -> &'static str {
     if n == 1 { "" } else { "s" }
 }
 

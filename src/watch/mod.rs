@@ -116,6 +116,23 @@ impl From<std::io::Error> for WatchError {
     }
 }
 
+/// Why trends can never be judged when `--window` holds fewer samples than
+/// a trend needs at `--interval`: said at the start, not found out after a
+/// silent run.
+pub fn window_warning(interval: Duration, leaks: &LeakThresholds) -> Option<String> {
+    let needed = interval.saturating_mul(leaks.min_samples.saturating_sub(1) as u32);
+    (leaks.window < needed).then(|| {
+        format!(
+            "--window {} holds fewer than {} samples at --interval {}: no leak or rate can be judged; \
+             use --window {} or more",
+            human_duration(leaks.window),
+            leaks.min_samples,
+            human_duration(interval),
+            human_duration(needed)
+        )
+    })
+}
+
 /// Runs until `--count` intervals (whether or not each collection worked),
 /// `--duration`, a message on `stop` (the binary sends one on Ctrl-C or
 /// SIGTERM), or a source that can produce no more, then summarizes.

@@ -234,8 +234,8 @@ impl Printer<'_> {
         }
         let (kind, subject) = (f.kind().name(), subject_text(&f.subject));
         let where_ = Self::tag(netns.as_ref());
-        let held = if samples == 1 { "1 sample".to_string() } else { format!("{samples} samples") };
-        writeln!(self.out, "{}  RESOLVED {kind} {subject}{where_} (held {held})", clock(at))
+        let s = crate::output::wording::plural(u64::from(samples));
+        writeln!(self.out, "{}  RESOLVED {kind} {subject}{where_} (held {samples} sample{s})", clock(at))
     }
 
     /// The interval stretched (refreshes got expensive) or came back.
@@ -275,8 +275,12 @@ impl Printer<'_> {
         if self.json {
             return self.event("summary", at, &self.with_netns(s)?);
         }
-        let noun = if s.samples == 1 { "sample" } else { "samples" };
-        let head = format!("summary: {} {noun} over {:.0} s", s.samples, s.duration_s);
+        let head = format!(
+            "summary: {} sample{} over {:.0} s",
+            s.samples,
+            crate::output::wording::plural(s.samples),
+            s.duration_s
+        );
         writeln!(self.out, "{}", self.style.paint(Paint::Heading, &head))?;
         for g in &s.grew {
             writeln!(self.out, "grew    {}", g.text())?;

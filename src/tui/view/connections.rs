@@ -119,7 +119,7 @@ fn draw_groups(frame: &mut Frame, area: Rect, app: &App, theme: Theme) {
         " Connections by {} ({} group{}) — g: next grouping ",
         app.group.label(),
         app.groups.len(),
-        if app.groups.len() == 1 { "" } else { "s" }
+        crate::output::wording::plural(app.groups.len() as u64)
     );
     frame.render_widget(Table::new(body, widths).header(header).block(block(title)), area);
 }
